@@ -1,0 +1,26 @@
+//! # r1lab — a literate Rust reproduction of DeepSeek-R1
+//!
+//! The library owns every piece of the reproduction; the notebooks under `notebooks/` derive and
+//! call it. Modules mirror the paper:
+//! - [`model`]: the trainable Qwen2-family decoder (Hugging Face names and configs);
+//! - [`checkpoint`], [`hub`], [`tokenizer`]: Hugging Face checkpoints, the Hub cache, tokenizers;
+//! - [`sampling`]: batched, KV-cached sampling of G completions per prompt;
+//! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule.
+//!
+//! Re-exports `candle_core` as [`candle`] so a notebook needs one `:dep` line.
+
+pub mod bench;
+pub mod checkpoint;
+pub mod corpus;
+pub mod device;
+pub mod eval;
+pub mod hub;
+pub mod model;
+pub mod optim;
+pub mod rewards;
+pub mod sampling;
+pub mod tasks;
+pub mod tokenizer;
+
+pub use candle_core as candle;
+pub use candle_nn;

@@ -1,0 +1,173 @@
+//! The `r1lab` command line. Every subcommand has `--help`.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use r1lab::{bench, checkpoint, device, sampling};
+use std::path::PathBuf;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The model shipped with the repository, used when no model is named.
+const DEFAULT_MODEL: &str = "data/checkpoints/base-1M";
+
+#[derive(Parser)]
+#[command(name = "r1lab", version, about = "A literate Rust reproduction of DeepSeek-R1 (GRPO, R1-Zero, R1, distillation)")]
+struct Cli {
+    /// Device: cpu, cuda, cuda:N or auto.
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a model's architecture and parameter count.
+    Info {
+        /// A checkpoint folder or a Hugging Face Hub id (owner/name).
+        #[arg(default_value = DEFAULT_MODEL)]
+        model: String,
+    },
+    /// Sample completions from a model.
+    Generate {
+        /// A checkpoint folder or a Hugging Face Hub id (owner/name).
+        #[arg(default_value = DEFAULT_MODEL)]
+        model: String,
+        /// The prompt text (repeatable: one batch of several prompts).
+        #[arg(long, default_values_t = vec!["User: 27 + 45 = ? Assistant: <think>".to_string()])]
+        prompt: Vec<String>,
+        /// Completions per prompt (the G of GRPO).
+        #[arg(short, long, default_value_t = 4)]
+        n: usize,
+        /// Sampling temperature (0 = greedy). The paper evaluates at 0.6.
+        #[arg(long, default_value_t = 0.6)]
+        temperature: f64,
+        /// Nucleus sampling threshold. The paper evaluates at 0.95.
+        #[arg(long, default_value_t = 0.95)]
+        top_p: f64,
+        /// Keep only the k most likely tokens (0 = off).
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
+        #[arg(long, default_value_t = 96)]
+        max_new_tokens: usize,
+        /// Stop when the completion contains this text (repeatable).
+        #[arg(long)]
+        stop: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Training-step and sampling throughput at named model sizes (see bench/configs.json).
+    Bench {
+        /// Sizes to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["1M".to_string(), "10M".to_string(), "100M".to_string()])]
+        sizes: Vec<String>,
+        /// Another configs file with the shape of bench/configs.json.
+        #[arg(long)]
+        configs: Option<PathBuf>,
+        /// Write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Measure in bf16 (GPU) instead of f32.
+        #[arg(long)]
+        bf16: bool,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let dev = device::select(&cli.device)?;
+    match cli.command {
+        Command::Info { model } => {
+            let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
+            let c = &loaded.model.config;
+            println!("model        {model}");
+            println!("files        {}", loaded.source.display());
+            println!("architecture {:?} ({})", c.architecture()?, c.model_type);
+            println!("parameters   {}", loaded.model.num_parameters());
+            println!(
+                "shape        {} layers, hidden {}, {} heads ({} kv heads, head dim {}), intermediate {}, vocab {}",
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.num_attention_heads,
+                c.num_kv_heads(),
+                c.head_dim(),
+                c.intermediate_size,
+                c.vocab_size
+            );
+            println!("tied head    {}", c.tie_word_embeddings);
+            println!("positions    {} (rope theta {})", c.max_position_embeddings, c.rope_theta);
+            match &loaded.tokenizer {
+                Some(t) => println!("tokenizer    {} tokens, eos {:?}", t.vocab_size(), t.eos_ids),
+                None => println!("tokenizer    none"),
+            }
+            println!("device       {}", device::describe(&dev));
+        }
+        Command::Generate { model, prompt, n, temperature, top_p, top_k, max_new_tokens, stop, seed, json } => {
+            let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
+            let tk = loaded.tokenizer()?;
+            let prompts = prompt.iter().map(|p| tk.encode(p)).collect::<Result<Vec<_>>>()?;
+            let cfg = sampling::SamplingConfig { temperature, top_p, top_k, max_new_tokens, stop_strings: stop, seed };
+            let spinner = progress_spinner(format!("sampling {} × {n} completions", prompts.len()));
+            let out = sampling::generate(&loaded.model, tk, &prompts, n, &cfg)?;
+            spinner.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for c in &out {
+                    println!(
+                        "--- prompt {} sample {} ({} tokens, {:?}) ---\n{}{}",
+                        c.prompt_index,
+                        c.sample_index,
+                        c.token_ids.len(),
+                        c.finish,
+                        prompt[c.prompt_index],
+                        c.text
+                    );
+                }
+            }
+        }
+        Command::Bench { sizes, configs, json, bf16 } => {
+            let text = match &configs {
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                None => bench::DEFAULT_CONFIGS.to_string(),
+            };
+            let cfgs = bench::BenchConfigs::parse(&text)?;
+            let dtype = if bf16 { candle_core::DType::BF16 } else { candle_core::DType::F32 };
+            eprintln!("{}", device::describe(&dev));
+            let results = bench::run(&cfgs, &sizes, dtype, &dev)?;
+            if let Some(path) = json {
+                let doc = serde_json::json!({
+                    "framework": "r1lab-candle",
+                    "threads": candle_core::utils::get_num_threads(),
+                    "device": device::describe(&dev),
+                    "dtype": format!("{dtype:?}"),
+                    "results": results,
+                });
+                checkpoint::atomic_write(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn candle_core_dtype(dev: &candle_core::Device) -> candle_core::DType {
+    device::inference_dtype(dev)
+}
+
+fn progress_spinner(msg: String) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg);
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}

@@ -1,0 +1,11 @@
+//! The model: a trainable decoder of the Qwen2 family, its config, parameters and KV cache.
+
+pub mod config;
+pub mod kv_cache;
+pub mod params;
+pub mod qwen2;
+
+pub use config::{Architecture, ModelConfig};
+pub use kv_cache::KvCache;
+pub use params::{expected_params, Params};
+pub use qwen2::{attention_mask, positions_from_valid, rms_norm, Batch, Model};

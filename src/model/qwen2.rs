@@ -1,0 +1,422 @@
+//! A trainable decoder of the Qwen2 family (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen; Llama too).
+//!
+//! Key characteristics, as in the Hugging Face implementation:
+//! - token embedding, pre-norm blocks with RMSNorm, rotary position embedding (the "rotate half"
+//!   form, `rope_theta`), grouped-query attention with optional q/k/v bias, SwiGLU MLP, final
+//!   RMSNorm, LM head optionally tied to the embedding;
+//! - tensor names equal the checkpoint names (`model.layers.0.self_attn.q_proj.weight`, …).
+//!
+//! Departures from `candle_transformers::models::qwen2` (which is inference-only):
+//! 1. every operation is a composed candle op that has a backward pass: candle's fused
+//!    `rms_norm`, `softmax_last_dim` and `rope` silently drop gradients, so they are not used;
+//! 2. batches are left-padded: each row carries its own positions, and the attention mask is
+//!    causal + padding;
+//! 3. `token_logprobs` returns per-token log-probabilities of given targets (what RL and SFT need)
+//!    with `log_softmax` computed once over `[batch·seq, vocab]`.
+//!
+//! References: Qwen2 technical report (arXiv 2407.10671); RoFormer (arXiv 2104.09864);
+//! GQA (arXiv 2305.13245); Hugging Face `modeling_qwen2.py`.
+
+use super::config::ModelConfig;
+use super::kv_cache::KvCache;
+use super::params::Params;
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, IndexOp, Tensor, D};
+
+/// The value added to masked attention scores. Finite, so a fully masked (padding) query row gives
+/// a uniform distribution instead of NaN; such rows are never read.
+const MASKED: f32 = -1e9;
+
+#[derive(Clone)]
+struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, i) = x.dims3()?;
+        let y = x.reshape((b * t, i))?.matmul(&self.weight.t()?)?;
+        let y = match &self.bias {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        };
+        Ok(y.reshape((b, t, ()))?)
+    }
+}
+
+/// RMSNorm, composed so that gradients reach the weight and the input:
+/// `y = x / sqrt(mean(x²) + eps) · w`, computed in f32 for half-precision inputs.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let x32 = if dtype == DType::F32 { x.clone() } else { x.to_dtype(DType::F32)? };
+    let ms = x32.sqr()?.mean_keepdim(D::Minus1)?;
+    let normed = x32.broadcast_div(&(ms + eps)?.sqrt()?)?;
+    let normed = if dtype == DType::F32 { normed } else { normed.to_dtype(dtype)? };
+    Ok(normed.broadcast_mul(weight)?)
+}
+
+/// Rotary position embedding tables, `[max_positions, head_dim]` each, in the model dtype.
+#[derive(Clone)]
+struct Rope {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Rope {
+    fn new(cfg: &ModelConfig, dtype: DType, device: &Device) -> Result<Self> {
+        let hd = cfg.head_dim();
+        let half = hd / 2;
+        // Computed in f32 exactly as transformers does, so long positions agree too.
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| 1.0f32 / (cfg.rope_theta as f32).powf((2 * i) as f32 / hd as f32))
+            .collect();
+        let n = cfg.max_position_embeddings;
+        let mut cos = Vec::with_capacity(n * hd);
+        let mut sin = Vec::with_capacity(n * hd);
+        for p in 0..n {
+            // HF layout: the frequencies twice, `cat(freqs, freqs)`.
+            for _ in 0..2 {
+                for f in &inv_freq {
+                    let a = p as f32 * f;
+                    cos.push(a.cos());
+                    sin.push(a.sin());
+                }
+            }
+        }
+        let cos = Tensor::from_vec(cos, (n, hd), device)?.to_dtype(dtype)?;
+        let sin = Tensor::from_vec(sin, (n, hd), device)?.to_dtype(dtype)?;
+        Ok(Self { cos, sin })
+    }
+
+    /// cos and sin for positions `[b, t]`, shaped `[b, 1, t, head_dim]`.
+    fn at(&self, positions: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, t) = positions.dims2()?;
+        let flat = positions.flatten_all()?;
+        let hd = self.cos.dim(1)?;
+        let cos = self.cos.index_select(&flat, 0)?.reshape((b, 1, t, hd))?;
+        let sin = self.sin.index_select(&flat, 0)?.reshape((b, 1, t, hd))?;
+        Ok((cos, sin))
+    }
+}
+
+/// `x·cos + rotate_half(x)·sin` with `rotate_half([x1, x2]) = [−x2, x1]` (RoFormer eq. 34, HF form).
+fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let hd = x.dim(D::Minus1)?;
+    let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
+    let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    Ok((x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?)?)
+}
+
+#[derive(Clone)]
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    n_heads: usize,
+    n_kv: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (nh, nkv, hd) = (self.n_heads, self.n_kv, self.head_dim);
+        let q = self.q.forward(x)?.reshape((b, t, nh, hd))?.transpose(1, 2)?.contiguous()?;
+        let k = self.k.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+        let v = self.v.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+        let q = apply_rope(&q, cos, sin)?;
+        let k = apply_rope(&k, cos, sin)?;
+        let (k, v) = match cache {
+            Some((cache, layer)) => cache.append(layer, &k, &v)?,
+            None => (k, v),
+        };
+        let tk = k.dim(2)?;
+        // Grouped-query attention without copying keys: the n_rep query heads that share a key
+        // head are stacked along the sequence axis, `[b, nkv, n_rep·t, hd]`.
+        let n_rep = nh / nkv;
+        let q = q.reshape((b, nkv, n_rep * t, hd))?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, nh, t, tk))?;
+        let scores = scores.broadcast_add(mask)?;
+        let probs = if scores.dtype() == DType::F32 {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax(&scores.to_dtype(DType::F32)?, D::Minus1)?.to_dtype(scores.dtype())?
+        };
+        let out = probs.reshape((b, nkv, n_rep * t, tk))?.matmul(&v)?;
+        let out = out.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
+        self.o.forward(&out)
+    }
+}
+
+#[derive(Clone)]
+struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+impl Mlp {
+    /// SwiGLU: `down(silu(gate(x)) · up(x))`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = (self.gate.forward(x)?.silu()? * self.up.forward(x)?)?;
+        self.down.forward(&h)
+    }
+}
+
+#[derive(Clone)]
+struct Block {
+    input_norm: Tensor,
+    attn: Attention,
+    post_norm: Tensor,
+    mlp: Mlp,
+}
+
+/// The decoder. Cloning is cheap and shares the parameters (use `Model::deep_copy` for a frozen
+/// reference copy).
+#[derive(Clone)]
+pub struct Model {
+    pub config: ModelConfig,
+    params: Params,
+    embed: Tensor,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    lm_head: Tensor,
+    rope: Rope,
+    device: Device,
+    dtype: DType,
+}
+
+/// A batch of left-padded token rows as the model consumes it.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[b, t]` u32 token ids (pad positions hold any id).
+    pub input_ids: Tensor,
+    /// `[b, t]` u32 positions: 0 at each row's first real token.
+    pub positions: Tensor,
+    /// `[b, 1, t, t]` additive causal + padding mask in the model dtype.
+    pub mask: Tensor,
+}
+
+impl Batch {
+    /// Builds a left-padded batch from rows of different lengths.
+    pub fn left_padded(rows: &[Vec<u32>], pad_id: u32, dtype: DType, device: &Device) -> Result<Self> {
+        let t = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+        let b = rows.len();
+        let mut ids = Vec::with_capacity(b * t);
+        let mut valid = Vec::with_capacity(b * t);
+        for r in rows {
+            let pad = t - r.len();
+            ids.extend(std::iter::repeat_n(pad_id, pad));
+            ids.extend_from_slice(r);
+            valid.extend(std::iter::repeat_n(false, pad));
+            valid.extend(std::iter::repeat_n(true, r.len()));
+        }
+        Self::from_parts(ids, valid, b, t, dtype, device)
+    }
+
+    /// From flat row-major ids and a validity mask (true = real token).
+    pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, b: usize, t: usize, dtype: DType, device: &Device) -> Result<Self> {
+        let positions = positions_from_valid(&valid, b, t);
+        let mask = attention_mask(&valid, b, 0, t, t, dtype, device)?;
+        Ok(Self {
+            input_ids: Tensor::from_vec(ids, (b, t), device)?,
+            positions: Tensor::from_vec(positions, (b, t), device)?,
+            mask,
+        })
+    }
+}
+
+/// Per-row positions: the count of real tokens before each slot (0 for leading pads).
+pub fn positions_from_valid(valid: &[bool], b: usize, t: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(b * t);
+    for row in 0..b {
+        let mut p = 0u32;
+        for j in 0..t {
+            if valid[row * t + j] {
+                out.push(p);
+                p += 1;
+            } else {
+                out.push(p.saturating_sub(1));
+            }
+        }
+    }
+    out
+}
+
+/// Additive mask `[b, 1, tq, tk]` for queries at absolute slots `q_offset..q_offset+tq` over keys
+/// `0..tk`: key j is visible to query i when `j ≤ i` and key j is a real token.
+/// `key_valid` is `[b, tk]` row-major.
+pub fn attention_mask(
+    key_valid: &[bool],
+    b: usize,
+    q_offset: usize,
+    tq: usize,
+    tk: usize,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
+    let mut m = vec![0f32; b * tq * tk];
+    for row in 0..b {
+        for i in 0..tq {
+            let qi = q_offset + i;
+            let base = (row * tq + i) * tk;
+            for j in 0..tk {
+                if j > qi || !key_valid[row * tk + j] {
+                    m[base + j] = MASKED;
+                }
+            }
+        }
+    }
+    Ok(Tensor::from_vec(m, (b, 1, tq, tk), device)?.to_dtype(dtype)?)
+}
+
+impl Model {
+    /// Builds the model over an existing set of named parameters (checked against the config).
+    pub fn from_params(config: ModelConfig, params: Params) -> Result<Self> {
+        config.validate()?;
+        let device = params.device().clone();
+        let dtype = params.dtype();
+        let get = |name: &str| -> Result<Tensor> { Ok(params.get(name)?.as_tensor().clone()) };
+        let opt = |name: &str| -> Option<Tensor> { params.get(name).ok().map(|v| v.as_tensor().clone()) };
+        let linear = |prefix: &str, bias: bool| -> Result<Linear> {
+            Ok(Linear {
+                weight: get(&format!("{prefix}.weight"))?,
+                bias: if bias { Some(get(&format!("{prefix}.bias"))?) } else { None },
+            })
+        };
+        let mut blocks = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            blocks.push(Block {
+                input_norm: get(&format!("{p}.input_layernorm.weight"))?,
+                post_norm: get(&format!("{p}.post_attention_layernorm.weight"))?,
+                attn: Attention {
+                    q: linear(&format!("{p}.self_attn.q_proj"), config.qkv_bias())?,
+                    k: linear(&format!("{p}.self_attn.k_proj"), config.qkv_bias())?,
+                    v: linear(&format!("{p}.self_attn.v_proj"), config.qkv_bias())?,
+                    o: linear(&format!("{p}.self_attn.o_proj"), config.o_bias())?,
+                    n_heads: config.num_attention_heads,
+                    n_kv: config.num_kv_heads(),
+                    head_dim: config.head_dim(),
+                },
+                mlp: Mlp {
+                    gate: linear(&format!("{p}.mlp.gate_proj"), config.mlp_bias())?,
+                    up: linear(&format!("{p}.mlp.up_proj"), config.mlp_bias())?,
+                    down: linear(&format!("{p}.mlp.down_proj"), config.mlp_bias())?,
+                },
+            });
+        }
+        let embed = get("model.embed_tokens.weight")?;
+        let lm_head = if config.tie_word_embeddings {
+            embed.clone()
+        } else {
+            opt("lm_head.weight").context(
+                "the checkpoint has no lm_head.weight but tie_word_embeddings is false: fix config.json or the file",
+            )?
+        };
+        let rope = Rope::new(&config, dtype, &device)?;
+        Ok(Self { norm: get("model.norm.weight")?, config, params, embed, blocks, lm_head, rope, device, dtype })
+    }
+
+    /// A freshly initialised model (normal(0, 0.02) matrices as transformers' `initializer_range`,
+    /// unit norms, zero biases), deterministic for a seed.
+    pub fn new_random(config: ModelConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        config.validate()?;
+        let params = Params::init(&config, seed, 0.02, dtype, device)?;
+        Self::from_params(config, params)
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn num_parameters(&self) -> usize {
+        self.params.num_elements()
+    }
+
+    /// An independent copy of the parameters (a frozen reference policy, a teacher).
+    pub fn deep_copy(&self) -> Result<Self> {
+        Self::from_params(self.config.clone(), self.params.deep_copy()?)
+    }
+
+    /// Hidden states after the final norm, `[b, t, hidden]`. With a cache, the new keys and values
+    /// are appended and attention covers everything cached so far.
+    pub fn forward_hidden(
+        &self,
+        input_ids: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let mut x = self.embed.index_select(&input_ids.flatten_all()?, 0)?.reshape((b, t, ()))?;
+        let (cos, sin) = self.rope.at(positions)?;
+        let eps = self.config.rms_norm_eps;
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let h = rms_norm(&x, &blk.input_norm, eps)?;
+            let h = blk.attn.forward(&h, &cos, &sin, mask, cache.as_deref_mut().map(|c| (c, i)))?;
+            x = (x + h)?;
+            let h = rms_norm(&x, &blk.post_norm, eps)?;
+            x = (x + blk.mlp.forward(&h)?)?;
+        }
+        if let Some(c) = cache {
+            c.advance(t)?;
+        }
+        rms_norm(&x, &self.norm, eps)
+    }
+
+    /// Logits `[b, t, vocab]` (f32) of a full batch.
+    pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
+        let h = self.forward_hidden(&batch.input_ids, &batch.positions, &batch.mask, None)?;
+        self.logits(&h)
+    }
+
+    /// `[b, t, hidden] -> [b, t, vocab]` in f32.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let (b, t, h) = hidden.dims3()?;
+        let logits = hidden.reshape((b * t, h))?.matmul(&self.lm_head.t()?)?;
+        Ok(logits.to_dtype(DType::F32)?.reshape((b, t, ()))?)
+    }
+
+    /// Per-token log-probabilities `log π(targets[b, t] | input[b, ..=t])`, `[b, t]` f32, with
+    /// gradients. The log-softmax runs once over `[b·t, vocab]`; its max shift is detached (it
+    /// cancels mathematically), so backward holds the logits and one softmax-sized buffer.
+    pub fn token_logprobs(&self, batch: &Batch, targets: &Tensor) -> Result<Tensor> {
+        let h = self.forward_hidden(&batch.input_ids, &batch.positions, &batch.mask, None)?;
+        self.logprobs_from_hidden(&h, targets)
+    }
+
+    /// Log-probabilities of `targets` `[b, t]` from hidden states `[b, t, hidden]`.
+    pub fn logprobs_from_hidden(&self, hidden: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = hidden.dims3()?;
+        let logits = self.logits(hidden)?.reshape((b * t, ()))?;
+        let max = logits.max_keepdim(D::Minus1)?.detach();
+        let shifted = logits.broadcast_sub(&max)?;
+        let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+        let picked = shifted.gather(&targets.flatten_all()?.unsqueeze(1)?, 1)?;
+        Ok((picked - lse)?.reshape((b, t))?)
+    }
+
+    /// Logits of the last slot of each row, `[b, vocab]` f32.
+    pub fn last_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        let t = hidden.dim(1)?;
+        let last = hidden.i((.., t - 1..t, ..))?.contiguous()?;
+        Ok(self.logits(&last)?.squeeze(1)?)
+    }
+}
