@@ -77,7 +77,14 @@ enum Command {
     },
 }
 
+/// mimalloc's `mi_option_purge_delay` (v2 option index).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // Keep freed memory mapped: candle allocates and frees large activation buffers every step,
+    // and returning them to the OS made the kernel spend ~30% of a training step zeroing pages.
+    // SAFETY: sets a process-wide allocator option before any other thread runs.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
