@@ -55,7 +55,10 @@ impl BenchConfigs {
     /// The model config of a named size.
     pub fn model_config(&self, size: &str) -> Result<ModelConfig> {
         let mut v = self.sizes.get(size).cloned().with_context(|| {
-            format!("no bench size {size:?}; choose from {:?}", self.sizes.keys().collect::<Vec<_>>())
+            format!(
+                "no bench size {size:?}; choose from {:?}",
+                self.sizes.keys().collect::<Vec<_>>()
+            )
         })?;
         if let (Some(obj), Some(common)) = (v.as_object_mut(), self.common.as_object()) {
             for (k, val) in common {
@@ -85,8 +88,16 @@ pub struct BenchResult {
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
@@ -105,7 +116,12 @@ pub fn forward_flops(cfg: &ModelConfig, tokens: usize, seq: usize) -> f64 {
 }
 
 /// Training step: forward, next-token loss, backward, AdamW. Returns (tokens/s, ms/step, GFLOP/s).
-pub fn bench_train(model: &Model, work: TrainWork, opt: &OptimizerCfg, seed: u64) -> Result<(f64, f64, f64)> {
+pub fn bench_train(
+    model: &Model,
+    work: TrainWork,
+    opt: &OptimizerCfg,
+    seed: u64,
+) -> Result<(f64, f64, f64)> {
     let device = model.device().clone();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let v = model.config.vocab_size as u32;
@@ -139,7 +155,11 @@ pub fn bench_train(model: &Model, work: TrainWork, opt: &OptimizerCfg, seed: u64
     let secs = start.elapsed().as_secs_f64();
     let tokens = (b * t * work.steps) as f64;
     let flops = 3.0 * forward_flops(&model.config, b * t, t) * work.steps as f64;
-    Ok((tokens / secs, 1000.0 * secs / work.steps as f64, flops / secs / 1e9))
+    Ok((
+        tokens / secs,
+        1000.0 * secs / work.steps as f64,
+        flops / secs / 1e9,
+    ))
 }
 
 /// KV-cached sampling of `new_tokens` for `batch` rows (no early stop). Returns new tokens/s,
@@ -147,9 +167,19 @@ pub fn bench_train(model: &Model, work: TrainWork, opt: &OptimizerCfg, seed: u64
 pub fn bench_sample(model: &Model, work: SampleWork, seed: u64) -> Result<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let v = model.config.vocab_size as u32;
-    let prompts: Vec<Vec<u32>> =
-        (0..work.batch).map(|_| (0..work.prompt_len).map(|_| rng.random_range(0..v)).collect()).collect();
-    let cfg = SamplingConfig { temperature: 1.0, max_new_tokens: work.new_tokens, seed, ..Default::default() };
+    let prompts: Vec<Vec<u32>> = (0..work.batch)
+        .map(|_| {
+            (0..work.prompt_len)
+                .map(|_| rng.random_range(0..v))
+                .collect()
+        })
+        .collect();
+    let cfg = SamplingConfig {
+        temperature: 1.0,
+        max_new_tokens: work.new_tokens,
+        seed,
+        ..Default::default()
+    };
     let start = Instant::now();
     let out = generate_with(model, None, &[], 0, &prompts, 1, &cfg)?;
     let secs = start.elapsed().as_secs_f64();
@@ -158,13 +188,24 @@ pub fn bench_sample(model: &Model, work: SampleWork, seed: u64) -> Result<f64> {
 }
 
 /// Runs the benchmark for each size, printing a line per size as it finishes.
-pub fn run(configs: &BenchConfigs, sizes: &[String], dtype: DType, device: &Device) -> Result<Vec<BenchResult>> {
+pub fn run(
+    configs: &BenchConfigs,
+    sizes: &[String],
+    dtype: DType,
+    device: &Device,
+) -> Result<Vec<BenchResult>> {
     let mut out = Vec::new();
     for size in sizes {
         let cfg = configs.model_config(size)?;
         let model = Model::new_random(cfg, 0, dtype, device)?;
-        let train = *configs.train.get(size).with_context(|| format!("no train workload for {size}"))?;
-        let sample = *configs.sample.get(size).with_context(|| format!("no sample workload for {size}"))?;
+        let train = *configs
+            .train
+            .get(size)
+            .with_context(|| format!("no train workload for {size}"))?;
+        let sample = *configs
+            .sample
+            .get(size)
+            .with_context(|| format!("no sample workload for {size}"))?;
         let (tps, ms, gflops) = bench_train(&model, train, &configs.optimizer, 1)?;
         let sps = bench_sample(&model, sample, 2)?;
         let r = BenchResult {

@@ -39,8 +39,14 @@ pub struct GenerationConfig {
 impl GenerationConfig {
     pub fn eos_ids(&self) -> Vec<u32> {
         match &self.eos_token_id {
-            Some(serde_json::Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect(),
+            Some(serde_json::Value::Number(n)) => {
+                n.as_u64().map(|x| vec![x as u32]).unwrap_or_default()
+            }
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_u64())
+                .map(|x| x as u32)
+                .collect(),
             _ => vec![],
         }
     }
@@ -60,7 +66,10 @@ impl LoadedModel {
     /// The tokenizer, or an error saying the checkpoint has none.
     pub fn tokenizer(&self) -> Result<&Tokenizer> {
         self.tokenizer.as_ref().with_context(|| {
-            format!("{} has no tokenizer.json: copy one next to config.json", self.source.display())
+            format!(
+                "{} has no tokenizer.json: copy one next to config.json",
+                self.source.display()
+            )
         })
     }
 }
@@ -75,12 +84,17 @@ pub fn load(spec: &str, dtype: DType, device: &Device) -> Result<LoadedModel> {
 pub fn load_files(files: &ModelFiles, dtype: DType, device: &Device) -> Result<LoadedModel> {
     let config = ModelConfig::from_file(&files.config)?;
     let tensors = read_safetensors(&files.weights)?;
-    let source = files.weights.first().map(|p| p.display().to_string()).unwrap_or_default();
+    let source = files
+        .weights
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let params = Params::from_tensors(&config, tensors, dtype, device, &source)?;
     let model = Model::from_params(config, params)?;
     let generation = match &files.generation_config {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a valid generation_config.json", p.display()))?
         }
@@ -100,7 +114,12 @@ pub fn load_files(files: &ModelFiles, dtype: DType, device: &Device) -> Result<L
             );
         }
     }
-    Ok(LoadedModel { model, tokenizer, generation, source: files.dir.clone() })
+    Ok(LoadedModel {
+        model,
+        tokenizer,
+        generation,
+        source: files.dir.clone(),
+    })
 }
 
 /// Reads every tensor of one or more safetensors files onto the CPU.
@@ -115,9 +134,12 @@ pub fn read_safetensors(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>> {
             )
         })?;
         for (name, _) in st.tensors() {
-            let t = st
-                .load(&name, &Device::Cpu)
-                .with_context(|| format!("{}: cannot read tensor {name:?} (truncated file?)", path.display()))?;
+            let t = st.load(&name, &Device::Cpu).with_context(|| {
+                format!(
+                    "{}: cannot read tensor {name:?} (truncated file?)",
+                    path.display()
+                )
+            })?;
             out.insert(name, t);
         }
     }
@@ -126,7 +148,12 @@ pub fn read_safetensors(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>> {
 
 /// Writes a checkpoint folder atomically: `config.json`, `model.safetensors` (in the model's
 /// dtype), `generation_config.json`, and `tokenizer.json` if given.
-pub fn save(model: &Model, tokenizer: Option<&Tokenizer>, generation: &GenerationConfig, dir: &Path) -> Result<()> {
+pub fn save(
+    model: &Model,
+    tokenizer: Option<&Tokenizer>,
+    generation: &GenerationConfig,
+    dir: &Path,
+) -> Result<()> {
     let extra: HashMap<String, Tensor> = HashMap::new();
     save_with(model, tokenizer, generation, &extra, dir)
 }
@@ -149,7 +176,10 @@ pub fn save_with(
             }]);
         }
         std::fs::write(tmp.join("config.json"), serde_json::to_string_pretty(&cfg)?)?;
-        std::fs::write(tmp.join("generation_config.json"), serde_json::to_string_pretty(generation)?)?;
+        std::fs::write(
+            tmp.join("generation_config.json"),
+            serde_json::to_string_pretty(generation)?,
+        )?;
         let tensors: HashMap<String, Tensor> = model
             .params()
             .tensors()
@@ -158,8 +188,10 @@ pub fn save_with(
             .collect::<Result<_>>()?;
         candle_core::safetensors::save(&tensors, tmp.join("model.safetensors"))?;
         if !extra.is_empty() {
-            let extra: HashMap<String, Tensor> =
-                extra.iter().map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?))).collect::<Result<_>>()?;
+            let extra: HashMap<String, Tensor> = extra
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), v.to_device(&Device::Cpu)?)))
+                .collect::<Result<_>>()?;
             candle_core::safetensors::save(&extra, tmp.join("extra.safetensors"))?;
         }
         if let Some(tk) = tokenizer {
@@ -175,8 +207,13 @@ pub fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).with_context(|| format!("cannot create folder {}", parent.display()))?;
-    let name = dir.file_name().context("a checkpoint path needs a folder name")?.to_string_lossy().to_string();
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create folder {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .context("a checkpoint path needs a folder name")?
+        .to_string_lossy()
+        .to_string();
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     if tmp.exists() {
@@ -185,12 +222,17 @@ pub fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     if let Err(e) = write(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e.context(format!("writing {} failed; nothing was replaced", dir.display())));
+        return Err(e.context(format!(
+            "writing {} failed; nothing was replaced",
+            dir.display()
+        )));
     }
     if dir.exists() {
-        std::fs::rename(dir, &old).with_context(|| format!("cannot move the old {} aside", dir.display()))?;
+        std::fs::rename(dir, &old)
+            .with_context(|| format!("cannot move the old {} aside", dir.display()))?;
     }
-    std::fs::rename(&tmp, dir).with_context(|| format!("cannot move the new checkpoint into {}", dir.display()))?;
+    std::fs::rename(&tmp, dir)
+        .with_context(|| format!("cannot move the new checkpoint into {}", dir.display()))?;
     if old.exists() {
         std::fs::remove_dir_all(&old)?;
     }
@@ -201,7 +243,8 @@ pub fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("partial-{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())
 }
 

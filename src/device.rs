@@ -18,7 +18,11 @@ pub fn select(name: &str) -> Result<Device> {
             if !cfg!(feature = "cuda") {
                 anyhow::bail!("device {n:?} needs a build with the cuda feature: cargo build --release --features cuda");
             }
-            let idx = n.strip_prefix("cuda:").map(|s| s.parse::<usize>()).transpose()?.unwrap_or(0);
+            let idx = n
+                .strip_prefix("cuda:")
+                .map(|s| s.parse::<usize>())
+                .transpose()?
+                .unwrap_or(0);
             Ok(Device::new_cuda(idx)?)
         }
         other => anyhow::bail!("unknown device {other:?}: use cpu, cuda, cuda:N or auto"),

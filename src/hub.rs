@@ -46,7 +46,11 @@ impl Source for HubCache {
         Ok(self.cache.model(self.id.clone()).get(name))
     }
     fn describe(&self) -> String {
-        format!("{} in the Hugging Face cache {} (offline)", self.id, self.cache.path().display())
+        format!(
+            "{} in the Hugging Face cache {} (offline)",
+            self.id,
+            self.cache.path().display()
+        )
     }
 }
 
@@ -77,7 +81,9 @@ impl Source for HubApi {
 
 /// True when `HF_HUB_OFFLINE` is set to a true value (as in `huggingface_hub`).
 pub fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE").map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes" | "ON" | "on")).unwrap_or(false)
+    std::env::var("HF_HUB_OFFLINE")
+        .map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes" | "ON" | "on"))
+        .unwrap_or(false)
 }
 
 /// Resolves a folder path or a Hub id (`owner/name`) to the model's files. A Hub id is looked up
@@ -87,13 +93,17 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
     if path.is_dir() {
         return collect(&Folder(path.to_path_buf()), path.to_path_buf());
     }
-    let looks_like_id = spec.split('/').count() == 2 && !spec.starts_with('.') && !spec.starts_with('/');
+    let looks_like_id =
+        spec.split('/').count() == 2 && !spec.starts_with('.') && !spec.starts_with('/');
     if !looks_like_id {
         bail!("{spec} is not a folder, and not a Hugging Face Hub id of the form owner/name");
     }
     let cache = hf_hub::Cache::from_env();
     if offline() {
-        let src = HubCache { id: spec.to_string(), cache: cache.clone() };
+        let src = HubCache {
+            id: spec.to_string(),
+            cache: cache.clone(),
+        };
         if src.get("config.json")?.is_none() {
             bail!(
                 "{spec} is not a folder and is not in the Hugging Face cache {} (HF_HUB_OFFLINE is set): download it \
@@ -101,39 +111,56 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
                 cache.path().display()
             );
         }
-        let dir = src.get("config.json")?.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
+        let dir = src
+            .get("config.json")?
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
         return collect(&src, dir);
     }
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(true)
         .build()
         .context("cannot set up the Hugging Face Hub client")?;
-    let src = HubApi { id: spec.to_string(), api };
-    let config = src.get("config.json")?.with_context(|| format!("{spec} has no config.json on the Hub"))?;
+    let src = HubApi {
+        id: spec.to_string(),
+        api,
+    };
+    let config = src
+        .get("config.json")?
+        .with_context(|| format!("{spec} has no config.json on the Hub"))?;
     let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
     collect(&src, dir)
 }
 
 fn collect(src: &dyn Source, dir: PathBuf) -> Result<ModelFiles> {
-    let config = src
-        .get("config.json")?
-        .with_context(|| format!("{} has no config.json: is it a model checkpoint?", src.describe()))?;
+    let config = src.get("config.json")?.with_context(|| {
+        format!(
+            "{} has no config.json: is it a model checkpoint?",
+            src.describe()
+        )
+    })?;
     let weights = if let Some(single) = src.get("model.safetensors")? {
         vec![single]
     } else if let Some(index) = src.get("model.safetensors.index.json")? {
-        let text = std::fs::read_to_string(&index).with_context(|| format!("cannot read {}", index.display()))?;
+        let text = std::fs::read_to_string(&index)
+            .with_context(|| format!("cannot read {}", index.display()))?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not valid JSON", index.display()))?;
         let map = json
             .get("weight_map")
             .and_then(|m| m.as_object())
             .with_context(|| format!("{} has no weight_map", index.display()))?;
-        let mut shards: Vec<String> = map.values().filter_map(|v| v.as_str().map(String::from)).collect();
+        let mut shards: Vec<String> = map
+            .values()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
         shards.sort();
         shards.dedup();
         let mut out = Vec::new();
         for s in shards {
-            out.push(src.get(&s)?.with_context(|| format!("{} lists shard {s}, which is missing", index.display()))?);
+            out.push(src.get(&s)?.with_context(|| {
+                format!("{} lists shard {s}, which is missing", index.display())
+            })?);
         }
         out
     } else {
@@ -154,16 +181,28 @@ fn collect(src: &dyn Source, dir: PathBuf) -> Result<ModelFiles> {
 /// Lays a checkpoint folder out as a Hub cache entry (`models--owner--name/{blobs,refs,snapshots}`)
 /// under `cache_root` (a `$HF_HOME/hub`), so it loads by id offline. Used by the tests and to
 /// share the project's models through a normal cache.
-pub fn install_in_cache(checkpoint: &Path, cache_root: &Path, id: &str, commit: &str) -> Result<PathBuf> {
+pub fn install_in_cache(
+    checkpoint: &Path,
+    cache_root: &Path,
+    id: &str,
+    commit: &str,
+) -> Result<PathBuf> {
     let cache = hf_hub::Cache::new(cache_root.to_path_buf());
     let repo = cache.model(id.to_string());
-    repo.create_ref(commit).with_context(|| format!("cannot write the ref of {id} under {}", cache_root.display()))?;
+    repo.create_ref(commit).with_context(|| {
+        format!(
+            "cannot write the ref of {id} under {}",
+            cache_root.display()
+        )
+    })?;
     let folder = cache_root.join(format!("models--{}", id.replace('/', "--")));
     let snapshot = folder.join("snapshots").join(commit);
     let blobs = folder.join("blobs");
     std::fs::create_dir_all(&snapshot)?;
     std::fs::create_dir_all(&blobs)?;
-    for entry in std::fs::read_dir(checkpoint).with_context(|| format!("cannot read {}", checkpoint.display()))? {
+    for entry in std::fs::read_dir(checkpoint)
+        .with_context(|| format!("cannot read {}", checkpoint.display()))?
+    {
         let entry = entry?;
         if !entry.file_type()?.is_file() {
             continue;
@@ -177,7 +216,10 @@ pub fn install_in_cache(checkpoint: &Path, cache_root: &Path, id: &str, commit: 
             std::fs::remove_file(&link)?;
         }
         #[cfg(unix)]
-        std::os::unix::fs::symlink(Path::new("../../blobs").join(blob.file_name().unwrap_or_default()), &link)?;
+        std::os::unix::fs::symlink(
+            Path::new("../../blobs").join(blob.file_name().unwrap_or_default()),
+            &link,
+        )?;
         #[cfg(not(unix))]
         std::fs::copy(&blob, &link)?;
     }

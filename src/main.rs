@@ -12,7 +12,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DEFAULT_MODEL: &str = "data/checkpoints/base-1M";
 
 #[derive(Parser)]
-#[command(name = "r1lab", version, about = "A literate Rust reproduction of DeepSeek-R1 (GRPO, R1-Zero, R1, distillation)")]
+#[command(
+    name = "r1lab",
+    version,
+    about = "A literate Rust reproduction of DeepSeek-R1 (GRPO, R1-Zero, R1, distillation)"
+)]
 struct Cli {
     /// Device: cpu, cuda, cuda:N or auto.
     #[arg(long, global = true, default_value = "cpu")]
@@ -112,18 +116,46 @@ fn run(cli: Cli) -> Result<()> {
                 c.vocab_size
             );
             println!("tied head    {}", c.tie_word_embeddings);
-            println!("positions    {} (rope theta {})", c.max_position_embeddings, c.rope_theta);
+            println!(
+                "positions    {} (rope theta {})",
+                c.max_position_embeddings, c.rope_theta
+            );
             match &loaded.tokenizer {
-                Some(t) => println!("tokenizer    {} tokens, eos {:?}", t.vocab_size(), t.eos_ids),
+                Some(t) => println!(
+                    "tokenizer    {} tokens, eos {:?}",
+                    t.vocab_size(),
+                    t.eos_ids
+                ),
                 None => println!("tokenizer    none"),
             }
             println!("device       {}", device::describe(&dev));
         }
-        Command::Generate { model, prompt, n, temperature, top_p, top_k, max_new_tokens, stop, seed, json } => {
+        Command::Generate {
+            model,
+            prompt,
+            n,
+            temperature,
+            top_p,
+            top_k,
+            max_new_tokens,
+            stop,
+            seed,
+            json,
+        } => {
             let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
             let tk = loaded.tokenizer()?;
-            let prompts = prompt.iter().map(|p| tk.encode(p)).collect::<Result<Vec<_>>>()?;
-            let cfg = sampling::SamplingConfig { temperature, top_p, top_k, max_new_tokens, stop_strings: stop, seed };
+            let prompts = prompt
+                .iter()
+                .map(|p| tk.encode(p))
+                .collect::<Result<Vec<_>>>()?;
+            let cfg = sampling::SamplingConfig {
+                temperature,
+                top_p,
+                top_k,
+                max_new_tokens,
+                stop_strings: stop,
+                seed,
+            };
             let spinner = progress_spinner(format!("sampling {} × {n} completions", prompts.len()));
             let out = sampling::generate(&loaded.model, tk, &prompts, n, &cfg)?;
             spinner.finish_and_clear();
@@ -143,13 +175,23 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Bench { sizes, configs, json, bf16 } => {
+        Command::Bench {
+            sizes,
+            configs,
+            json,
+            bf16,
+        } => {
             let text = match &configs {
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
                 None => bench::DEFAULT_CONFIGS.to_string(),
             };
             let cfgs = bench::BenchConfigs::parse(&text)?;
-            let dtype = if bf16 { candle_core::DType::BF16 } else { candle_core::DType::F32 };
+            let dtype = if bf16 {
+                candle_core::DType::BF16
+            } else {
+                candle_core::DType::F32
+            };
             eprintln!("{}", device::describe(&dev));
             let results = bench::run(&cfgs, &sizes, dtype, &dev)?;
             if let Some(path) = json {

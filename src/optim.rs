@@ -22,7 +22,13 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        Self { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -39,9 +45,21 @@ pub struct AdamW {
 impl AdamW {
     pub fn new(vars: Vec<Var>, config: AdamWConfig) -> Result<Self> {
         let zeros = |v: &Var| Tensor::zeros(v.shape(), DType::F32, v.device());
-        let m = vars.iter().map(zeros).collect::<candle_core::Result<Vec<_>>>()?;
-        let v = vars.iter().map(zeros).collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { config, vars, m, v, step_count: 0 })
+        let m = vars
+            .iter()
+            .map(zeros)
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let v = vars
+            .iter()
+            .map(zeros)
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Self {
+            config,
+            vars,
+            m,
+            v,
+            step_count: 0,
+        })
     }
 
     /// One update at learning rate `lr`. Every variable must have a gradient in `grads`: a missing
@@ -63,7 +81,11 @@ impl AdamW {
             let m = ((&self.m[i] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
             let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let p = var.as_tensor().to_dtype(DType::F32)?;
-            let p = if c.weight_decay > 0.0 { (&p * (1.0 - lr * c.weight_decay))? } else { p };
+            let p = if c.weight_decay > 0.0 {
+                (&p * (1.0 - lr * c.weight_decay))?
+            } else {
+                p
+            };
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
             let p = (p - (update * lr)?)?;
             var.set(&p.to_dtype(var.dtype())?)?;
@@ -80,7 +102,11 @@ impl AdamW {
             out.insert(format!("m.{i}"), m.clone());
             out.insert(format!("v.{i}"), v.clone());
         }
-        let dev = self.vars.first().map(|v| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
+        let dev = self
+            .vars
+            .first()
+            .map(|v| v.device().clone())
+            .unwrap_or(candle_core::Device::Cpu);
         out.insert("step".into(), Tensor::new(&[self.step_count as u32], &dev)?);
         Ok(out)
     }
@@ -91,15 +117,23 @@ impl AdamW {
             for (name, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let key = format!("{name}.{i}");
                 let t = state.get(&key).with_context(|| {
-                    format!("optimizer state lacks {key}: the checkpoint was written for another model")
+                    format!(
+                        "optimizer state lacks {key}: the checkpoint was written for another model"
+                    )
                 })?;
                 if t.dims() != slot.dims() {
-                    bail!("optimizer state {key} has shape {:?}, expected {:?}", t.dims(), slot.dims());
+                    bail!(
+                        "optimizer state {key} has shape {:?}, expected {:?}",
+                        t.dims(),
+                        slot.dims()
+                    );
                 }
                 *slot = t.to_dtype(DType::F32)?.to_device(slot.device())?;
             }
         }
-        let step = state.get("step").context("optimizer state lacks its step count")?;
+        let step = state
+            .get("step")
+            .context("optimizer state lacks its step count")?;
         self.step_count = step.to_vec1::<u32>()?[0] as usize;
         Ok(())
     }
@@ -111,7 +145,11 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
     let mut total = 0f64;
     for var in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
-            total += g.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            total += g
+                .to_dtype(DType::F32)?
+                .sqr()?
+                .sum_all()?
+                .to_scalar::<f32>()? as f64;
         }
     }
     let norm = total.sqrt();
@@ -143,7 +181,13 @@ pub struct LrSchedule {
 
 impl LrSchedule {
     pub fn constant(lr: f64, warmup_steps: usize) -> Self {
-        Self { lr, warmup_steps, total_steps: 0, cosine: false, min_ratio: 1.0 }
+        Self {
+            lr,
+            warmup_steps,
+            total_steps: 0,
+            cosine: false,
+            min_ratio: 1.0,
+        }
     }
 
     /// The learning rate of update number `step` (0-based).
@@ -154,7 +198,9 @@ impl LrSchedule {
         if !self.cosine || self.total_steps <= self.warmup_steps {
             return self.lr;
         }
-        let progress = ((step - self.warmup_steps) as f64 / (self.total_steps - self.warmup_steps) as f64).min(1.0);
+        let progress = ((step - self.warmup_steps) as f64
+            / (self.total_steps - self.warmup_steps) as f64)
+            .min(1.0);
         let cos = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
         self.lr * (self.min_ratio + (1.0 - self.min_ratio) * cos)
     }
@@ -170,7 +216,11 @@ mod tests {
         // torch.optim.AdamW([p], lr=0.1, weight_decay=0.01) on loss = sum(p^2), p = [1, -2], 2 steps:
         // closed form below.
         let p = Var::new(&[1.0f32, -2.0], &Device::Cpu).unwrap();
-        let cfg = AdamWConfig { lr: 0.1, weight_decay: 0.01, ..Default::default() };
+        let cfg = AdamWConfig {
+            lr: 0.1,
+            weight_decay: 0.01,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(vec![p.clone()], cfg).unwrap();
         let mut expect = [1.0f64, -2.0];
         let (mut m, mut v) = ([0f64; 2], [0f64; 2]);
@@ -190,7 +240,10 @@ mod tests {
         }
         let got = p.as_tensor().to_vec1::<f32>().unwrap();
         for i in 0..2 {
-            assert!((got[i] as f64 - expect[i]).abs() < 1e-5, "{got:?} vs {expect:?}");
+            assert!(
+                (got[i] as f64 - expect[i]).abs() < 1e-5,
+                "{got:?} vs {expect:?}"
+            );
         }
     }
 
@@ -203,7 +256,10 @@ mod tests {
         let norm = clip_grad_norm(&mut grads, &[p.clone()], 1.0).unwrap();
         assert!((norm - 5.0).abs() < 1e-5);
         let g = grads.get(p.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
-        assert!((g[0] - 0.6).abs() < 1e-4 && (g[1] - 0.8).abs() < 1e-4, "{g:?}");
+        assert!(
+            (g[0] - 0.6).abs() < 1e-4 && (g[1] - 0.8).abs() < 1e-4,
+            "{g:?}"
+        );
     }
 
     #[test]
@@ -212,12 +268,22 @@ mod tests {
         let b = Var::new(&[1.0f32], &Device::Cpu).unwrap();
         let grads = a.as_tensor().sum_all().unwrap().backward().unwrap();
         let mut opt = AdamW::new(vec![a, b], AdamWConfig::default()).unwrap();
-        assert!(opt.step(&grads, 1e-3).unwrap_err().to_string().contains("no gradient"));
+        assert!(opt
+            .step(&grads, 1e-3)
+            .unwrap_err()
+            .to_string()
+            .contains("no gradient"));
     }
 
     #[test]
     fn schedule_warms_up_then_decays() {
-        let s = LrSchedule { lr: 1.0, warmup_steps: 4, total_steps: 14, cosine: true, min_ratio: 0.1 };
+        let s = LrSchedule {
+            lr: 1.0,
+            warmup_steps: 4,
+            total_steps: 14,
+            cosine: true,
+            min_ratio: 0.1,
+        };
         assert!((s.at(0) - 0.25).abs() < 1e-12);
         assert!((s.at(3) - 1.0).abs() < 1e-12);
         assert!((s.at(14) - 0.1).abs() < 1e-12);

@@ -32,23 +32,43 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self { temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 128, stop_strings: vec![], seed: 0 }
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens: 128,
+            stop_strings: vec![],
+            seed: 0,
+        }
     }
 }
 
 impl SamplingConfig {
     /// The paper's evaluation setting: temperature 0.6, top-p 0.95.
     pub fn paper_eval(max_new_tokens: usize, seed: u64) -> Self {
-        Self { temperature: 0.6, top_p: 0.95, max_new_tokens, seed, ..Default::default() }
+        Self {
+            temperature: 0.6,
+            top_p: 0.95,
+            max_new_tokens,
+            seed,
+            ..Default::default()
+        }
     }
 
     pub fn greedy(max_new_tokens: usize) -> Self {
-        Self { temperature: 0.0, max_new_tokens, ..Default::default() }
+        Self {
+            temperature: 0.0,
+            max_new_tokens,
+            ..Default::default()
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            bail!("temperature must be ≥ 0 (0 = greedy), got {}", self.temperature);
+            bail!(
+                "temperature must be ≥ 0 (0 = greedy), got {}",
+                self.temperature
+            );
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             bail!("top_p must be in (0, 1], got {}", self.top_p);
@@ -92,7 +112,15 @@ pub fn generate(
     n_per_prompt: usize,
     cfg: &SamplingConfig,
 ) -> Result<Vec<Completion>> {
-    generate_with(model, Some(tokenizer), &tokenizer.eos_ids, tokenizer.pad_id, prompts, n_per_prompt, cfg)
+    generate_with(
+        model,
+        Some(tokenizer),
+        &tokenizer.eos_ids,
+        tokenizer.pad_id,
+        prompts,
+        n_per_prompt,
+        cfg,
+    )
 }
 
 /// [`generate`] without a tokenizer: `eos_ids` end a completion (none: always `max_new_tokens`),
@@ -110,8 +138,9 @@ pub fn generate_with(
     if prompts.iter().any(|p| p.is_empty()) {
         bail!("every prompt needs at least one token");
     }
-    let rows: Vec<(usize, usize)> =
-        (0..prompts.len()).flat_map(|p| (0..n_per_prompt).map(move |s| (p, s))).collect();
+    let rows: Vec<(usize, usize)> = (0..prompts.len())
+        .flat_map(|p| (0..n_per_prompt).map(move |s| (p, s)))
+        .collect();
     let b = rows.len();
     if b == 0 {
         return Ok(vec![]);
@@ -143,8 +172,15 @@ pub fn generate_with(
     let positions = positions_from_valid(&flat_valid, b, tp);
     let mut next_pos: Vec<u32> = rows.iter().map(|&(p, _)| prompts[p].len() as u32).collect();
     let cfgm = &model.config;
-    let mut cache =
-        KvCache::new(cfgm.num_hidden_layers, b, cfgm.num_kv_heads(), cfgm.head_dim(), total, dtype, &device)?;
+    let mut cache = KvCache::new(
+        cfgm.num_hidden_layers,
+        b,
+        cfgm.num_kv_heads(),
+        cfgm.head_dim(),
+        total,
+        dtype,
+        &device,
+    )?;
     let mask = attention_mask(&flat_valid, b, 0, tp, tp, dtype, &device)?;
     let hidden = model.forward_hidden(
         &Tensor::from_vec(ids, (b, tp), &device)?,
@@ -190,12 +226,18 @@ pub fn generate_with(
             break;
         }
         // Drop finished rows from the batch and the cache.
-        let keep: Vec<usize> = (0..active.len()).filter(|&s| finish[active[s]].is_none()).collect();
+        let keep: Vec<usize> = (0..active.len())
+            .filter(|&s| finish[active[s]].is_none())
+            .collect();
         if keep.is_empty() {
             break;
         }
         if keep.len() < active.len() {
-            let idx = Tensor::from_vec(keep.iter().map(|&s| s as u32).collect::<Vec<_>>(), keep.len(), &device)?;
+            let idx = Tensor::from_vec(
+                keep.iter().map(|&s| s as u32).collect::<Vec<_>>(),
+                keep.len(),
+                &device,
+            )?;
             cache.select_rows(&idx)?;
             next = keep.iter().map(|&s| next[s]).collect();
             active = keep.iter().map(|&s| active[s]).collect();
@@ -228,7 +270,12 @@ pub fn generate_with(
             None => String::new(),
         };
         if finish == Finish::StopString {
-            if let Some(end) = cfg.stop_strings.iter().filter_map(|s| text.find(s.as_str()).map(|i| i + s.len())).min() {
+            if let Some(end) = cfg
+                .stop_strings
+                .iter()
+                .filter_map(|s| text.find(s.as_str()).map(|i| i + s.len()))
+                .min()
+            {
                 text.truncate(end);
             }
         }
@@ -254,10 +301,17 @@ pub fn sample_token(logits: &[f32], cfg: &SamplingConfig, rng: &mut ChaCha8Rng) 
     let scaled: Vec<f32> = logits.iter().map(|&l| (l - max) / t).collect();
     let lse = scaled.iter().map(|&x| x.exp()).sum::<f32>().ln();
     if greedy {
-        let (tok, _) = scaled
-            .iter()
-            .enumerate()
-            .fold((0usize, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) });
+        let (tok, _) =
+            scaled
+                .iter()
+                .enumerate()
+                .fold((0usize, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+                    if v > bv {
+                        (i, v)
+                    } else {
+                        (bi, bv)
+                    }
+                });
         return (tok as u32, scaled[tok] - lse);
     }
     // Candidates sorted by probability (ties by id, for determinism), then truncated.
@@ -281,7 +335,10 @@ pub fn sample_token(logits: &[f32], cfg: &SamplingConfig, rng: &mut ChaCha8Rng) 
             order.truncate(keep.max(1));
         }
     }
-    let weights: Vec<f64> = order.iter().map(|&i| ((scaled[i] - lse) as f64).exp()).collect();
+    let weights: Vec<f64> = order
+        .iter()
+        .map(|&i| ((scaled[i] - lse) as f64).exp())
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut u = rng.random::<f64>() * total;
     let mut pick = order[order.len() - 1];
@@ -302,7 +359,10 @@ mod tests {
     #[test]
     fn top_k_one_is_greedy() {
         let logits = [0.1f32, 2.0, -1.0, 1.9];
-        let cfg = SamplingConfig { top_k: 1, ..Default::default() };
+        let cfg = SamplingConfig {
+            top_k: 1,
+            ..Default::default()
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for _ in 0..20 {
             assert_eq!(sample_token(&logits, &cfg, &mut rng).0, 1);
@@ -313,7 +373,10 @@ mod tests {
     fn top_p_keeps_the_nucleus() {
         // probabilities ≈ [0.643, 0.237, 0.087, 0.032]: top_p 0.8 keeps ids 0 and 1 only.
         let logits = [3.0f32, 2.0, 1.0, 0.0];
-        let cfg = SamplingConfig { top_p: 0.8, ..Default::default() };
+        let cfg = SamplingConfig {
+            top_p: 0.8,
+            ..Default::default()
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut seen = [0usize; 4];
         for _ in 0..2000 {

@@ -12,7 +12,8 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{
-    AddedToken, DecoderWrapper, ModelWrapper, NormalizerWrapper, PostProcessorWrapper, TokenizerBuilder, TokenizerImpl,
+    AddedToken, DecoderWrapper, ModelWrapper, NormalizerWrapper, PostProcessorWrapper,
+    TokenizerBuilder, TokenizerImpl,
 };
 
 /// End of sequence (also used as padding) in the project's tokenizer; Qwen2.5 uses the same string.
@@ -25,7 +26,14 @@ pub const ANSWER_CLOSE: &str = "</answer>";
 pub const SPECIAL_SEP: &str = "|special_token|";
 
 /// The special tokens the synthetic tasks need, in id order (ids 0..6 of the project tokenizer).
-pub const TASK_SPECIAL_TOKENS: [&str; 6] = [EOS, THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE, SPECIAL_SEP];
+pub const TASK_SPECIAL_TOKENS: [&str; 6] = [
+    EOS,
+    THINK_OPEN,
+    THINK_CLOSE,
+    ANSWER_OPEN,
+    ANSWER_CLOSE,
+    SPECIAL_SEP,
+];
 
 /// A loaded tokenizer with the ids the code needs resolved once.
 #[derive(Clone)]
@@ -43,7 +51,10 @@ impl Tokenizer {
     /// `<|endoftext|>` / `<|im_end|>` / `</s>` / `<|end▁of▁sentence|>` tokens.
     pub fn from_file(path: &Path, eos_ids: &[u32]) -> Result<Self> {
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| {
-            anyhow!("cannot load tokenizer {}: {e} (is it a Hugging Face tokenizer.json?)", path.display())
+            anyhow!(
+                "cannot load tokenizer {}: {e} (is it a Hugging Face tokenizer.json?)",
+                path.display()
+            )
         })?;
         Self::from_inner(inner, eos_ids).with_context(|| format!("in {}", path.display()))
     }
@@ -51,7 +62,14 @@ impl Tokenizer {
     pub fn from_inner(inner: tokenizers::Tokenizer, eos_ids: &[u32]) -> Result<Self> {
         let mut eos: Vec<u32> = eos_ids.to_vec();
         if eos.is_empty() {
-            for s in [EOS, "<|im_end|>", "</s>", "<|end▁of▁sentence|>", "<|eot_id|>", "<|end_of_text|>"] {
+            for s in [
+                EOS,
+                "<|im_end|>",
+                "</s>",
+                "<|end▁of▁sentence|>",
+                "<|eot_id|>",
+                "<|end_of_text|>",
+            ] {
                 if let Some(id) = inner.token_to_id(s) {
                     eos.push(id);
                 }
@@ -68,12 +86,20 @@ impl Tokenizer {
             .map(|p| p.pad_id)
             .or_else(|| inner.token_to_id("<|endoftext|>"))
             .unwrap_or(eos[0]);
-        Ok(Self { inner, eos_ids: eos, pad_id })
+        Ok(Self {
+            inner,
+            eos_ids: eos,
+            pad_id,
+        })
     }
 
     /// Fails with a clear message unless every token in `tokens` is a single known token.
     pub fn require_tokens(&self, tokens: &[&str]) -> Result<()> {
-        let missing: Vec<&str> = tokens.iter().copied().filter(|t| self.inner.token_to_id(t).is_none()).collect();
+        let missing: Vec<&str> = tokens
+            .iter()
+            .copied()
+            .filter(|t| self.inner.token_to_id(t).is_none())
+            .collect();
         if !missing.is_empty() {
             bail!(
                 "the tokenizer lacks the special token(s) {missing:?} that the tasks need: use the project's \
@@ -93,15 +119,24 @@ impl Tokenizer {
 
     /// Token ids of `text` (no special tokens added around it; special tokens inside are kept).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, false).map_err(|e| anyhow!("cannot tokenize {text:?}: {e}"))?;
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| anyhow!("cannot tokenize {text:?}: {e}"))?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// Text of `ids`, special tokens included (the rewards read `<think>` and `<answer>`), end of
     /// sequence and padding left out.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        let ids: Vec<u32> = ids.iter().copied().filter(|i| !self.eos_ids.contains(i) && *i != self.pad_id).collect();
-        self.inner.decode(&ids, false).map_err(|e| anyhow!("cannot decode token ids: {e}"))
+        let ids: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|i| !self.eos_ids.contains(i) && *i != self.pad_id)
+            .collect();
+        self.inner
+            .decode(&ids, false)
+            .map_err(|e| anyhow!("cannot decode token ids: {e}"))
     }
 
     pub fn inner(&self) -> &tokenizers::Tokenizer {
@@ -110,7 +145,9 @@ impl Tokenizer {
 
     /// Writes `tokenizer.json`.
     pub fn save(&self, path: &Path) -> Result<()> {
-        self.inner.save(path, false).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+        self.inner
+            .save(path, false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
     }
 }
 
@@ -121,7 +158,10 @@ pub fn train_task_tokenizer(texts: &[String], vocab_size: usize) -> Result<Token
     if vocab_size < 256 + TASK_SPECIAL_TOKENS.len() {
         bail!("vocab_size {vocab_size} is too small: a byte-level BPE needs at least 262 entries");
     }
-    let specials: Vec<AddedToken> = TASK_SPECIAL_TOKENS.iter().map(|s| AddedToken::from(*s, true)).collect();
+    let specials: Vec<AddedToken> = TASK_SPECIAL_TOKENS
+        .iter()
+        .map(|s| AddedToken::from(*s, true))
+        .collect();
     let trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab_size)
         .min_frequency(2)
@@ -133,21 +173,28 @@ pub fn train_task_tokenizer(texts: &[String], vocab_size: usize) -> Result<Token
         PreTokenizerWrapper::Digits(Digits::new(true)),
         PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
     ]);
-    let mut tk: TokenizerImpl<ModelWrapper, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper> =
-        TokenizerBuilder::new()
-            .with_model(ModelWrapper::BPE(BPE::default()))
-            .with_normalizer(None)
-            .with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(pre)))
-            .with_post_processor(None)
-            .with_decoder(Some(DecoderWrapper::ByteLevel(ByteLevelDecoder::default())))
-            .build()
-            .map_err(|e| anyhow!("cannot build tokenizer: {e}"))?;
+    let mut tk: TokenizerImpl<
+        ModelWrapper,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    > = TokenizerBuilder::new()
+        .with_model(ModelWrapper::BPE(BPE::default()))
+        .with_normalizer(None)
+        .with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(pre)))
+        .with_post_processor(None)
+        .with_decoder(Some(DecoderWrapper::ByteLevel(ByteLevelDecoder::default())))
+        .build()
+        .map_err(|e| anyhow!("cannot build tokenizer: {e}"))?;
     let mut trainer = TrainerWrapper::BpeTrainer(trainer);
     tk.train(&mut trainer, texts.iter().map(|s| s.as_str()))
         .map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
     tk.add_special_tokens(&specials);
     let inner = tokenizers::Tokenizer::from(tk);
-    let eos = inner.token_to_id(EOS).context("trained tokenizer lacks <|endoftext|>")?;
+    let eos = inner
+        .token_to_id(EOS)
+        .context("trained tokenizer lacks <|endoftext|>")?;
     Tokenizer::from_inner(inner, &[eos])
 }
 

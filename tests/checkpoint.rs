@@ -8,8 +8,14 @@ use r1lab::tokenizer::{train_task_tokenizer, Tokenizer, TASK_SPECIAL_TOKENS};
 use std::path::Path;
 
 fn tokenizer() -> Tokenizer {
-    let texts: Vec<String> =
-        (0..50).map(|i| format!("User: {i} + {i} = ? Assistant: <think> add </think> <answer> {} </answer>", 2 * i)).collect();
+    let texts: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                "User: {i} + {i} = ? Assistant: <think> add </think> <answer> {} </answer>",
+                2 * i
+            )
+        })
+        .collect();
     train_task_tokenizer(&texts, 300).unwrap()
 }
 
@@ -24,11 +30,23 @@ fn logits(m: &Model) -> Tensor {
 }
 
 fn diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 fn save(m: &Model, dir: &Path) {
-    let gen = GenerationConfig { eos_token_id: Some(serde_json::json!(0)), ..Default::default() };
+    let gen = GenerationConfig {
+        eos_token_id: Some(serde_json::json!(0)),
+        ..Default::default()
+    };
     checkpoint::save(m, Some(&tokenizer()), &gen, dir).unwrap();
 }
 
@@ -45,20 +63,32 @@ fn save_and_load_round_trip() {
     let dir = tmp.path().join("ckpt");
     let m = model(1);
     save(&m, &dir);
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "generation_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let loaded = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
     assert_eq!(diff(&logits(&m), &logits(&loaded.model)), 0.0);
     assert_eq!(loaded.tokenizer().unwrap().eos_ids, vec![0]);
-    loaded.tokenizer().unwrap().require_tokens(&TASK_SPECIAL_TOKENS).unwrap();
+    loaded
+        .tokenizer()
+        .unwrap()
+        .require_tokens(&TASK_SPECIAL_TOKENS)
+        .unwrap();
 
     // Saving again over an existing checkpoint replaces it and leaves no temporary folder.
     let m2 = model(2);
     save(&m2, &dir);
     let again = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
     assert_eq!(diff(&logits(&m2), &logits(&again.model)), 0.0);
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 }
 
@@ -85,11 +115,19 @@ fn bf16_files_load_into_f32_variables() {
     let m = model(3);
     let m16 = Model::from_params(
         m.config.clone(),
-        r1lab::model::Params::from_tensors(&m.config, m.params().tensors(), DType::BF16, &Device::Cpu, "test").unwrap(),
+        r1lab::model::Params::from_tensors(
+            &m.config,
+            m.params().tensors(),
+            DType::BF16,
+            &Device::Cpu,
+            "test",
+        )
+        .unwrap(),
     )
     .unwrap();
     save(&m16, &dir);
-    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["torch_dtype"], "bfloat16");
     let loaded = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
     assert_eq!(loaded.model.dtype(), DType::F32);
@@ -108,19 +146,32 @@ fn loads_by_hub_id_from_an_offline_cache() {
     let m = model(4);
     save(&m, &ckpt);
     let hf_home = tmp.path().join("hf");
-    r1lab::hub::install_in_cache(&ckpt, &hf_home.join("hub"), "r1lab/tiny-test", "0123456789abcdef").unwrap();
+    r1lab::hub::install_in_cache(
+        &ckpt,
+        &hf_home.join("hub"),
+        "r1lab/tiny-test",
+        "0123456789abcdef",
+    )
+    .unwrap();
     // This test binary runs this test alone in its process environment section: the variables are
     // set before the load and only this test reads them.
     std::env::set_var("HF_HOME", &hf_home);
     std::env::set_var("HF_HUB_OFFLINE", "1");
     let loaded = checkpoint::load("r1lab/tiny-test", DType::F32, &Device::Cpu).unwrap();
     assert_eq!(diff(&logits(&m), &logits(&loaded.model)), 0.0);
-    assert!(loaded.source.ends_with("snapshots/0123456789abcdef"), "{}", loaded.source.display());
+    assert!(
+        loaded.source.ends_with("snapshots/0123456789abcdef"),
+        "{}",
+        loaded.source.display()
+    );
     let err = match checkpoint::load("r1lab/not-there", DType::F32, &Device::Cpu) {
         Ok(_) => panic!("loaded a model that is not in the cache"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"), "{err}");
+    assert!(
+        err.contains("not in the Hugging Face cache") && err.contains("HF_HUB_OFFLINE"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -140,7 +191,10 @@ fn bad_inputs_get_one_clear_error() {
 
     // A path that does not exist.
     let err = load_err(&tmp.path().join("nowhere"));
-    assert!(err.contains("nowhere") && err.contains("not a folder"), "{err}");
+    assert!(
+        err.contains("nowhere") && err.contains("not a folder"),
+        "{err}"
+    );
 
     // A missing weights file.
     let d = copy("noweights");
@@ -153,33 +207,51 @@ fn bad_inputs_get_one_clear_error() {
     let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
     std::fs::write(d.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let err = load_err(&d);
-    assert!(err.contains("model.safetensors") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("truncated"),
+        "{err}"
+    );
 
     // An unknown architecture.
     let d = copy("arch");
-    let cfg = std::fs::read_to_string(d.join("config.json")).unwrap().replace("\"qwen2\"", "\"gpt2\"");
+    let cfg = std::fs::read_to_string(d.join("config.json"))
+        .unwrap()
+        .replace("\"qwen2\"", "\"gpt2\"");
     std::fs::write(d.join("config.json"), cfg).unwrap();
     let err = load_err(&d);
     assert!(err.contains("config.json") && err.contains("gpt2"), "{err}");
 
     // Weights whose shapes do not match the config.
     let d = copy("shapes");
-    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
     cfg["intermediate_size"] = serde_json::json!(48);
     std::fs::write(d.join("config.json"), cfg.to_string()).unwrap();
     let err = load_err(&d);
-    assert!(err.contains("model.safetensors") && err.contains("gate_proj") && err.contains("shape"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("gate_proj") && err.contains("shape"),
+        "{err}"
+    );
 
     // A malformed config.json.
     let d = copy("badjson");
     std::fs::write(d.join("config.json"), "{\"vocab_size\": \"many\"}").unwrap();
     let err = load_err(&d);
-    assert!(err.contains("config.json") && err.contains("not a valid"), "{err}");
+    assert!(
+        err.contains("config.json") && err.contains("not a valid"),
+        "{err}"
+    );
 
     // A tokenizer lacking a special token the tasks need.
     let plain = Tokenizer::from_file(&good.join("tokenizer.json"), &[0]).unwrap();
-    let err = plain.require_tokens(&["<think>", "<reflect>"]).unwrap_err().to_string();
-    assert!(err.contains("<reflect>") && !err.contains("\"<think>\""), "{err}");
+    let err = plain
+        .require_tokens(&["<think>", "<reflect>"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("<reflect>") && !err.contains("\"<think>\""),
+        "{err}"
+    );
 
     // A corrupt tokenizer.json.
     let d = copy("badtok");

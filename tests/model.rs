@@ -13,7 +13,16 @@ fn tiny(vocab: usize) -> ModelConfig {
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 #[test]
@@ -24,19 +33,45 @@ fn every_parameter_gets_a_gradient_and_changes_after_one_step() {
         let model = Model::new_random(cfg, 3, DType::F32, &Device::Cpu).unwrap();
         let rows = vec![vec![1u32, 5, 7, 9, 2, 3], vec![4u32, 8, 10]];
         let batch = Batch::left_padded(&rows, 0, DType::F32, &Device::Cpu).unwrap();
-        let targets = Tensor::new(&[[5u32, 7, 9, 2, 3, 11], [0, 0, 0, 8, 10, 12]], &Device::Cpu).unwrap();
-        let before: Vec<Tensor> = model.params().vars().iter().map(|v| v.as_tensor().copy().unwrap()).collect();
-        let loss = model.token_logprobs(&batch, &targets).unwrap().mean_all().unwrap().neg().unwrap();
+        let targets = Tensor::new(
+            &[[5u32, 7, 9, 2, 3, 11], [0, 0, 0, 8, 10, 12]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let before: Vec<Tensor> = model
+            .params()
+            .vars()
+            .iter()
+            .map(|v| v.as_tensor().copy().unwrap())
+            .collect();
+        let loss = model
+            .token_logprobs(&batch, &targets)
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .neg()
+            .unwrap();
         let grads = loss.backward().unwrap();
         for (name, var) in model.params().iter() {
-            let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name} got no gradient"));
-            let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{name} got no gradient"));
+            let norm = g
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(norm > 0.0, "{name} has an all-zero gradient");
         }
         let mut opt = AdamW::new(model.params().vars().to_vec(), AdamWConfig::default()).unwrap();
         opt.step(&grads, 1e-3).unwrap();
         for ((name, var), old) in model.params().iter().zip(&before) {
-            assert!(max_abs_diff(var.as_tensor(), old) > 0.0, "{name} did not change after one step (tied={tied})");
+            assert!(
+                max_abs_diff(var.as_tensor(), old) > 0.0,
+                "{name} did not change after one step (tied={tied})"
+            );
         }
     }
 }
@@ -45,10 +80,15 @@ fn every_parameter_gets_a_gradient_and_changes_after_one_step() {
 fn full_forward_and_kv_cached_decoding_agree() {
     let model = Model::new_random(tiny(50), 11, DType::F32, &Device::Cpu).unwrap();
     // Two rows of different lengths, left-padded; compare every real position.
-    let rows = vec![vec![3u32, 14, 15, 9, 2, 6, 5, 35, 8, 9], vec![27u32, 18, 28, 18, 28, 4]];
+    let rows = vec![
+        vec![3u32, 14, 15, 9, 2, 6, 5, 35, 8, 9],
+        vec![27u32, 18, 28, 18, 28, 4],
+    ];
     let b = rows.len();
     let t = 10;
-    let full = model.forward(&Batch::left_padded(&rows, 0, DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let full = model
+        .forward(&Batch::left_padded(&rows, 0, DType::F32, &Device::Cpu).unwrap())
+        .unwrap();
 
     // Incremental: prefill the first 4 slots, then one slot at a time.
     let mut ids = vec![];
@@ -61,16 +101,36 @@ fn full_forward_and_kv_cached_decoding_agree() {
     }
     let positions = r1lab::model::positions_from_valid(&valid, b, t);
     let cfg = &model.config;
-    let mut cache = KvCache::new(cfg.num_hidden_layers, b, cfg.num_kv_heads(), cfg.head_dim(), t, DType::F32, &Device::Cpu)
-        .unwrap();
+    let mut cache = KvCache::new(
+        cfg.num_hidden_layers,
+        b,
+        cfg.num_kv_heads(),
+        cfg.head_dim(),
+        t,
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
     let slice = |v: &[u32], s: usize, n: usize| -> Vec<u32> {
-        (0..b).flat_map(|row| v[row * t + s..row * t + s + n].to_vec()).collect()
+        (0..b)
+            .flat_map(|row| v[row * t + s..row * t + s + n].to_vec())
+            .collect()
     };
     let mut start = 0;
     for n in [4usize, 1, 1, 1, 1, 1, 1] {
-        let key_valid: Vec<bool> = (0..b).flat_map(|row| valid[row * t..row * t + start + n].to_vec()).collect();
-        let mask =
-            r1lab::model::attention_mask(&key_valid, b, start, n, start + n, DType::F32, &Device::Cpu).unwrap();
+        let key_valid: Vec<bool> = (0..b)
+            .flat_map(|row| valid[row * t..row * t + start + n].to_vec())
+            .collect();
+        let mask = r1lab::model::attention_mask(
+            &key_valid,
+            b,
+            start,
+            n,
+            start + n,
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
         let h = model
             .forward_hidden(
                 &Tensor::from_vec(slice(&ids, start, n), (b, n), &Device::Cpu).unwrap(),
@@ -89,7 +149,10 @@ fn full_forward_and_kv_cached_decoding_agree() {
                 let a = full.get(row).unwrap().get(slot).unwrap();
                 let c = inc.get(row).unwrap().get(j).unwrap();
                 let d = max_abs_diff(&a, &c);
-                assert!(d < 1e-4, "row {row} slot {slot}: full and cached logits differ by {d}");
+                assert!(
+                    d < 1e-4,
+                    "row {row} slot {slot}: full and cached logits differ by {d}"
+                );
             }
         }
         start += n;
@@ -101,9 +164,14 @@ fn full_forward_and_kv_cached_decoding_agree() {
 fn left_padding_does_not_change_a_rows_logits() {
     let model = Model::new_random(tiny(30), 5, DType::F32, &Device::Cpu).unwrap();
     let row = vec![4u32, 9, 1, 22, 7];
-    let alone = model.forward(&Batch::left_padded(&[row.clone()], 0, DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let alone = model
+        .forward(&Batch::left_padded(&[row.clone()], 0, DType::F32, &Device::Cpu).unwrap())
+        .unwrap();
     let padded = model
-        .forward(&Batch::left_padded(&[row.clone(), vec![1u32; 9]], 0, DType::F32, &Device::Cpu).unwrap())
+        .forward(
+            &Batch::left_padded(&[row.clone(), vec![1u32; 9]], 0, DType::F32, &Device::Cpu)
+                .unwrap(),
+        )
         .unwrap();
     let a = alone.get(0).unwrap();
     let p = padded.get(0).unwrap().narrow(0, 4, 5).unwrap();
@@ -118,7 +186,11 @@ fn logprobs_match_log_softmax_of_logits() {
     let lp = model.token_logprobs(&batch, &targets).unwrap();
     let logits = model.forward(&batch).unwrap();
     let ref_lp = r1lab::candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap();
-    let ref_lp = ref_lp.gather(&targets.unsqueeze(2).unwrap(), 2).unwrap().squeeze(2).unwrap();
+    let ref_lp = ref_lp
+        .gather(&targets.unsqueeze(2).unwrap(), 2)
+        .unwrap()
+        .squeeze(2)
+        .unwrap();
     assert!(max_abs_diff(&lp, &ref_lp) < 1e-5);
 }
 
@@ -126,24 +198,57 @@ fn logprobs_match_log_softmax_of_logits() {
 fn sampling_repeats_for_a_seed_and_greedy_follows_the_argmax() {
     let model = Model::new_random(tiny(40), 2, DType::F32, &Device::Cpu).unwrap();
     let prompts = vec![vec![1u32, 2, 3], vec![7u32, 8, 9, 10, 11, 12]];
-    let cfg = SamplingConfig { temperature: 1.0, top_p: 0.9, top_k: 20, max_new_tokens: 12, seed: 42, ..Default::default() };
+    let cfg = SamplingConfig {
+        temperature: 1.0,
+        top_p: 0.9,
+        top_k: 20,
+        max_new_tokens: 12,
+        seed: 42,
+        ..Default::default()
+    };
     let a = generate_with(&model, None, &[0], 39, &prompts, 3, &cfg).unwrap();
     let b = generate_with(&model, None, &[0], 39, &prompts, 3, &cfg).unwrap();
     assert_eq!(a, b, "same seed, same completions");
     assert_eq!(a.len(), 6);
     assert_eq!((a[4].prompt_index, a[4].sample_index), (1, 1));
-    let c = generate_with(&model, None, &[0], 39, &prompts, 3, &SamplingConfig { seed: 43, ..cfg.clone() }).unwrap();
+    let c = generate_with(
+        &model,
+        None,
+        &[0],
+        39,
+        &prompts,
+        3,
+        &SamplingConfig {
+            seed: 43,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
     assert_ne!(a, c, "another seed, other completions");
     for comp in &a {
         assert_eq!(comp.token_ids.len(), comp.logprobs.len());
-        assert_eq!(comp.truncated, comp.token_ids.len() == 12 && !comp.token_ids.ends_with(&[0]));
+        assert_eq!(
+            comp.truncated,
+            comp.token_ids.len() == 12 && !comp.token_ids.ends_with(&[0])
+        );
     }
 
     // Greedy decoding reproduces the argmax of a full forward over the generated text.
-    let g = generate_with(&model, None, &[], 39, &prompts[1..], 1, &SamplingConfig::greedy(6)).unwrap();
+    let g = generate_with(
+        &model,
+        None,
+        &[],
+        39,
+        &prompts[1..],
+        1,
+        &SamplingConfig::greedy(6),
+    )
+    .unwrap();
     let mut seq = prompts[1].clone();
     for &tok in &g[0].token_ids {
-        let logits = model.forward(&Batch::left_padded(&[seq.clone()], 39, DType::F32, &Device::Cpu).unwrap()).unwrap();
+        let logits = model
+            .forward(&Batch::left_padded(&[seq.clone()], 39, DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
         let last = logits.get(0).unwrap().get(seq.len() - 1).unwrap();
         let argmax = last.argmax(0).unwrap().to_scalar::<u32>().unwrap();
         assert_eq!(tok, argmax);
@@ -157,17 +262,37 @@ fn sampled_logprobs_match_the_scoring_forward() {
     // what GRPO relies on for its old-policy ratio.
     let model = Model::new_random(tiny(40), 8, DType::F32, &Device::Cpu).unwrap();
     let prompt = vec![5u32, 6, 7];
-    let out = generate_with(&model, None, &[], 0, &[prompt.clone()], 1, &SamplingConfig { max_new_tokens: 8, ..Default::default() })
-        .unwrap();
+    let out = generate_with(
+        &model,
+        None,
+        &[],
+        0,
+        &[prompt.clone()],
+        1,
+        &SamplingConfig {
+            max_new_tokens: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut seq = prompt.clone();
     seq.extend(&out[0].token_ids);
     let inputs = seq[..seq.len() - 1].to_vec();
     let targets = seq[1..].to_vec();
     let n = inputs.len();
     let batch = Batch::left_padded(&[inputs], 0, DType::F32, &Device::Cpu).unwrap();
-    let lp = model.token_logprobs(&batch, &Tensor::from_vec(targets, (1, n), &Device::Cpu).unwrap()).unwrap();
+    let lp = model
+        .token_logprobs(
+            &batch,
+            &Tensor::from_vec(targets, (1, n), &Device::Cpu).unwrap(),
+        )
+        .unwrap();
     let lp = lp.get(0).unwrap().to_vec1::<f32>().unwrap();
     for (i, &s) in out[0].logprobs.iter().enumerate() {
-        assert!((lp[prompt.len() - 1 + i] - s).abs() < 1e-4, "token {i}: {} vs {s}", lp[prompt.len() - 1 + i]);
+        assert!(
+            (lp[prompt.len() - 1 + i] - s).abs() < 1e-4,
+            "token {i}: {} vs {s}",
+            lp[prompt.len() - 1 + i]
+        );
     }
 }

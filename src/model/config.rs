@@ -38,6 +38,9 @@ pub struct ModelConfig {
     pub max_position_embeddings: usize,
     #[serde(default = "default_rope_theta")]
     pub rope_theta: f64,
+    /// transformers ≥ 5 writes `rope_parameters: {rope_theta, rope_type}`; it wins when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rope_parameters: Option<serde_json::Value>,
     #[serde(default = "default_eps")]
     pub rms_norm_eps: f64,
     #[serde(default)]
@@ -80,12 +83,41 @@ fn default_act() -> String {
 impl ModelConfig {
     /// Reads and validates a `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read model config {}: is this a model folder?", path.display()))?;
-        let cfg: ModelConfig = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a valid model config.json (a field is missing or has the wrong type)", path.display())
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read model config {}: is this a model folder?",
+                path.display()
+            )
         })?;
-        cfg.validate().with_context(|| format!("in {}", path.display()))?;
+        let mut cfg: ModelConfig = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid model config.json (a field is missing or has the wrong type)",
+                path.display()
+            )
+        })?;
+        if let Some(theta) = cfg
+            .rope_parameters
+            .as_ref()
+            .and_then(|p| p.get("rope_theta"))
+            .and_then(|t| t.as_f64())
+        {
+            cfg.rope_theta = theta;
+        }
+        if let Some(kind) = cfg
+            .rope_parameters
+            .as_ref()
+            .and_then(|p| p.get("rope_type"))
+            .and_then(|t| t.as_str())
+        {
+            if kind != "default" {
+                bail!(
+                    "{}: rope_type {kind:?} is not supported: r1lab implements plain RoPE",
+                    path.display()
+                );
+            }
+        }
+        cfg.validate()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
 
@@ -105,7 +137,8 @@ impl ModelConfig {
     }
 
     pub fn head_dim(&self) -> usize {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
     }
 
     /// q/k/v carry a bias (always for Qwen2; `attention_bias` for Llama).
@@ -118,7 +151,8 @@ impl ModelConfig {
 
     /// o_proj carries a bias (Llama with `attention_bias` only).
     pub fn o_bias(&self) -> bool {
-        matches!(self.architecture(), Ok(Architecture::Llama)) && self.attention_bias.unwrap_or(false)
+        matches!(self.architecture(), Ok(Architecture::Llama))
+            && self.attention_bias.unwrap_or(false)
     }
 
     pub fn mlp_bias(&self) -> bool {
@@ -128,7 +162,11 @@ impl ModelConfig {
     /// Checks what the model code relies on; every error says which field to change.
     pub fn validate(&self) -> Result<()> {
         self.architecture()?;
-        if self.hidden_size == 0 || self.num_attention_heads == 0 || self.num_hidden_layers == 0 || self.vocab_size == 0 {
+        if self.hidden_size == 0
+            || self.num_attention_heads == 0
+            || self.num_hidden_layers == 0
+            || self.vocab_size == 0
+        {
             bail!("hidden_size, num_attention_heads, num_hidden_layers and vocab_size must all be positive");
         }
         if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
@@ -139,7 +177,10 @@ impl ModelConfig {
             );
         }
         if self.head_dim() % 2 != 0 {
-            bail!("head_dim {} must be even for rotary position embeddings", self.head_dim());
+            bail!(
+                "head_dim {} must be even for rotary position embeddings",
+                self.head_dim()
+            );
         }
         let kv = self.num_kv_heads();
         if kv == 0 || self.num_attention_heads % kv != 0 {
@@ -149,7 +190,10 @@ impl ModelConfig {
             );
         }
         if self.hidden_act != "silu" {
-            bail!("hidden_act {:?} is not supported: r1lab implements SwiGLU with \"silu\"", self.hidden_act);
+            bail!(
+                "hidden_act {:?} is not supported: r1lab implements SwiGLU with \"silu\"",
+                self.hidden_act
+            );
         }
         if let Some(s) = &self.rope_scaling {
             if !s.is_null() {
@@ -171,7 +215,9 @@ impl ModelConfig {
             "15M" => (320, 10, 5, 1, 1280),
             "100M" => (768, 12, 12, 2, 2816),
             "0.5B" => (896, 24, 14, 2, 4864),
-            other => bail!("unknown model size {other:?}: choose one of tiny, 1M, 4M, 10M, 15M, 100M, 0.5B"),
+            other => bail!(
+                "unknown model size {other:?}: choose one of tiny, 1M, 4M, 10M, 15M, 100M, 0.5B"
+            ),
         };
         Ok(ModelConfig {
             model_type: "qwen2".into(),
@@ -185,6 +231,7 @@ impl ModelConfig {
             head_dim: None,
             max_position_embeddings: 1024,
             rope_theta: 10000.0,
+            rope_parameters: None,
             rms_norm_eps: 1e-6,
             tie_word_embeddings: true,
             attention_bias: None,

@@ -22,9 +22,18 @@ impl KvCache {
         device: &Device,
     ) -> Result<Self> {
         let mk = || Tensor::zeros((batch, kv_heads, max_len, head_dim), dtype, device);
-        let k = (0..layers).map(|_| mk()).collect::<candle_core::Result<Vec<_>>>()?;
-        let v = (0..layers).map(|_| mk()).collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { k, v, len: 0, max_len })
+        let k = (0..layers)
+            .map(|_| mk())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let v = (0..layers)
+            .map(|_| mk())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Self {
+            k,
+            v,
+            len: 0,
+            max_len,
+        })
     }
 
     /// Tokens cached so far.
@@ -54,7 +63,10 @@ impl KvCache {
         self.k[layer].slice_set(&k.contiguous()?, 2, self.len)?;
         self.v[layer].slice_set(&v.contiguous()?, 2, self.len)?;
         let total = self.len + t;
-        Ok((self.k[layer].narrow(2, 0, total)?, self.v[layer].narrow(2, 0, total)?))
+        Ok((
+            self.k[layer].narrow(2, 0, total)?,
+            self.v[layer].narrow(2, 0, total)?,
+        ))
     }
 
     pub fn advance(&mut self, t: usize) -> Result<()> {

@@ -33,12 +33,24 @@ pub fn expected_params(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, ParamKind)
     let q = cfg.num_attention_heads * cfg.head_dim();
     let kv = cfg.num_kv_heads() * cfg.head_dim();
     let i = cfg.intermediate_size;
-    let mut out = vec![("model.embed_tokens.weight".to_string(), vec![cfg.vocab_size, h], Matrix)];
+    let mut out = vec![(
+        "model.embed_tokens.weight".to_string(),
+        vec![cfg.vocab_size, h],
+        Matrix,
+    )];
     for l in 0..cfg.num_hidden_layers {
         let p = format!("model.layers.{l}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h], Norm));
-        for (name, out_dim, bias) in [("q_proj", q, cfg.qkv_bias()), ("k_proj", kv, cfg.qkv_bias()), ("v_proj", kv, cfg.qkv_bias())] {
-            out.push((format!("{p}.self_attn.{name}.weight"), vec![out_dim, h], Matrix));
+        for (name, out_dim, bias) in [
+            ("q_proj", q, cfg.qkv_bias()),
+            ("k_proj", kv, cfg.qkv_bias()),
+            ("v_proj", kv, cfg.qkv_bias()),
+        ] {
+            out.push((
+                format!("{p}.self_attn.{name}.weight"),
+                vec![out_dim, h],
+                Matrix,
+            ));
             if bias {
                 out.push((format!("{p}.self_attn.{name}.bias"), vec![out_dim], Bias));
             }
@@ -47,8 +59,16 @@ pub fn expected_params(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, ParamKind)
         if cfg.o_bias() {
             out.push((format!("{p}.self_attn.o_proj.bias"), vec![h], Bias));
         }
-        out.push((format!("{p}.post_attention_layernorm.weight"), vec![h], Norm));
-        for (name, shape, bias_dim) in [("gate_proj", vec![i, h], i), ("up_proj", vec![i, h], i), ("down_proj", vec![h, i], h)] {
+        out.push((
+            format!("{p}.post_attention_layernorm.weight"),
+            vec![h],
+            Norm,
+        ));
+        for (name, shape, bias_dim) in [
+            ("gate_proj", vec![i, h], i),
+            ("up_proj", vec![i, h], i),
+            ("down_proj", vec![h, i], h),
+        ] {
             out.push((format!("{p}.mlp.{name}.weight"), shape, Matrix));
             if cfg.mlp_bias() {
                 out.push((format!("{p}.mlp.{name}.bias"), vec![bias_dim], Bias));
@@ -57,19 +77,39 @@ pub fn expected_params(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, ParamKind)
     }
     out.push(("model.norm.weight".to_string(), vec![h], Norm));
     if !cfg.tie_word_embeddings {
-        out.push(("lm_head.weight".to_string(), vec![cfg.vocab_size, h], Matrix));
+        out.push((
+            "lm_head.weight".to_string(),
+            vec![cfg.vocab_size, h],
+            Matrix,
+        ));
     }
     out
 }
 
 impl Params {
     fn from_vars(names: Vec<String>, vars: Vec<Var>, device: &Device, dtype: DType) -> Self {
-        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-        Self { names, vars, index, device: device.clone(), dtype }
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        Self {
+            names,
+            vars,
+            index,
+            device: device.clone(),
+            dtype,
+        }
     }
 
     /// Fresh parameters: normal(0, std) matrices, unit norms, zero biases; deterministic per seed.
-    pub fn init(cfg: &ModelConfig, seed: u64, std: f64, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn init(
+        cfg: &ModelConfig,
+        seed: u64,
+        std: f64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let normal = Normal::new(0.0f32, std as f32).context("init std must be positive")?;
         let mut names = Vec::new();
@@ -175,7 +215,12 @@ impl Params {
             .iter()
             .map(|v| Var::from_tensor(&v.as_tensor().copy()?))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self::from_vars(self.names.clone(), vars, &self.device, self.dtype))
+        Ok(Self::from_vars(
+            self.names.clone(),
+            vars,
+            &self.device,
+            self.dtype,
+        ))
     }
 
     /// Copies the values of `other` (same names and shapes) into these variables.
@@ -188,6 +233,8 @@ impl Params {
 
     /// The tensors, detached, under their names (for saving).
     pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.iter().map(|(n, v)| (n.to_string(), v.as_tensor().detach())).collect()
+        self.iter()
+            .map(|(n, v)| (n.to_string(), v.as_tensor().detach()))
+            .collect()
     }
 }

@@ -49,10 +49,18 @@ impl Linear {
 /// `y = x / sqrt(mean(x²) + eps) · w`, computed in f32 for half-precision inputs.
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     let dtype = x.dtype();
-    let x32 = if dtype == DType::F32 { x.clone() } else { x.to_dtype(DType::F32)? };
+    let x32 = if dtype == DType::F32 {
+        x.clone()
+    } else {
+        x.to_dtype(DType::F32)?
+    };
     let ms = x32.sqr()?.mean_keepdim(D::Minus1)?;
     let normed = x32.broadcast_div(&(ms + eps)?.sqrt()?)?;
-    let normed = if dtype == DType::F32 { normed } else { normed.to_dtype(dtype)? };
+    let normed = if dtype == DType::F32 {
+        normed
+    } else {
+        normed.to_dtype(dtype)?
+    };
     Ok(normed.broadcast_mul(weight)?)
 }
 
@@ -131,9 +139,24 @@ impl Attention {
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (nh, nkv, hd) = (self.n_heads, self.n_kv, self.head_dim);
-        let q = self.q.forward(x)?.reshape((b, t, nh, hd))?.transpose(1, 2)?.contiguous()?;
-        let k = self.k.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
-        let v = self.v.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+        let q = self
+            .q
+            .forward(x)?
+            .reshape((b, t, nh, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let k = self
+            .k
+            .forward(x)?
+            .reshape((b, t, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = self
+            .v
+            .forward(x)?
+            .reshape((b, t, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
         let q = apply_rope(&q, cos, sin)?;
         let k = apply_rope(&k, cos, sin)?;
         let (k, v) = match cache {
@@ -151,10 +174,14 @@ impl Attention {
         let probs = if scores.dtype() == DType::F32 {
             candle_nn::ops::softmax(&scores, D::Minus1)?
         } else {
-            candle_nn::ops::softmax(&scores.to_dtype(DType::F32)?, D::Minus1)?.to_dtype(scores.dtype())?
+            candle_nn::ops::softmax(&scores.to_dtype(DType::F32)?, D::Minus1)?
+                .to_dtype(scores.dtype())?
         };
         let out = probs.reshape((b, nkv, n_rep * t, tk))?.matmul(&v)?;
-        let out = out.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
+        let out = out
+            .reshape((b, nh, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, nh * hd))?;
         self.o.forward(&out)
     }
 }
@@ -210,7 +237,12 @@ pub struct Batch {
 
 impl Batch {
     /// Builds a left-padded batch from rows of different lengths.
-    pub fn left_padded(rows: &[Vec<u32>], pad_id: u32, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn left_padded(
+        rows: &[Vec<u32>],
+        pad_id: u32,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let t = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
         let b = rows.len();
         let mut ids = Vec::with_capacity(b * t);
@@ -226,7 +258,14 @@ impl Batch {
     }
 
     /// From flat row-major ids and a validity mask (true = real token).
-    pub fn from_parts(ids: Vec<u32>, valid: Vec<bool>, b: usize, t: usize, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn from_parts(
+        ids: Vec<u32>,
+        valid: Vec<bool>,
+        b: usize,
+        t: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let positions = positions_from_valid(&valid, b, t);
         let mask = attention_mask(&valid, b, 0, t, t, dtype, device)?;
         Ok(Self {
@@ -288,11 +327,16 @@ impl Model {
         let device = params.device().clone();
         let dtype = params.dtype();
         let get = |name: &str| -> Result<Tensor> { Ok(params.get(name)?.as_tensor().clone()) };
-        let opt = |name: &str| -> Option<Tensor> { params.get(name).ok().map(|v| v.as_tensor().clone()) };
+        let opt =
+            |name: &str| -> Option<Tensor> { params.get(name).ok().map(|v| v.as_tensor().clone()) };
         let linear = |prefix: &str, bias: bool| -> Result<Linear> {
             Ok(Linear {
                 weight: get(&format!("{prefix}.weight"))?,
-                bias: if bias { Some(get(&format!("{prefix}.bias"))?) } else { None },
+                bias: if bias {
+                    Some(get(&format!("{prefix}.bias"))?)
+                } else {
+                    None
+                },
             })
         };
         let mut blocks = Vec::with_capacity(config.num_hidden_layers);
@@ -326,12 +370,27 @@ impl Model {
             )?
         };
         let rope = Rope::new(&config, dtype, &device)?;
-        Ok(Self { norm: get("model.norm.weight")?, config, params, embed, blocks, lm_head, rope, device, dtype })
+        Ok(Self {
+            norm: get("model.norm.weight")?,
+            config,
+            params,
+            embed,
+            blocks,
+            lm_head,
+            rope,
+            device,
+            dtype,
+        })
     }
 
     /// A freshly initialised model (normal(0, 0.02) matrices as transformers' `initializer_range`,
     /// unit norms, zero biases), deterministic for a seed.
-    pub fn new_random(config: ModelConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn new_random(
+        config: ModelConfig,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate()?;
         let params = Params::init(&config, seed, 0.02, dtype, device)?;
         Self::from_params(config, params)
@@ -365,12 +424,17 @@ impl Model {
         mut cache: Option<&mut KvCache>,
     ) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
-        let mut x = self.embed.index_select(&input_ids.flatten_all()?, 0)?.reshape((b, t, ()))?;
+        let mut x = self
+            .embed
+            .index_select(&input_ids.flatten_all()?, 0)?
+            .reshape((b, t, ()))?;
         let (cos, sin) = self.rope.at(positions)?;
         let eps = self.config.rms_norm_eps;
         for (i, blk) in self.blocks.iter().enumerate() {
             let h = rms_norm(&x, &blk.input_norm, eps)?;
-            let h = blk.attn.forward(&h, &cos, &sin, mask, cache.as_deref_mut().map(|c| (c, i)))?;
+            let h = blk
+                .attn
+                .forward(&h, &cos, &sin, mask, cache.as_deref_mut().map(|c| (c, i)))?;
             x = (x + h)?;
             let h = rms_norm(&x, &blk.post_norm, eps)?;
             x = (x + blk.mlp.forward(&h)?)?;

@@ -1,0 +1,838 @@
+//! The pretraining corpus of the base models — this repo's stand-in for DeepSeek-V3-Base.
+//!
+//! R1-Zero (paper §2.2) starts RL from a *pretrained* base model, and RL can only select and
+//! sharpen behaviours the base model already produces sometimes: "DeepSeek-R1-Zero naturally
+//! acquires the ability to solve increasingly complex reasoning tasks by leveraging extended
+//! test-time computation" (§2.2.4), including reflection and the "aha moment" ("Wait, wait.
+//! Wait. That's an aha moment I can flag here."). Web text contains all of these, but rarely and
+//! imperfectly. Our synthetic corpus reproduces that situation at laptop scale. Each document is
+//! one of:
+//!
+//! * **direct answer** — "Q: What is 347 + 86? A: 433", wrong more often on harder problems, like
+//!   answers given without working;
+//! * **step-by-step** — a genuinely correct derivation (column addition with carries, long
+//!   multiplication by partial products, countdown operation by operation) the model can learn to
+//!   execute;
+//! * **slip** — a derivation with one wrong step whose error propagates to a wrong final answer;
+//! * **self-correction** — a wrong step, then the reflection marker ("wait" / "hok"), a check, and
+//!   the corrected derivation: the behaviour RL should amplify;
+//! * **facts** — lists of single operations ("7 + 6 = 13. 347 * 6 = 2082."), like times tables.
+//!
+//! Reasoning documents are written in language A, language B, or a mix of both within one
+//! solution ([`crate::tasks::language`]), so that R1-Zero-style RL can drift into language mixing
+//! and R1's language-consistency reward has something to correct (§2.3.2). A minority of problem
+//! documents use the `<think>…</think> <answer>…</answer>` form after exactly the short template
+//! ([`Template::R1ZeroShort`]); the rest use plain "Q: … A: …", so the RL format reward starts low
+//! but not at zero.
+//!
+//! Documents are plain strings without BOS/EOS; the tokenizer/trainer adds those. [`CorpusConfig`]
+//! documents every proportion; generation is fully determined by its seed.
+
+use crate::tasks::language::{Lang, Phrase};
+use crate::tasks::{sample_fresh, Flaw, Problem, Step, Task, Template, WorkedSolution};
+use anyhow::{anyhow, ensure, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The kind of a corpus document (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DocKind {
+    /// Question and answer only.
+    Direct,
+    /// A correct derivation.
+    StepByStep,
+    /// A derivation with one wrong step and a wrong final answer.
+    Slip,
+    /// A wrong step caught by "wait", corrected, with a right final answer.
+    SelfCorrect,
+    /// A list of single arithmetic facts.
+    Facts,
+}
+
+/// The language of a reasoning document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DocLang {
+    /// Every step in language A.
+    A,
+    /// Every step in language B.
+    B,
+    /// Each step in A or B at random, with both present.
+    Mixed,
+}
+
+/// Proportions of document kinds (relative weights; they need not sum to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KindMix {
+    /// Direct answers. Default 0.35: answers without working are the most common form of
+    /// question/answer text, and they teach the question→answer format.
+    pub direct: f64,
+    /// Correct step-by-step derivations. Default 0.30: enough for the model to learn the
+    /// algorithms, so sampled chains of thought are often right before RL.
+    pub step_by_step: f64,
+    /// Derivations with a slip. Default 0.10: imperfect reasoning is common on the web; it gives
+    /// RL wrong chains of thought to push down.
+    pub slip: f64,
+    /// Self-correcting derivations. Default 0.05: reflection exists but is rare, so its
+    /// increase under RL (the "aha moment", §2.2.4) is measurable.
+    pub self_correct: f64,
+    /// Arithmetic-fact lists. Default 0.20: the single operations every derivation is built
+    /// from, like the tables of elementary-school text.
+    pub facts: f64,
+}
+
+impl Default for KindMix {
+    fn default() -> Self {
+        Self {
+            direct: 0.35,
+            step_by_step: 0.30,
+            slip: 0.10,
+            self_correct: 0.05,
+            facts: 0.20,
+        }
+    }
+}
+
+/// Proportions of the languages of reasoning documents (relative weights).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LangMix {
+    /// Pure language A. Default 0.60: the dominant language, the target of the
+    /// language-consistency reward (as English/Chinese dominate V3-Base's data).
+    pub a: f64,
+    /// Pure language B. Default 0.25: a second language the model reasons in fluently.
+    pub b: f64,
+    /// Both within one solution. Default 0.15: code-switching exists in web text; R1-Zero's
+    /// mixed-language chains of thought (§2.2.4) presumably amplify such a seed.
+    pub mixed: f64,
+}
+
+impl Default for LangMix {
+    fn default() -> Self {
+        Self {
+            a: 0.60,
+            b: 0.25,
+            mixed: 0.15,
+        }
+    }
+}
+
+/// Settings of [`generate_documents`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorpusConfig {
+    /// Number of documents. Default 20 000 (≈ 1.1M tokens: documents average ~57 tokens
+    /// with digits split individually, the longest ~180).
+    pub num_docs: usize,
+    /// Seed of the generator; the same config always gives the same corpus.
+    pub seed: u64,
+    /// Mixture of document kinds.
+    pub kinds: KindMix,
+    /// Mixture of languages for step-by-step, slip and self-correction documents.
+    pub langs: LangMix,
+    /// Probability that a problem document (any kind but facts) uses the short template with
+    /// `<think>…</think> <answer>…</answer>` instead of "Q: … A: …". Default 0.20: the base model
+    /// knows the RL format exists but does not default to it, so the format reward has room to
+    /// rise, as in the paper's R1-Zero training curves.
+    pub think_form: f64,
+    /// Per difficulty level above 1, the added probability that a direct answer is wrong.
+    /// Default 0.20 (level 1: always right; 2: 20 %; 3: 40 % …), mimicking answers given without
+    /// working, which get worse as problems get harder.
+    pub direct_wrong_per_level: f64,
+    /// Cap on that probability. Default 0.80.
+    pub direct_wrong_max: f64,
+    /// Facts per facts document. Default 8.
+    pub facts_per_doc: usize,
+}
+
+impl Default for CorpusConfig {
+    fn default() -> Self {
+        Self {
+            num_docs: 20_000,
+            seed: 0,
+            kinds: KindMix::default(),
+            langs: LangMix::default(),
+            think_form: 0.20,
+            direct_wrong_per_level: 0.20,
+            direct_wrong_max: 0.80,
+            facts_per_doc: 8,
+        }
+    }
+}
+
+fn check_weights(what: &str, weights: &[f64]) -> Result<()> {
+    ensure!(
+        weights.iter().all(|w| w.is_finite() && *w >= 0.0),
+        "{what} proportions must be finite and non-negative: {weights:?}"
+    );
+    ensure!(
+        weights.iter().sum::<f64>() > 0.0,
+        "{what} proportions must not all be zero"
+    );
+    Ok(())
+}
+
+fn check_probability(what: &str, p: f64) -> Result<()> {
+    ensure!(
+        (0.0..=1.0).contains(&p),
+        "{what} must be a probability, got {p}"
+    );
+    Ok(())
+}
+
+impl CorpusConfig {
+    /// Checks that every proportion is finite and non-negative, each mixture has positive total
+    /// weight, and probabilities are within \[0, 1\].
+    pub fn validate(&self) -> Result<()> {
+        let k = &self.kinds;
+        check_weights(
+            "document-kind",
+            &[k.direct, k.step_by_step, k.slip, k.self_correct, k.facts],
+        )?;
+        let l = &self.langs;
+        check_weights("language", &[l.a, l.b, l.mixed])?;
+        check_probability("think_form", self.think_form)?;
+        check_probability("direct_wrong_per_level", self.direct_wrong_per_level)?;
+        check_probability("direct_wrong_max", self.direct_wrong_max)?;
+        ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
+        Ok(())
+    }
+
+    /// The probability that a direct answer to a problem of `level` is wrong.
+    pub fn direct_wrong_rate(&self, level: u32) -> f64 {
+        (self.direct_wrong_per_level * f64::from(level.saturating_sub(1)))
+            .clamp(0.0, self.direct_wrong_max)
+    }
+}
+
+/// One generated document with what it was generated as (for statistics and tests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The text.
+    pub text: String,
+    /// Its kind (after fallbacks: a task without a flawed variant yields a step-by-step one).
+    pub kind: DocKind,
+    /// The language of its reasoning, for step-by-step, slip and self-correction documents.
+    pub lang: Option<DocLang>,
+    /// Whether it uses the short template with think/answer tags.
+    pub think_form: bool,
+    /// The problem it answers (not for facts).
+    pub problem: Option<Problem>,
+    /// The final answer it states (not for facts).
+    pub answer: Option<String>,
+    /// Whether that answer is correct (not for facts).
+    pub correct: Option<bool>,
+}
+
+/// Weighted choice; weights are validated to be non-negative with a positive sum.
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> Option<T> {
+    let total: f64 = items.iter().map(|(_, w)| *w).sum();
+    let mut r = rng.random::<f64>() * total;
+    for (item, w) in items {
+        if r < *w {
+            return Some(*item);
+        }
+        r -= w;
+    }
+    items.iter().rev().find(|(_, w)| *w > 0.0).map(|(t, _)| *t)
+}
+
+/// The language of each step (`n` steps, the last being "so the answer is").
+fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize) -> Vec<Lang> {
+    match lang {
+        DocLang::A => vec![Lang::A; n],
+        DocLang::B => vec![Lang::B; n],
+        DocLang::Mixed => {
+            let mut langs: Vec<Lang> = (0..n)
+                .map(|_| {
+                    if rng.random_bool(0.5) {
+                        Lang::A
+                    } else {
+                        Lang::B
+                    }
+                })
+                .collect();
+            if n > 1 && langs.iter().all(|l| *l == langs[0]) {
+                let i = rng.random_range(0..n);
+                langs[i] = langs[i].other();
+            }
+            langs
+        }
+    }
+}
+
+/// Renders the steps and the closing "so the answer is …" with per-step languages.
+fn render_reasoning(rng: &mut ChaCha8Rng, worked: &WorkedSolution, lang: DocLang) -> String {
+    let mut steps: Vec<&Step> = worked.steps.iter().collect();
+    let closing = Step::answer_is(&worked.answer);
+    steps.push(&closing);
+    let langs = step_langs(rng, lang, steps.len());
+    steps
+        .iter()
+        .zip(langs)
+        .map(|(s, l)| s.render(l))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One single-operation fact, like a line of a times table.
+fn fact(rng: &mut ChaCha8Rng) -> String {
+    match rng.random_range(0..10) {
+        0..=3 => {
+            let (a, b) = (rng.random_range(0..=9u64), rng.random_range(0..=9u64));
+            format!("{a} + {b} = {}.", a + b)
+        }
+        4..=6 => {
+            let (a, b) = (rng.random_range(0..=9u64), rng.random_range(0..=9u64));
+            format!("{a} * {b} = {}.", a * b)
+        }
+        7..=8 => {
+            let (a, d) = (rng.random_range(10..=999u64), rng.random_range(2..=9u64));
+            format!("{a} * {d} = {}.", a * d)
+        }
+        _ => {
+            let (x, y) = (rng.random_range(1..=25u64), rng.random_range(2..=12u64));
+            if rng.random_bool(0.5) {
+                format!("{} / {y} = {x}.", x * y)
+            } else {
+                format!("{} - {y} = {x}.", x + y)
+            }
+        }
+    }
+}
+
+/// A worked solution with `flaw` that really has the flaw's outcome (right or wrong answer).
+fn flawed(
+    task: &dyn Task,
+    problem: &Problem,
+    flaw: Flaw,
+    rng: &mut ChaCha8Rng,
+) -> Option<WorkedSolution> {
+    let want_correct = flaw != Flaw::Slip;
+    task.worked_solution(problem, flaw, rng)
+        .filter(|w| task.verify(problem, &w.answer) == want_correct)
+}
+
+fn problem_document(
+    cfg: &CorpusConfig,
+    rng: &mut ChaCha8Rng,
+    task: &dyn Task,
+    problem: Problem,
+    kind: DocKind,
+) -> Document {
+    // Resolve the kind to one the task can produce for this problem.
+    let mut kind = kind;
+    let mut worked = None;
+    if kind == DocKind::Slip || kind == DocKind::SelfCorrect {
+        let flaw = if kind == DocKind::Slip {
+            Flaw::Slip
+        } else {
+            Flaw::SelfCorrect
+        };
+        worked = flawed(task, &problem, flaw, rng);
+        if worked.is_none() {
+            kind = DocKind::StepByStep;
+        }
+    }
+    if kind == DocKind::StepByStep && worked.is_none() {
+        worked = flawed(task, &problem, Flaw::None, rng);
+        if worked.is_none() {
+            kind = DocKind::Direct;
+        }
+    }
+    let lang_draw = pick(
+        rng,
+        &[
+            (DocLang::A, cfg.langs.a),
+            (DocLang::B, cfg.langs.b),
+            (DocLang::Mixed, cfg.langs.mixed),
+        ],
+    )
+    .unwrap_or(DocLang::A);
+    let think_form = rng.random_bool(cfg.think_form);
+
+    let (body, answer, lang) = match (&worked, kind) {
+        (Some(w), DocKind::StepByStep | DocKind::Slip | DocKind::SelfCorrect) => (
+            render_reasoning(rng, w, lang_draw),
+            w.answer.clone(),
+            Some(lang_draw),
+        ),
+        _ => {
+            let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
+            let answer = if wrong {
+                flawed(task, &problem, Flaw::Slip, rng).map(|w| w.answer)
+            } else {
+                None
+            };
+            (
+                String::new(),
+                answer.unwrap_or_else(|| problem.answer.clone()),
+                None,
+            )
+        }
+    };
+    let text = match (think_form, body.is_empty()) {
+        (true, true) => format!(
+            "{} </think> <answer> {answer} </answer>",
+            Template::R1ZeroShort.render(&problem.question)
+        ),
+        (true, false) => format!(
+            "{} {body} </think> <answer> {answer} </answer>",
+            Template::R1ZeroShort.render(&problem.question)
+        ),
+        (false, true) => format!("Q: {} A: {answer}", problem.question),
+        (false, false) => format!("Q: {} A: {body}", problem.question),
+    };
+    let correct = task.verify(&problem, &answer);
+    Document {
+        text,
+        kind,
+        lang,
+        think_form,
+        problem: Some(problem),
+        answer: Some(answer),
+        correct: Some(correct),
+    }
+}
+
+/// Generates `cfg.num_docs` documents over `tasks` (chosen uniformly per document; repeat a task
+/// in the slice to weight it), never using a question in `held_out` (pass the questions of the
+/// held-out test sets, [`crate::tasks::questions`]).
+pub fn generate_documents(
+    cfg: &CorpusConfig,
+    tasks: &[&dyn Task],
+    held_out: &HashSet<String>,
+) -> Result<Vec<Document>> {
+    cfg.validate()?;
+    ensure!(!tasks.is_empty(), "the corpus needs at least one task");
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let k = &cfg.kinds;
+    let kinds = [
+        (DocKind::Direct, k.direct),
+        (DocKind::StepByStep, k.step_by_step),
+        (DocKind::Slip, k.slip),
+        (DocKind::SelfCorrect, k.self_correct),
+        (DocKind::Facts, k.facts),
+    ];
+    let mut docs = Vec::with_capacity(cfg.num_docs);
+    for _ in 0..cfg.num_docs {
+        let kind = pick(&mut rng, &kinds).unwrap_or(DocKind::Direct);
+        if kind == DocKind::Facts {
+            let text = (0..cfg.facts_per_doc)
+                .map(|_| fact(&mut rng))
+                .collect::<Vec<_>>()
+                .join(" ");
+            docs.push(Document {
+                text,
+                kind,
+                lang: None,
+                think_form: false,
+                problem: None,
+                answer: None,
+                correct: None,
+            });
+            continue;
+        }
+        let task = tasks[rng.random_range(0..tasks.len())];
+        let problem = sample_fresh(task, &mut rng, held_out).ok_or_else(|| {
+            anyhow!(
+                "task {} produced only held-out questions in 1000 draws",
+                task.name()
+            )
+        })?;
+        docs.push(problem_document(cfg, &mut rng, task, problem, kind));
+    }
+    Ok(docs)
+}
+
+/// The texts of [`generate_documents`].
+pub fn generate_corpus(
+    cfg: &CorpusConfig,
+    tasks: &[&dyn Task],
+    held_out: &HashSet<String>,
+) -> Result<Vec<String>> {
+    Ok(generate_documents(cfg, tasks, held_out)?
+        .into_iter()
+        .map(|d| d.text)
+        .collect())
+}
+
+/// DeepSeek-R1's cold-start output format (§2.3.1): `|special_token|<reasoning_process>|special_token|<summary>`,
+/// i.e. the reasoning between two occurrences of `special_token`, then a summary.
+pub fn render_cold_start(special_token: &str, reasoning: &str, summary: &str) -> String {
+    format!("{special_token}{reasoning}{special_token}{summary}")
+}
+
+/// The phrase that closes every derivation, in `lang` ("so the answer is").
+pub fn answer_phrase(lang: Lang) -> &'static str {
+    Phrase::AnswerIs.text(lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::metrics::{extract_answer, language_mixing};
+    use crate::rewards::{Accuracy, Completion, Format, Reward};
+    use crate::tasks::countdown::eval_expression;
+    use crate::tasks::language::{count_words, reflection_marker};
+    use crate::tasks::{
+        arithmetic::ArithmeticTask, countdown::CountdownTask, generate_test_set, questions,
+        test_set_seed, TEST_SET_SIZE,
+    };
+    use std::collections::HashMap;
+
+    fn default_tasks() -> (ArithmeticTask, CountdownTask) {
+        (ArithmeticTask::default(), CountdownTask::default())
+    }
+
+    fn docs(cfg: &CorpusConfig) -> Vec<Document> {
+        let (a, c) = default_tasks();
+        generate_documents(cfg, &[&a, &c], &HashSet::new()).unwrap()
+    }
+
+    fn small(seed: u64) -> CorpusConfig {
+        CorpusConfig {
+            num_docs: 2000,
+            seed,
+            ..CorpusConfig::default()
+        }
+    }
+
+    /// The chain of thought (or plain-form solution) of a problem document.
+    fn reasoning_of(doc: &Document) -> &str {
+        if doc.think_form {
+            let start = doc.text.find("<think>").unwrap() + "<think>".len();
+            let end = doc.text.find("</think>").unwrap();
+            &doc.text[start..end]
+        } else {
+            let start = doc.text.find(" A: ").unwrap() + 4;
+            &doc.text[start..]
+        }
+    }
+
+    /// The final answer as a reader would take it from the text.
+    fn stated_answer(doc: &Document) -> String {
+        if doc.think_form {
+            return extract_answer(&doc.text).unwrap();
+        }
+        let body = reasoning_of(doc);
+        if doc.kind == DocKind::Direct {
+            return body.to_owned();
+        }
+        let at = Lang::ALL
+            .iter()
+            .filter_map(|l| {
+                body.rfind(answer_phrase(*l))
+                    .map(|i| i + answer_phrase(*l).len())
+            })
+            .max()
+            .unwrap();
+        body[at..].trim().trim_end_matches('.').to_owned()
+    }
+
+    /// Every `a op b … = c` in the text, evaluated: (equations, false equations).
+    fn check_equations(text: &str) -> (usize, usize) {
+        #[derive(Debug, Clone, PartialEq)]
+        enum T {
+            Num(String),
+            Op(char),
+            Eq,
+            Other,
+        }
+        let mut toks = Vec::new();
+        let mut chars = text.chars().peekable();
+        while let Some(ch) = chars.next() {
+            match ch {
+                '0'..='9' => {
+                    let mut s = ch.to_string();
+                    while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                        s.push(d);
+                        chars.next();
+                    }
+                    toks.push(T::Num(s));
+                }
+                '+' | '-' | '*' | '/' => toks.push(T::Op(ch)),
+                '=' => toks.push(T::Eq),
+                c if c.is_whitespace() => {}
+                _ => toks.push(T::Other),
+            }
+        }
+        let (mut total, mut wrong) = (0, 0);
+        for e in 0..toks.len() {
+            if toks[e] != T::Eq {
+                continue;
+            }
+            let mut lhs = Vec::new();
+            let mut i = e;
+            while i > 0 {
+                match (&toks[i - 1], lhs.len() % 2) {
+                    (T::Num(n), 0) => lhs.push(n.clone()),
+                    (T::Op(o), 1) => lhs.push(o.to_string()),
+                    _ => break,
+                }
+                i -= 1;
+            }
+            lhs.reverse();
+            let rhs = match (toks.get(e + 1), toks.get(e + 2)) {
+                (Some(T::Num(n)), _) => n.parse::<i64>().unwrap(),
+                (Some(T::Op('-')), Some(T::Num(n))) => -n.parse::<i64>().unwrap(),
+                other => panic!("bad rhs {other:?} in {text}"),
+            };
+            total += 1;
+            if eval_expression(&lhs.join(" ")) != Ok(rhs) {
+                wrong += 1;
+            }
+        }
+        (total, wrong)
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let cfg = CorpusConfig {
+            num_docs: 300,
+            ..small(7)
+        };
+        let (a, c) = default_tasks();
+        let tasks: [&dyn Task; 2] = [&a, &c];
+        let x = generate_corpus(&cfg, &tasks, &HashSet::new()).unwrap();
+        let y = generate_corpus(&cfg, &tasks, &HashSet::new()).unwrap();
+        assert_eq!(x, y);
+        let z = generate_corpus(&CorpusConfig { seed: 8, ..cfg }, &tasks, &HashSet::new()).unwrap();
+        assert_ne!(x, z);
+        assert_eq!(x.len(), 300);
+    }
+
+    #[test]
+    fn mixture_proportions_match_the_config() {
+        let cfg = small(1);
+        let docs = docs(&cfg);
+        let n = docs.len() as f64;
+        let mut by_kind: HashMap<DocKind, usize> = HashMap::new();
+        for d in &docs {
+            *by_kind.entry(d.kind).or_default() += 1;
+        }
+        let share = |k| *by_kind.get(&k).unwrap_or(&0) as f64 / n;
+        let k = cfg.kinds;
+        for (kind, want) in [
+            (DocKind::Direct, k.direct),
+            (DocKind::StepByStep, k.step_by_step),
+            (DocKind::Slip, k.slip),
+            (DocKind::SelfCorrect, k.self_correct),
+            (DocKind::Facts, k.facts),
+        ] {
+            assert!(
+                (share(kind) - want).abs() < 0.03,
+                "{kind:?}: {}",
+                share(kind)
+            );
+        }
+        let reasoning: Vec<&Document> = docs.iter().filter(|d| d.lang.is_some()).collect();
+        let r = reasoning.len() as f64;
+        for (lang, want) in [
+            (DocLang::A, cfg.langs.a),
+            (DocLang::B, cfg.langs.b),
+            (DocLang::Mixed, cfg.langs.mixed),
+        ] {
+            let got = reasoning.iter().filter(|d| d.lang == Some(lang)).count() as f64 / r;
+            assert!((got - want).abs() < 0.05, "{lang:?}: {got}");
+        }
+        let problem_docs: Vec<&Document> = docs.iter().filter(|d| d.problem.is_some()).collect();
+        let think = problem_docs.iter().filter(|d| d.think_form).count() as f64;
+        assert!((think / problem_docs.len() as f64 - cfg.think_form).abs() < 0.03);
+        // Direct answers: always right at level 1, wrong at the configured rate above it.
+        let direct: Vec<&Document> = docs.iter().filter(|d| d.kind == DocKind::Direct).collect();
+        for d in &direct {
+            if d.problem.as_ref().unwrap().difficulty() == 1 {
+                assert_eq!(d.correct, Some(true));
+            }
+        }
+        let (mut expected, mut wrong) = (0.0, 0.0);
+        for d in &direct {
+            expected += cfg.direct_wrong_rate(d.problem.as_ref().unwrap().difficulty());
+            wrong += f64::from(u8::from(d.correct == Some(false)));
+        }
+        assert!(
+            (wrong - expected).abs() / (direct.len() as f64) < 0.04,
+            "{wrong} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn documents_state_what_they_claim() {
+        let (a, c) = default_tasks();
+        for d in docs(&small(2)) {
+            let (eqs, false_eqs) = check_equations(&d.text);
+            let Some(problem) = &d.problem else {
+                assert_eq!(d.kind, DocKind::Facts);
+                assert_eq!((eqs, false_eqs), (8, 0), "{}", d.text);
+                continue;
+            };
+            let task: &dyn Task = if problem.id.starts_with("countdown") {
+                &c
+            } else {
+                &a
+            };
+            let stated = stated_answer(&d);
+            assert_eq!(Some(&stated), d.answer.as_ref(), "{}", d.text);
+            let verified = task.verify(problem, &stated);
+            assert_eq!(Some(verified), d.correct);
+            let reasoning = reasoning_of(&d);
+            match d.kind {
+                DocKind::StepByStep => {
+                    assert!(verified, "{}", d.text);
+                    assert!(eqs > 0 && false_eqs == 0, "{}", d.text);
+                }
+                DocKind::Slip => {
+                    assert!(!verified, "{}", d.text);
+                    assert_eq!(false_eqs, 1, "{}", d.text);
+                }
+                DocKind::SelfCorrect => {
+                    assert!(verified, "{}", d.text);
+                    assert_eq!(false_eqs, 1, "{}", d.text);
+                    assert!(
+                        Lang::ALL
+                            .iter()
+                            .any(|l| reasoning.contains(&format!("{}, ", reflection_marker(*l)))),
+                        "{}",
+                        d.text
+                    );
+                }
+                DocKind::Direct => assert_eq!(eqs, 0, "{}", d.text),
+                DocKind::Facts => unreachable!(),
+            }
+            if d.kind != DocKind::SelfCorrect {
+                for l in Lang::ALL {
+                    assert!(!reasoning.contains(reflection_marker(l)), "{}", d.text);
+                }
+            }
+            let counts = count_words(reasoning);
+            match d.lang {
+                Some(DocLang::A) => assert!(counts.a > 0 && counts.b == 0, "{}", d.text),
+                Some(DocLang::B) => assert!(counts.b > 0 && counts.a == 0, "{}", d.text),
+                Some(DocLang::Mixed) => assert!(language_mixing(reasoning), "{}", d.text),
+                None => assert_eq!(counts.total(), 0, "{}", d.text),
+            }
+            if d.think_form {
+                let prompt = Template::R1ZeroShort.render(&problem.question);
+                assert!(d.text.starts_with(&prompt));
+                let completion = Completion::new(&d.text[prompt.len()..], 0);
+                let format = Format::new(true).score(problem, &completion).score;
+                assert_eq!(format, 1.0, "{}", d.text);
+                let acc = Accuracy.score(problem, &completion).score;
+                assert_eq!(acc == 1.0, verified);
+            } else {
+                assert!(d.text.starts_with(&format!("Q: {} A: ", problem.question)));
+                assert!(!d.text.contains("<think>") && !d.text.contains("<answer>"));
+            }
+        }
+    }
+
+    /// Rough BPE length: digits one token each, words ~4 letters per token, symbols one each.
+    fn approx_tokens(text: &str) -> usize {
+        let mut n = 0;
+        let mut word = 0usize;
+        for ch in text.chars().chain([' ']) {
+            if ch.is_alphabetic() {
+                word += 1;
+                continue;
+            }
+            n += word.div_ceil(4);
+            word = 0;
+            if !ch.is_whitespace() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn documents_are_short() {
+        let all = docs(&small(3));
+        let longest = all.iter().map(|d| approx_tokens(&d.text)).max().unwrap();
+        assert!(longest <= 200, "{longest}");
+        let mean = all.iter().map(|d| approx_tokens(&d.text)).sum::<usize>() / all.len();
+        assert!(mean < 100, "{mean}");
+    }
+
+    #[test]
+    fn held_out_questions_never_appear() {
+        let (a, c) = default_tasks();
+        let mut held = questions(&generate_test_set(
+            &a,
+            TEST_SET_SIZE,
+            test_set_seed("arithmetic"),
+        ));
+        held.extend(questions(&generate_test_set(
+            &c,
+            TEST_SET_SIZE,
+            test_set_seed("countdown"),
+        )));
+        let docs = generate_documents(&small(4), &[&a, &c], &held).unwrap();
+        for d in docs {
+            if let Some(p) = d.problem {
+                assert!(!held.contains(&p.question));
+            }
+        }
+        // Every question held out: generation fails cleanly instead of looping.
+        let tiny = ArithmeticTask::new(Some(1..=1), None).unwrap();
+        let all = questions(&generate_test_set(&tiny, 200, 0));
+        assert_eq!(all.len(), 81);
+        let cfg = CorpusConfig {
+            num_docs: 50,
+            ..small(0)
+        };
+        assert!(generate_documents(&cfg, &[&tiny], &all).is_err());
+    }
+
+    #[test]
+    fn invalid_configs_are_rejected() {
+        let (a, _) = default_tasks();
+        let bad = [
+            CorpusConfig {
+                think_form: 1.5,
+                ..CorpusConfig::default()
+            },
+            CorpusConfig {
+                kinds: KindMix {
+                    direct: -0.1,
+                    ..KindMix::default()
+                },
+                ..CorpusConfig::default()
+            },
+            CorpusConfig {
+                langs: LangMix {
+                    a: 0.0,
+                    b: 0.0,
+                    mixed: 0.0,
+                },
+                ..CorpusConfig::default()
+            },
+            CorpusConfig {
+                kinds: KindMix {
+                    slip: f64::NAN,
+                    ..KindMix::default()
+                },
+                ..CorpusConfig::default()
+            },
+            CorpusConfig {
+                facts_per_doc: 0,
+                ..CorpusConfig::default()
+            },
+        ];
+        for cfg in bad {
+            assert!(
+                generate_documents(&cfg, &[&a], &HashSet::new()).is_err(),
+                "{cfg:?}"
+            );
+        }
+        assert!(generate_documents(&CorpusConfig::default(), &[], &HashSet::new()).is_err());
+        assert!(CorpusConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn cold_start_format() {
+        assert_eq!(
+            render_cold_start("|special_token|", "<think stuff>", "433"),
+            "|special_token|<think stuff>|special_token|433"
+        );
+    }
+}
