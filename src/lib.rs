@@ -14,11 +14,13 @@ pub mod checkpoint;
 pub mod corpus;
 pub mod device;
 pub mod eval;
+pub mod experiments;
 pub mod hub;
 pub mod model;
 pub mod optim;
 pub mod rewards;
 pub mod sampling;
+pub mod sft;
 pub mod tasks;
 pub mod tokenizer;
 

@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use r1lab::{bench, checkpoint, device, sampling};
+use r1lab::experiments::{base_models, Scale};
+use r1lab::{bench, checkpoint, device, eval, sampling, tasks};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -63,6 +64,51 @@ enum Command {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Pretrain a base model on the synthetic corpus (next-token SFT) and save it.
+    Pretrain {
+        /// Model size: 1M, 2M or 4M.
+        #[arg(long, default_value = "1M")]
+        size: String,
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// Output folder (default data/checkpoints/base-<size>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the number of optimizer steps.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// The data folder (test sets, tokenizer).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Evaluate a model with the paper's protocol (k samples at temperature 0.6, top-p 0.95).
+    Eval {
+        /// A checkpoint folder or a Hugging Face Hub id.
+        #[arg(default_value = DEFAULT_MODEL)]
+        model: String,
+        /// Task: arithmetic or countdown (held-out sets in data/tasks), or a JSONL file of word
+        /// problems ({"question", "answer"}).
+        #[arg(long, default_value = "arithmetic")]
+        task: String,
+        /// Samples per question.
+        #[arg(short, long, default_value_t = 16)]
+        k: usize,
+        /// Evaluate on the first N problems only.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 160)]
+        max_new_tokens: usize,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Write the table (CSV and Markdown) to this path stem.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the fixed, seeded held-out test sets of the synthetic tasks to data/tasks/.
+    TestSets {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
     },
     /// Training-step and sampling throughput at named model sizes (see bench/configs.json).
     Bench {
@@ -175,6 +221,60 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Pretrain { size, scale, out, steps, data } => {
+            let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
+            if let Some(s) = steps {
+                cfg.sft.steps = s;
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("data/checkpoints/base-{size}")));
+            let held = base_models::held_out_questions(&data)?;
+            let tk = base_models::project_tokenizer(&data.join("tokenizer/tokenizer.json"), &held)?;
+            let pb = progress_bar(cfg.sft.steps as u64, &format!("pretraining base-{size}"));
+            let (model, logs) = base_models::pretrain(&cfg, &tk, &held, &out, &dev, |l| {
+                pb.set_position(l.step as u64 + 1);
+                pb.set_message(format!("loss {:.3}, {:.0} tok/s", l.loss, l.tokens_per_s));
+                log_line(l.step, cfg.sft.steps, &format!("loss {:.4} lr {:.2e} {:.0} tok/s", l.loss, l.lr, l.tokens_per_s));
+            })?;
+            pb.finish();
+            let last = logs.last().map(|l| l.loss).unwrap_or(f64::NAN);
+            println!(
+                "saved {} ({} parameters, {} steps, final loss {last:.3}) to {}",
+                size,
+                model.num_parameters(),
+                logs.len(),
+                out.display()
+            );
+        }
+        Command::Eval { model, task, k, limit, max_new_tokens, data, out } => {
+            let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
+            let tk = loaded.tokenizer()?;
+            let path = PathBuf::from(&task);
+            let mut problems = if path.extension().is_some_and(|e| e == "jsonl") {
+                tasks::word_problems::WordProblemTask::from_jsonl(&path)?.problems().to_vec()
+            } else {
+                tasks::read_test_set(&data.join("tasks"), &task)?
+            };
+            if let Some(n) = limit {
+                problems.truncate(n);
+            }
+            let cfg = eval::EvalConfig { k, max_new_tokens, ..Default::default() };
+            let pb = progress_bar(problems.len() as u64, &format!("evaluating on {task}"));
+            let report = eval::evaluate(&loaded.model, tk, &model, &task, &problems, &cfg, |done, _| {
+                pb.set_position(done as u64)
+            })?;
+            pb.finish_and_clear();
+            let df = report.to_frame()?;
+            println!("{df}");
+            if let Some(stem) = out {
+                eval::table::write_table(&df, &stem, None)?;
+                println!("wrote {}.csv and .md", stem.display());
+            }
+        }
+        Command::TestSets { data } => {
+            for p in tasks::write_test_sets(&data.join("tasks"))? {
+                println!("wrote {}", p.display());
+            }
+        }
         Command::Bench {
             sizes,
             configs,
@@ -212,6 +312,25 @@ fn run(cli: Cli) -> Result<()> {
 
 fn candle_core_dtype(dev: &candle_core::Device) -> candle_core::DType {
     device::inference_dtype(dev)
+}
+
+/// Without a terminal (a log file, CI) progress bars are hidden: print a line every 5% instead.
+fn log_line(step: usize, total: usize, msg: &str) {
+    use std::io::IsTerminal;
+    let every = (total / 20).max(1);
+    if !std::io::stderr().is_terminal() && (step % every == 0 || step + 1 == total) {
+        eprintln!("step {}/{total}: {msg}", step + 1);
+    }
+}
+
+fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_prefix(msg.to_string());
+    pb
 }
 
 fn progress_spinner(msg: String) -> indicatif::ProgressBar {

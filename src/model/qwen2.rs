@@ -19,6 +19,7 @@
 
 use super::config::ModelConfig;
 use super::kv_cache::KvCache;
+use super::ops;
 use super::params::Params;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, IndexOp, Tensor, D};
@@ -45,9 +46,18 @@ impl Linear {
     }
 }
 
-/// RMSNorm, composed so that gradients reach the weight and the input:
-/// `y = x / sqrt(mean(x²) + eps) · w`, computed in f32 for half-precision inputs.
+/// RMSNorm `y = x / sqrt(mean(x²) + eps) · w`: the fused kernel of [`ops`] for f32 on the CPU,
+/// else [`rms_norm_composed`].
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    if ops::fused_ok(x) && ops::fused_ok(weight) {
+        return Ok(ops::rms_norm(x, weight, eps)?);
+    }
+    rms_norm_composed(x, weight, eps)
+}
+
+/// RMSNorm composed of candle ops that all have a backward pass (candle's fused `rms_norm` drops
+/// gradients), computed in f32 for half-precision inputs.
+pub fn rms_norm_composed(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     let dtype = x.dtype();
     let x32 = if dtype == DType::F32 {
         x.clone()
@@ -109,7 +119,15 @@ impl Rope {
 }
 
 /// `x·cos + rotate_half(x)·sin` with `rotate_half([x1, x2]) = [−x2, x1]` (RoFormer eq. 34, HF form).
-fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+pub fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    if ops::fused_ok(x) && ops::fused_ok(cos) {
+        return Ok(ops::rope(x, cos, sin)?);
+    }
+    apply_rope_composed(x, cos, sin)
+}
+
+/// [`apply_rope`] composed of candle ops with backward passes.
+pub fn apply_rope_composed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let hd = x.dim(D::Minus1)?;
     let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
     let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
@@ -184,6 +202,15 @@ impl Attention {
             .reshape((b, t, nh * hd))?;
         self.o.forward(&out)
     }
+}
+
+/// `softmax(scores · scale + mask)` over keys: fused for f32 on the CPU, composed (in f32) else.
+pub fn attention_probs(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    if ops::fused_ok(scores) && ops::fused_ok(mask) {
+        return Ok(ops::masked_softmax(scores, mask, scale)?);
+    }
+    let s32 = (scores.to_dtype(DType::F32)? * scale)?.broadcast_add(&mask.to_dtype(DType::F32)?)?;
+    Ok(candle_nn::ops::softmax(&s32, D::Minus1)?.to_dtype(scores.dtype())?)
 }
 
 #[derive(Clone)]
@@ -470,6 +497,9 @@ impl Model {
     pub fn logprobs_from_hidden(&self, hidden: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let (b, t, _) = hidden.dims3()?;
         let logits = self.logits(hidden)?.reshape((b * t, ()))?;
+        if ops::fused_ok(&logits) {
+            return Ok(ops::target_logprob(&logits, targets)?.reshape((b, t))?);
+        }
         let max = logits.max_keepdim(D::Minus1)?.detach();
         let shifted = logits.broadcast_sub(&max)?;
         let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;

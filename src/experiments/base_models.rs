@@ -1,0 +1,131 @@
+//! The base models: this repository's "DeepSeek-V3-Base". Next-token pretraining on the synthetic
+//! corpus of [`crate::corpus`] at three sizes (≈0.8M, ≈2M and ≈4.5M parameters, named 1M, 2M, 4M), with the project's
+//! byte-level BPE tokenizer shared by all of them (distillation needs one vocabulary).
+//!
+//! Departures from the paper: the base model is pretrained here, on a corpus made to contain the
+//! behaviours RL will select (see [`crate::corpus`]), instead of trillions of web tokens.
+
+use crate::checkpoint::{self, GenerationConfig};
+use crate::corpus::{generate_corpus, CorpusConfig};
+use crate::experiments::Scale;
+use crate::model::{Model, ModelConfig};
+use crate::sft::{self, SftConfig, SftLog};
+use crate::tasks::{self, questions, Task};
+use crate::tokenizer::{train_task_tokenizer, Tokenizer};
+use anyhow::{Context, Result};
+use candle_core::{DType, Device};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Vocabulary of the project's tokenizer.
+pub const VOCAB_SIZE: usize = 512;
+/// Context length of the base models (prompt + completion).
+pub const MAX_POSITIONS: usize = 320;
+
+/// Everything that defines one base model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PretrainConfig {
+    /// Named size: `1M`, `2M`, `4M` (see [`ModelConfig::preset`]).
+    pub size: String,
+    pub corpus: CorpusConfig,
+    /// Rows of packed corpus tokens, each `seq_len + 1` long.
+    pub seq_len: usize,
+    pub sft: SftConfig,
+    /// Seed of the initial weights.
+    pub init_seed: u64,
+}
+
+impl PretrainConfig {
+    pub fn preset(size: &str, scale: Scale) -> Result<Self> {
+        ModelConfig::preset(size, VOCAB_SIZE)?;
+        // Budgets sized for a 2-core laptop: ≈ 8, 11 and 15 minutes (see data/checkpoints/README.md).
+        let (num_docs, steps) = match scale {
+            Scale::Smoke => (400, 4),
+            Scale::Workshop => (
+                20_000,
+                match size {
+                    "4M" => 200,
+                    "2M" => 300,
+                    _ => 600,
+                },
+            ),
+        };
+        let lr = match size {
+            "4M" => 1.5e-3,
+            "2M" => 2e-3,
+            _ => 3e-3,
+        };
+        Ok(Self {
+            size: size.to_string(),
+            corpus: CorpusConfig { num_docs, ..Default::default() },
+            seq_len: 128,
+            sft: SftConfig { steps, batch_size: 32, lr, warmup_steps: steps / 20 + 1, ..Default::default() },
+            init_seed: 0,
+        })
+    }
+}
+
+/// Held-out questions of every synthetic task: kept out of the corpus.
+pub fn held_out_questions(data_dir: &Path) -> Result<HashSet<String>> {
+    let mut held = HashSet::new();
+    for t in tasks::synthetic_tasks() {
+        let path = tasks::test_set_path(&data_dir.join("tasks"), t.name());
+        if path.exists() {
+            held.extend(questions(&tasks::read_test_set(&data_dir.join("tasks"), t.name())?));
+        }
+    }
+    Ok(held)
+}
+
+/// The corpus documents of `cfg` (deterministic).
+pub fn corpus(cfg: &CorpusConfig, held_out: &HashSet<String>) -> Result<Vec<String>> {
+    let tasks = tasks::synthetic_tasks();
+    let refs: Vec<&dyn Task> = tasks.iter().map(|t| t.as_ref()).collect();
+    generate_corpus(cfg, &refs, held_out)
+}
+
+/// The project tokenizer at `path`, trained on the default corpus and saved there if absent.
+pub fn project_tokenizer(path: &Path, held_out: &HashSet<String>) -> Result<Tokenizer> {
+    if path.exists() {
+        return Tokenizer::from_file(path, &[]);
+    }
+    let docs = corpus(&CorpusConfig::default(), held_out)?;
+    let tk = train_task_tokenizer(&docs, VOCAB_SIZE)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    tk.save(path)?;
+    Ok(tk)
+}
+
+/// Pretrains one base model and saves it (Hugging Face layout) to `out`.
+pub fn pretrain(
+    cfg: &PretrainConfig,
+    tokenizer: &Tokenizer,
+    held_out: &HashSet<String>,
+    out: &Path,
+    device: &Device,
+    on_log: impl FnMut(&SftLog),
+) -> Result<(Model, Vec<SftLog>)> {
+    let mut mcfg = ModelConfig::preset(&cfg.size, VOCAB_SIZE)?;
+    mcfg.max_position_embeddings = MAX_POSITIONS;
+    mcfg.eos_token_id = Some(serde_json::json!(tokenizer.eos_ids[0]));
+    let model = Model::new_random(mcfg, cfg.init_seed, DType::F32, device)?;
+    let docs = corpus(&cfg.corpus, held_out)?;
+    let encoded = docs.iter().map(|d| tokenizer.encode(d)).collect::<Result<Vec<_>>>()?;
+    let rows = sft::pack(&encoded, tokenizer.eos_ids[0], cfg.seq_len);
+    let logs = sft::train(&model, &rows, &cfg.sft, on_log).context("pretraining failed")?;
+    let gen = GenerationConfig {
+        eos_token_id: Some(serde_json::json!(tokenizer.eos_ids[0])),
+        pad_token_id: Some(tokenizer.pad_id),
+        temperature: Some(0.6),
+        top_p: Some(0.95),
+        do_sample: Some(true),
+        ..Default::default()
+    };
+    checkpoint::save(&model, Some(tokenizer), &gen, out)?;
+    let meta = serde_json::json!({ "pretrain": cfg, "final_loss": logs.last().map(|l| l.loss) });
+    checkpoint::atomic_write(&out.join("r1lab_pretrain.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    Ok((model, logs))
+}

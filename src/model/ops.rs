@@ -1,0 +1,386 @@
+//! Fused CPU operations with their own backward pass.
+//!
+//! candle's own fused kernels (`rms_norm`, `softmax_last_dim`, `rope`) drop gradients; the
+//! composed forms keep them but run five to ten passes over memory, each allocating. These are
+//! single-pass f32 CPU kernels whose backward is written out (and itself fused). Every one is
+//! tested against the composed form, values and gradients (`tests/ops.rs`). On other devices or
+//! dtypes the callers fall back to the composed forms.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Whether the fused kernels apply to `t` (f32 on the CPU).
+pub fn fused_ok(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let data = match s {
+        CpuStorage::F32(v) => v.as_slice(),
+        _ => candle_core::bail!("{what}: expected f32"),
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{what}: expected a contiguous tensor"),
+    }
+}
+
+fn u32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [u32]> {
+    let data = match s {
+        CpuStorage::U32(v) => v.as_slice(),
+        _ => candle_core::bail!("{what}: expected u32 ids"),
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{what}: expected a contiguous tensor"),
+    }
+}
+
+/// Rows of at least this many elements in total are split across threads.
+const PAR_MIN: usize = 1 << 14;
+
+fn rows_mut(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if out.len() >= PAR_MIN {
+        out.par_chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r));
+    } else {
+        out.chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm: y = x · rsqrt(mean(x²) + eps) · w
+
+struct RmsNorm {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "r1lab-rms-norm"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "rms_norm x")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let h = w.len();
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, h, |i, o| {
+            let xr = &x[i * h..(i + 1) * h];
+            let ms = xr.iter().map(|v| v * v).sum::<f32>() / h as f32;
+            let r = 1.0 / (ms + self.eps).sqrt();
+            for j in 0..h {
+                o[j] = xr[j] * r * w[j];
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = g.contiguous()?;
+        let dx = x.apply_op3_no_bwd(w, &g, &RmsNormBwdX { eps: self.eps })?;
+        let dw = x.apply_op2_no_bwd(&g, &RmsNormBwdW { eps: self.eps })?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// dx = r · (g·w − x · r² · mean(g·w·x)), r = rsqrt(mean(x²) + eps).
+struct RmsNormBwdX {
+    eps: f32,
+}
+
+impl CustomOp3 for RmsNormBwdX {
+    fn name(&self) -> &'static str {
+        "r1lab-rms-norm-bwd-x"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "rms_norm x")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let g = f32_slice(s3, l3, "rms_norm grad")?;
+        let h = w.len();
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, h, |i, o| {
+            let xr = &x[i * h..(i + 1) * h];
+            let gr = &g[i * h..(i + 1) * h];
+            let ms = xr.iter().map(|v| v * v).sum::<f32>() / h as f32;
+            let r = 1.0 / (ms + self.eps).sqrt();
+            let dot = (0..h).map(|j| gr[j] * w[j] * xr[j]).sum::<f32>() / h as f32;
+            for j in 0..h {
+                o[j] = r * (gr[j] * w[j] - xr[j] * r * r * dot);
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// dw = Σ_rows g · x · r.
+struct RmsNormBwdW {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormBwdW {
+    fn name(&self) -> &'static str {
+        "r1lab-rms-norm-bwd-w"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "rms_norm x")?;
+        let g = f32_slice(s2, l2, "rms_norm grad")?;
+        let h = *l1.dims().last().unwrap_or(&1);
+        let mut dw = vec![0f32; h];
+        for (xr, gr) in x.chunks(h).zip(g.chunks(h)) {
+            let ms = xr.iter().map(|v| v * v).sum::<f32>() / h as f32;
+            let r = 1.0 / (ms + self.eps).sqrt();
+            for j in 0..h {
+                dw[j] += gr[j] * xr[j] * r;
+            }
+        }
+        Ok((CpuStorage::F32(dw), Shape::from(h)))
+    }
+}
+
+/// Fused RMSNorm with backward (f32, CPU, contiguous input).
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(w, RmsNorm { eps: eps as f32 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary embedding, HF "rotate half" form: y = x·cos + rotate_half(x)·sin, rotate_half([a, b]) =
+// [−b, a]. cos/sin are `[b, 1, t, d]` with equal halves, so the backward is the same map with −sin.
+
+struct Rope {
+    /// Multiply sin by −1 (the backward pass).
+    transpose: bool,
+}
+
+impl CustomOp3 for Rope {
+    fn name(&self) -> &'static str {
+        "r1lab-rope"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "rope x")?;
+        let cos = f32_slice(s2, l2, "rope cos")?;
+        let sin = f32_slice(s3, l3, "rope sin")?;
+        let (b, h, t, d) = l1.shape().dims4()?;
+        let half = d / 2;
+        let sign = if self.transpose { -1.0f32 } else { 1.0 };
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, t * d, |bh, o| {
+            let bi = bh / h;
+            let xr = &x[bh * t * d..(bh + 1) * t * d];
+            for ti in 0..t {
+                let c = &cos[(bi * t + ti) * d..(bi * t + ti + 1) * d];
+                let s = &sin[(bi * t + ti) * d..(bi * t + ti + 1) * d];
+                let xi = &xr[ti * d..(ti + 1) * d];
+                let oi = &mut o[ti * d..(ti + 1) * d];
+                for j in 0..half {
+                    oi[j] = xi[j] * c[j] - sign * xi[j + half] * s[j];
+                    oi[j + half] = xi[j + half] * c[j + half] + sign * xi[j] * s[j + half];
+                }
+            }
+        });
+        let _ = b;
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dx = g.contiguous()?.apply_op3_no_bwd(cos, sin, &Rope { transpose: !self.transpose })?;
+        Ok((Some(dx), None, None))
+    }
+}
+
+/// Fused rotary embedding with backward; `x` `[b, h, t, d]`, cos/sin `[b, 1, t, d]`.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(&cos.contiguous()?, &sin.contiguous()?, Rope { transpose: false })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention probabilities: softmax(scores · scale + mask) over the last axis, scores
+// `[b, h, t, k]`, mask `[b, 1, t, k]` (additive). Backward: dS = scale · P ⊙ (dP − Σ dP ⊙ P).
+
+struct MaskedSoftmax {
+    scale: f32,
+}
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "r1lab-masked-softmax"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "softmax scores")?;
+        let m = f32_slice(s2, l2, "softmax mask")?;
+        let (_, h, t, k) = l1.shape().dims4()?;
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, k, |row, o| {
+            let bi = row / (h * t);
+            let ti = row % t;
+            let xr = &x[row * k..(row + 1) * k];
+            let mr = &m[(bi * t + ti) * k..(bi * t + ti + 1) * k];
+            let mut max = f32::NEG_INFINITY;
+            for j in 0..k {
+                let v = xr[j] * self.scale + mr[j];
+                o[j] = v;
+                max = max.max(v);
+            }
+            let mut sum = 0f32;
+            for v in o.iter_mut() {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            for v in o.iter_mut() {
+                *v *= inv;
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, _m: &Tensor, p: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let ds = p.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBwd { scale: self.scale })?;
+        Ok((Some(ds), None))
+    }
+}
+
+struct SoftmaxBwd {
+    scale: f32,
+}
+
+impl CustomOp2 for SoftmaxBwd {
+    fn name(&self) -> &'static str {
+        "r1lab-softmax-bwd"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let p = f32_slice(s1, l1, "softmax probs")?;
+        let g = f32_slice(s2, l2, "softmax grad")?;
+        let k = *l1.dims().last().unwrap_or(&1);
+        let mut out = vec![0f32; p.len()];
+        rows_mut(&mut out, k, |row, o| {
+            let pr = &p[row * k..(row + 1) * k];
+            let gr = &g[row * k..(row + 1) * k];
+            let dot: f32 = (0..k).map(|j| pr[j] * gr[j]).sum();
+            for j in 0..k {
+                o[j] = self.scale * pr[j] * (gr[j] - dot);
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `softmax(scores · scale + mask)` with backward.
+pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    scores.contiguous()?.apply_op2(&mask.contiguous()?, MaskedSoftmax { scale: scale as f32 })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log-probability of a target token: lp[n] = logits[n, y_n] − logsumexp(logits[n, :]), logits
+// `[n, v]`, targets `[n]` u32. Backward: dlogits = g ⊙ (onehot(y) − softmax(logits)); the full
+// log-softmax never exists.
+
+struct TargetLogprob {
+    targets: Tensor,
+}
+
+impl CustomOp1 for TargetLogprob {
+    fn name(&self) -> &'static str {
+        "r1lab-target-logprob"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, "logits")?;
+        let (n, v) = l.shape().dims2()?;
+        let (ts, tl) = self.targets.storage_and_layout();
+        let targets = match &*ts {
+            candle_core::Storage::Cpu(c) => u32_slice(c, tl, "targets")?.to_vec(),
+            _ => candle_core::bail!("targets must be on the CPU"),
+        };
+        let mut out = vec![0f32; n];
+        let f = |i: usize, o: &mut f32| {
+            let row = &x[i * v..(i + 1) * v];
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = row.iter().map(|&a| (a - max).exp()).sum();
+            *o = row[targets[i] as usize] - max - sum.ln();
+        };
+        if n * v >= PAR_MIN {
+            out.par_iter_mut().enumerate().for_each(|(i, o)| f(i, o));
+        } else {
+            out.iter_mut().enumerate().for_each(|(i, o)| f(i, o));
+        }
+        Ok((CpuStorage::F32(out), Shape::from(n)))
+    }
+
+    fn bwd(&self, logits: &Tensor, _res: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        let d = logits.apply_op3_no_bwd(&self.targets, &g.contiguous()?, &TargetLogprobBwd)?;
+        Ok(Some(d))
+    }
+}
+
+struct TargetLogprobBwd;
+
+impl CustomOp3 for TargetLogprobBwd {
+    fn name(&self) -> &'static str {
+        "r1lab-target-logprob-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "logits")?;
+        let targets = u32_slice(s2, l2, "targets")?;
+        let g = f32_slice(s3, l3, "grad")?;
+        let (_, v) = l1.shape().dims2()?;
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, v, |i, o| {
+            let row = &x[i * v..(i + 1) * v];
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for j in 0..v {
+                o[j] = (row[j] - max).exp();
+                sum += o[j];
+            }
+            let scale = -g[i] / sum;
+            for oj in o.iter_mut() {
+                *oj *= scale;
+            }
+            o[targets[i] as usize] += g[i];
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `log softmax(logits)[n, targets[n]]`, `[n]`, with backward; logits `[n, v]` f32 on the CPU.
+pub fn target_logprob(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let targets = targets.flatten_all()?.contiguous()?;
+    logits.contiguous()?.apply_op1(TargetLogprob { targets })
+}
