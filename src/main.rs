@@ -221,7 +221,13 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Pretrain { size, scale, out, steps, data } => {
+        Command::Pretrain {
+            size,
+            scale,
+            out,
+            steps,
+            data,
+        } => {
             let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
             if let Some(s) = steps {
                 cfg.sft.steps = s;
@@ -233,7 +239,14 @@ fn run(cli: Cli) -> Result<()> {
             let (model, logs) = base_models::pretrain(&cfg, &tk, &held, &out, &dev, |l| {
                 pb.set_position(l.step as u64 + 1);
                 pb.set_message(format!("loss {:.3}, {:.0} tok/s", l.loss, l.tokens_per_s));
-                log_line(l.step, cfg.sft.steps, &format!("loss {:.4} lr {:.2e} {:.0} tok/s", l.loss, l.lr, l.tokens_per_s));
+                log_line(
+                    l.step,
+                    cfg.sft.steps,
+                    &format!(
+                        "loss {:.4} lr {:.2e} {:.0} tok/s",
+                        l.loss, l.lr, l.tokens_per_s
+                    ),
+                );
             })?;
             pb.finish();
             let last = logs.last().map(|l| l.loss).unwrap_or(f64::NAN);
@@ -245,23 +258,43 @@ fn run(cli: Cli) -> Result<()> {
                 out.display()
             );
         }
-        Command::Eval { model, task, k, limit, max_new_tokens, data, out } => {
+        Command::Eval {
+            model,
+            task,
+            k,
+            limit,
+            max_new_tokens,
+            data,
+            out,
+        } => {
             let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
             let tk = loaded.tokenizer()?;
             let path = PathBuf::from(&task);
             let mut problems = if path.extension().is_some_and(|e| e == "jsonl") {
-                tasks::word_problems::WordProblemTask::from_jsonl(&path)?.problems().to_vec()
+                tasks::word_problems::WordProblemTask::from_jsonl(&path)?
+                    .problems()
+                    .to_vec()
             } else {
                 tasks::read_test_set(&data.join("tasks"), &task)?
             };
             if let Some(n) = limit {
                 problems.truncate(n);
             }
-            let cfg = eval::EvalConfig { k, max_new_tokens, ..Default::default() };
+            let cfg = eval::EvalConfig {
+                k,
+                max_new_tokens,
+                ..Default::default()
+            };
             let pb = progress_bar(problems.len() as u64, &format!("evaluating on {task}"));
-            let report = eval::evaluate(&loaded.model, tk, &model, &task, &problems, &cfg, |done, _| {
-                pb.set_position(done as u64)
-            })?;
+            let report = eval::evaluate(
+                &loaded.model,
+                tk,
+                &model,
+                &task,
+                &problems,
+                &cfg,
+                |done, _| pb.set_position(done as u64),
+            )?;
             pb.finish_and_clear();
             let df = report.to_frame()?;
             println!("{df}");
@@ -326,8 +359,10 @@ fn log_line(step: usize, total: usize, msg: &str) {
 fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new(len);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} (eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_prefix(msg.to_string());
     pb

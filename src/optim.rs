@@ -253,7 +253,7 @@ mod tests {
         // grad of 0.5*|p|^2 is p, norm 5.
         let loss = (p.as_tensor().sqr().unwrap().sum_all().unwrap() * 0.5).unwrap();
         let mut grads = loss.backward().unwrap();
-        let norm = clip_grad_norm(&mut grads, &[p.clone()], 1.0).unwrap();
+        let norm = clip_grad_norm(&mut grads, std::slice::from_ref(&p), 1.0).unwrap();
         assert!((norm - 5.0).abs() < 1e-5);
         let g = grads.get(p.as_tensor()).unwrap().to_vec1::<f32>().unwrap();
         assert!(

@@ -44,7 +44,10 @@ pub fn pack(docs: &[Vec<u32>], eos: u32, seq_len: usize) -> Vec<SftRow> {
         stream.extend_from_slice(d);
         stream.push(eos);
     }
-    stream.chunks_exact(seq_len + 1).map(|c| SftRow::full(c.to_vec())).collect()
+    stream
+        .chunks_exact(seq_len + 1)
+        .map(|c| SftRow::full(c.to_vec()))
+        .collect()
 }
 
 /// Settings of one SFT stage.
@@ -105,7 +108,10 @@ pub struct SftLog {
 /// Mean next-token cross-entropy over the masked targets of `rows` (with gradients).
 pub fn sft_loss(model: &Model, rows: &[&SftRow]) -> Result<Tensor> {
     let device = model.device();
-    let inputs: Vec<Vec<u32>> = rows.iter().map(|r| r.tokens[..r.tokens.len() - 1].to_vec()).collect();
+    let inputs: Vec<Vec<u32>> = rows
+        .iter()
+        .map(|r| r.tokens[..r.tokens.len() - 1].to_vec())
+        .collect();
     let t = inputs.iter().map(|r| r.len()).max().unwrap_or(1);
     let b = rows.len();
     let mut targets = Vec::with_capacity(b * t);
@@ -115,7 +121,11 @@ pub fn sft_loss(model: &Model, rows: &[&SftRow]) -> Result<Tensor> {
         targets.extend(std::iter::repeat_n(0u32, t - n));
         targets.extend_from_slice(&r.tokens[1..]);
         mask.extend(std::iter::repeat_n(0f32, t - n));
-        mask.extend(r.loss_mask[1..].iter().map(|&m| if m { 1f32 } else { 0f32 }));
+        mask.extend(
+            r.loss_mask[1..]
+                .iter()
+                .map(|&m| if m { 1f32 } else { 0f32 }),
+        );
     }
     let count: f32 = mask.iter().sum();
     if count == 0.0 {
@@ -129,9 +139,17 @@ pub fn sft_loss(model: &Model, rows: &[&SftRow]) -> Result<Tensor> {
 }
 
 /// Trains `model` in place on `rows`; `on_log` sees every update (progress bars, metrics files).
-pub fn train(model: &Model, rows: &[SftRow], cfg: &SftConfig, mut on_log: impl FnMut(&SftLog)) -> Result<Vec<SftLog>> {
+pub fn train(
+    model: &Model,
+    rows: &[SftRow],
+    cfg: &SftConfig,
+    mut on_log: impl FnMut(&SftLog),
+) -> Result<Vec<SftLog>> {
     cfg.validate()?;
-    let rows: Vec<&SftRow> = rows.iter().filter(|r| r.tokens.len() >= 2 && r.loss_mask[1..].iter().any(|&m| m)).collect();
+    let rows: Vec<&SftRow> = rows
+        .iter()
+        .filter(|r| r.tokens.len() >= 2 && r.loss_mask[1..].iter().any(|&m| m))
+        .collect();
     if rows.is_empty() {
         bail!("no usable training rows (each needs at least two tokens and one target)");
     }
@@ -140,7 +158,11 @@ pub fn train(model: &Model, rows: &[SftRow], cfg: &SftConfig, mut on_log: impl F
     }
     let mut opt = AdamW::new(
         model.params().vars().to_vec(),
-        AdamWConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..Default::default() },
+        AdamWConfig {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        },
     )?;
     let schedule = LrSchedule {
         lr: cfg.lr,
@@ -168,14 +190,23 @@ pub fn train(model: &Model, rows: &[SftRow], cfg: &SftConfig, mut on_log: impl F
         let loss = sft_loss(model, &batch)?;
         let loss_value = loss.to_scalar::<f32>()? as f64;
         if !loss_value.is_finite() {
-            bail!("the loss became {loss_value} at step {step}: lower the learning rate (now {})", cfg.lr);
+            bail!(
+                "the loss became {loss_value} at step {step}: lower the learning rate (now {})",
+                cfg.lr
+            );
         }
         let mut grads = loss.backward()?;
         let grad_norm = clip_grad_norm(&mut grads, model.params().vars(), cfg.grad_clip)?;
         let lr = schedule.at(step);
         opt.step(&grads, lr)?;
         let tokens: usize = batch.iter().map(|r| r.tokens.len() - 1).sum();
-        let log = SftLog { step, loss: loss_value, grad_norm, lr, tokens_per_s: tokens as f64 / start.elapsed().as_secs_f64() };
+        let log = SftLog {
+            step,
+            loss: loss_value,
+            grad_norm,
+            lr,
+            tokens_per_s: tokens as f64 / start.elapsed().as_secs_f64(),
+        };
         on_log(&log);
         logs.push(log);
     }
@@ -197,7 +228,13 @@ mod tests {
 
     #[test]
     fn masked_prompt_tokens_do_not_count() {
-        let model = Model::new_random(ModelConfig::preset("tiny", 20).unwrap(), 0, DType::F32, &Device::Cpu).unwrap();
+        let model = Model::new_random(
+            ModelConfig::preset("tiny", 20).unwrap(),
+            0,
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
         let a = SftRow::prompt_completion(&[1, 2, 3], &[4, 5]);
         let mut b = a.clone();
         b.tokens[1] = 9; // a prompt token changes the context only
@@ -206,15 +243,32 @@ mod tests {
         assert!(la > 0.0 && la.is_finite());
         let lb = sft_loss(&model, &[&b]).unwrap().to_scalar::<f32>().unwrap();
         assert_ne!(la, lb);
-        let none = SftRow { tokens: vec![1, 2], loss_mask: vec![true, false] };
+        let none = SftRow {
+            tokens: vec![1, 2],
+            loss_mask: vec![true, false],
+        };
         assert!(sft_loss(&model, &[&none]).is_err());
     }
 
     #[test]
     fn training_memorises_a_tiny_corpus() {
-        let model = Model::new_random(ModelConfig::preset("tiny", 16).unwrap(), 1, DType::F32, &Device::Cpu).unwrap();
-        let rows: Vec<SftRow> = (0..4).map(|i| SftRow::full(vec![1, 2 + i, 3 + i, 4 + i, 5 + i])).collect();
-        let cfg = SftConfig { steps: 60, batch_size: 4, lr: 1e-2, warmup_steps: 5, ..Default::default() };
+        let model = Model::new_random(
+            ModelConfig::preset("tiny", 16).unwrap(),
+            1,
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let rows: Vec<SftRow> = (0..4)
+            .map(|i| SftRow::full(vec![1, 2 + i, 3 + i, 4 + i, 5 + i]))
+            .collect();
+        let cfg = SftConfig {
+            steps: 60,
+            batch_size: 4,
+            lr: 1e-2,
+            warmup_steps: 5,
+            ..Default::default()
+        };
         let logs = train(&model, &rows, &cfg, |_| {}).unwrap();
         let first = logs[0].loss;
         let last = logs.last().unwrap().loss;

@@ -9,7 +9,10 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
     let n: usize = shape.iter().product();
     let data: Vec<f32> = (0..n)
         .map(|i| {
-            let x = ((i as u64 + 1).wrapping_mul(6364136223846793005).wrapping_add(seed * 1442695040888963407) >> 33) as f32;
+            let x = ((i as u64 + 1)
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(seed * 1442695040888963407)
+                >> 33) as f32;
             (x / (1u64 << 31) as f32) * 2.0 - 1.0
         })
         .collect();
@@ -17,22 +20,47 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
 }
 
 fn maxdiff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 /// Compares f(vars) for the fused and composed forms: values, and the gradient of Σ f·r for a
 /// fixed random r with respect to every var.
-fn compare(vars: &[Var], fused: impl Fn(&[Var]) -> Tensor, composed: impl Fn(&[Var]) -> Tensor, tol: f32) {
+fn compare(
+    vars: &[Var],
+    fused: impl Fn(&[Var]) -> Tensor,
+    composed: impl Fn(&[Var]) -> Tensor,
+    tol: f32,
+) {
     let a = fused(vars);
     let b = composed(vars);
-    assert!(maxdiff(&a, &b) < tol, "values differ by {}", maxdiff(&a, &b));
+    assert!(
+        maxdiff(&a, &b) < tol,
+        "values differ by {}",
+        maxdiff(&a, &b)
+    );
     let r = randn(a.dims(), 99);
     let ga = (&a * &r).unwrap().sum_all().unwrap().backward().unwrap();
     let gb = (&b * &r).unwrap().sum_all().unwrap().backward().unwrap();
     for (i, v) in vars.iter().enumerate() {
         let (x, y) = (ga.get(v.as_tensor()), gb.get(v.as_tensor()));
-        let (x, y) = (x.unwrap_or_else(|| panic!("fused: no grad for var {i}")), y.expect("composed grad"));
-        assert!(maxdiff(x, y) < tol, "gradient of var {i} differs by {}", maxdiff(x, y));
+        let (x, y) = (
+            x.unwrap_or_else(|| panic!("fused: no grad for var {i}")),
+            y.expect("composed grad"),
+        );
+        assert!(
+            maxdiff(x, y) < tol,
+            "gradient of var {i} differs by {}",
+            maxdiff(x, y)
+        );
     }
 }
 
@@ -66,13 +94,18 @@ fn rope_matches_composed() {
 #[test]
 fn masked_softmax_matches_composed() {
     let s = Var::from_tensor(&randn(&[2, 3, 5, 6], 5)).unwrap();
-    let valid: Vec<bool> = vec![true, true, true, true, true, true, false, false, true, true, true, true];
+    let valid: Vec<bool> = vec![
+        true, true, true, true, true, true, false, false, true, true, true, true,
+    ];
     let mask = r1lab::model::attention_mask(&valid, 2, 1, 5, 6, DType::F32, &Device::Cpu).unwrap();
     compare(
         &[s],
         |v| ops::masked_softmax(v[0].as_tensor(), &mask, 0.35).unwrap(),
         |v| {
-            let z = (v[0].as_tensor() * 0.35).unwrap().broadcast_add(&mask).unwrap();
+            let z = (v[0].as_tensor() * 0.35)
+                .unwrap()
+                .broadcast_add(&mask)
+                .unwrap();
             r1lab::candle_nn::ops::softmax(&z, D::Minus1).unwrap()
         },
         1e-5,
@@ -88,7 +121,10 @@ fn target_logprob_matches_composed() {
         |v| ops::target_logprob(v[0].as_tensor(), &targets).unwrap(),
         |v| {
             let lp = r1lab::candle_nn::ops::log_softmax(v[0].as_tensor(), D::Minus1).unwrap();
-            lp.gather(&targets.unsqueeze(1).unwrap(), 1).unwrap().squeeze(1).unwrap()
+            lp.gather(&targets.unsqueeze(1).unwrap(), 1)
+                .unwrap()
+                .squeeze(1)
+                .unwrap()
         },
         1e-5,
     );

@@ -110,7 +110,8 @@ impl EvalReport {
 
 /// Long-format table of several reports: `model, task, k, metric, value`.
 pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
-    let (mut model, mut task, mut k, mut metric, mut value) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut model, mut task, mut k, mut metric, mut value) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for r in reports {
         for (m, v) in r.metrics() {
             model.push(r.model.clone());
@@ -132,14 +133,27 @@ pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
 /// Whether a chain of thought contains the reflection marker of either language as a word.
 pub fn has_reflection(cot: &str) -> bool {
     let markers = [reflection_marker(Lang::A), reflection_marker(Lang::B)];
-    cot.split(|c: char| !c.is_alphanumeric()).any(|w| markers.iter().any(|m| w.eq_ignore_ascii_case(m)))
+    cot.split(|c: char| !c.is_alphanumeric())
+        .any(|w| markers.iter().any(|m| w.eq_ignore_ascii_case(m)))
 }
 
 /// Scores one completion of `problem`.
-pub fn score_sample(problem: &Problem, text: &str, template: Template, num_tokens: usize, truncated: bool, sample_index: usize) -> SampleResult {
+pub fn score_sample(
+    problem: &Problem,
+    text: &str,
+    template: Template,
+    num_tokens: usize,
+    truncated: bool,
+    sample_index: usize,
+) -> SampleResult {
     let answer = extract_answer(text);
-    let correct = answer.as_deref().map(|a| problem.verify(a)).unwrap_or(false);
-    let format_ok = Format::new(template.prompt_opens_think()).check(text).is_ok();
+    let correct = answer
+        .as_deref()
+        .map(|a| problem.verify(a))
+        .unwrap_or(false);
+    let format_ok = Format::new(template.prompt_opens_think())
+        .check(text)
+        .is_ok();
     let cot = chain_of_thought(text, template.prompt_opens_think());
     SampleResult {
         problem_id: problem.id.clone(),
@@ -182,25 +196,49 @@ pub fn evaluate(
     let mut samples = Vec::with_capacity(problems.len() * cfg.k);
     let (mut p1, mut pk, mut ck) = (vec![], vec![], vec![]);
     for (chunk_index, chunk) in problems.chunks(cfg.prompts_per_batch.max(1)).enumerate() {
-        let prompts = chunk.iter().map(|p| tokenizer.encode(&cfg.template.render(&p.question))).collect::<Result<Vec<_>>>()?;
-        let sampling = SamplingConfig { seed: cfg.seed.wrapping_add(chunk_index as u64), ..sampling.clone() };
+        let prompts = chunk
+            .iter()
+            .map(|p| tokenizer.encode(&cfg.template.render(&p.question)))
+            .collect::<Result<Vec<_>>>()?;
+        let sampling = SamplingConfig {
+            seed: cfg.seed.wrapping_add(chunk_index as u64),
+            ..sampling.clone()
+        };
         let out = generate(model, tokenizer, &prompts, cfg.k, &sampling)?;
         for (pi, problem) in chunk.iter().enumerate() {
             let group: Vec<SampleResult> = out
                 .iter()
                 .filter(|c| c.prompt_index == pi)
-                .map(|c| score_sample(problem, &c.text, cfg.template, c.token_ids.len(), c.truncated, c.sample_index))
+                .map(|c| {
+                    score_sample(
+                        problem,
+                        &c.text,
+                        cfg.template,
+                        c.token_ids.len(),
+                        c.truncated,
+                        c.sample_index,
+                    )
+                })
                 .collect();
             let c = group.iter().filter(|s| s.correct).count();
             p1.push(c as f64 / cfg.k as f64);
             pk.push(pass_at_k(cfg.k, c, cfg.k));
             let answers: Vec<Option<String>> = group.iter().map(|s| s.answer.clone()).collect();
-            ck.push(if cons_at_k(&answers, |a| problem.verify(a)).correct { 1.0 } else { 0.0 });
+            ck.push(if cons_at_k(&answers, |a| problem.verify(a)).correct {
+                1.0
+            } else {
+                0.0
+            });
             samples.extend(group);
         }
-        progress(((chunk_index + 1) * cfg.prompts_per_batch).min(problems.len()), problems.len());
+        progress(
+            ((chunk_index + 1) * cfg.prompts_per_batch).min(problems.len()),
+            problems.len(),
+        );
     }
-    let rate = |f: &dyn Fn(&SampleResult) -> bool| samples.iter().filter(|s| f(s)).count() as f64 / samples.len() as f64;
+    let rate = |f: &dyn Fn(&SampleResult) -> bool| {
+        samples.iter().filter(|s| f(s)).count() as f64 / samples.len() as f64
+    };
     Ok(EvalReport {
         model: model_name.to_string(),
         task: task_name.to_string(),
@@ -209,7 +247,12 @@ pub fn evaluate(
         pass_at_1: mean(&p1),
         pass_at_k: mean(&pk),
         cons_at_k: mean(&ck),
-        mean_length: mean(&samples.iter().map(|s| s.num_tokens as f64).collect::<Vec<_>>()),
+        mean_length: mean(
+            &samples
+                .iter()
+                .map(|s| s.num_tokens as f64)
+                .collect::<Vec<_>>(),
+        ),
         format_rate: rate(&|s| s.format_ok),
         mixing_rate: rate(&|s| s.mixed),
         reflection_rate: rate(&|s| s.reflection),

@@ -6,8 +6,16 @@ use std::path::Path;
 
 /// Markdown for a DataFrame: floats with 3 decimals, everything else as displayed.
 pub fn to_markdown(df: &DataFrame) -> String {
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    let mut out = format!("| {} |\n|{}|\n", names.join(" | "), names.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut out = format!(
+        "| {} |\n|{}|\n",
+        names.join(" | "),
+        names.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
     for i in 0..df.height() {
         let cells: Vec<String> = df
             .columns()
@@ -33,7 +41,9 @@ pub fn write_table(df: &DataFrame, stem: &Path, title: Option<&str>) -> Result<(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut csv = Vec::new();
-    CsvWriter::new(&mut csv).include_header(true).finish(&mut df.clone())?;
+    CsvWriter::new(&mut csv)
+        .include_header(true)
+        .finish(&mut df.clone())?;
     crate::checkpoint::atomic_write(&stem.with_extension("csv"), &csv)?;
     let mut md = String::new();
     if let Some(t) = title {
@@ -49,8 +59,11 @@ pub fn read_csv(path: &Path) -> Result<DataFrame> {
     let reader = CsvReadOptions::default()
         .with_has_header(true)
         .try_into_reader_with_file_path(Some(path.to_path_buf()));
-    let reader = anyhow::Context::with_context(reader, || format!("cannot open {}", path.display()))?;
-    anyhow::Context::with_context(reader.finish(), || format!("{} is not a readable CSV table", path.display()))
+    let reader =
+        anyhow::Context::with_context(reader, || format!("cannot open {}", path.display()))?;
+    anyhow::Context::with_context(reader.finish(), || {
+        format!("{} is not a readable CSV table", path.display())
+    })
 }
 
 #[cfg(test)]
@@ -64,7 +77,10 @@ mod tests {
         let stem = dir.path().join("t");
         write_table(&df, &stem, Some("# T")).unwrap();
         let md = std::fs::read_to_string(stem.with_extension("md")).unwrap();
-        assert!(md.contains("| model | value |") && md.contains("| a | 0.500 |"), "{md}");
+        assert!(
+            md.contains("| model | value |") && md.contains("| a | 0.500 |"),
+            "{md}"
+        );
         let back = read_csv(&stem.with_extension("csv")).unwrap();
         assert_eq!(back.shape(), (2, 2));
     }

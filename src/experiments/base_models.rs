@@ -58,9 +58,18 @@ impl PretrainConfig {
         };
         Ok(Self {
             size: size.to_string(),
-            corpus: CorpusConfig { num_docs, ..Default::default() },
+            corpus: CorpusConfig {
+                num_docs,
+                ..Default::default()
+            },
             seq_len: 128,
-            sft: SftConfig { steps, batch_size: 32, lr, warmup_steps: steps / 20 + 1, ..Default::default() },
+            sft: SftConfig {
+                steps,
+                batch_size: 32,
+                lr,
+                warmup_steps: steps / 20 + 1,
+                ..Default::default()
+            },
             init_seed: 0,
         })
     }
@@ -72,7 +81,10 @@ pub fn held_out_questions(data_dir: &Path) -> Result<HashSet<String>> {
     for t in tasks::synthetic_tasks() {
         let path = tasks::test_set_path(&data_dir.join("tasks"), t.name());
         if path.exists() {
-            held.extend(questions(&tasks::read_test_set(&data_dir.join("tasks"), t.name())?));
+            held.extend(questions(&tasks::read_test_set(
+                &data_dir.join("tasks"),
+                t.name(),
+            )?));
         }
     }
     Ok(held)
@@ -113,7 +125,10 @@ pub fn pretrain(
     mcfg.eos_token_id = Some(serde_json::json!(tokenizer.eos_ids[0]));
     let model = Model::new_random(mcfg, cfg.init_seed, DType::F32, device)?;
     let docs = corpus(&cfg.corpus, held_out)?;
-    let encoded = docs.iter().map(|d| tokenizer.encode(d)).collect::<Result<Vec<_>>>()?;
+    let encoded = docs
+        .iter()
+        .map(|d| tokenizer.encode(d))
+        .collect::<Result<Vec<_>>>()?;
     let rows = sft::pack(&encoded, tokenizer.eos_ids[0], cfg.seq_len);
     let logs = sft::train(&model, &rows, &cfg.sft, on_log).context("pretraining failed")?;
     let gen = GenerationConfig {
@@ -126,6 +141,9 @@ pub fn pretrain(
     };
     checkpoint::save(&model, Some(tokenizer), &gen, out)?;
     let meta = serde_json::json!({ "pretrain": cfg, "final_loss": logs.last().map(|l| l.loss) });
-    checkpoint::atomic_write(&out.join("r1lab_pretrain.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    checkpoint::atomic_write(
+        &out.join("r1lab_pretrain.json"),
+        serde_json::to_string_pretty(&meta)?.as_bytes(),
+    )?;
     Ok((model, logs))
 }

@@ -10,6 +10,6 @@ pub use config::{Architecture, ModelConfig};
 pub use kv_cache::KvCache;
 pub use params::{expected_params, Params};
 pub use qwen2::{
-    apply_rope, apply_rope_composed, attention_mask, attention_probs, positions_from_valid, rms_norm, rms_norm_composed, Batch,
-    Model,
+    apply_rope, apply_rope_composed, attention_mask, attention_probs, positions_from_valid,
+    rms_norm, rms_norm_composed, Batch, Model,
 };

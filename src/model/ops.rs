@@ -6,7 +6,9 @@
 //! tested against the composed form, values and gradients (`tests/ops.rs`). On other devices or
 //! dtypes the callers fall back to the composed forms.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor,
+};
 use rayon::prelude::*;
 
 /// Whether the fused kernels apply to `t` (f32 on the CPU).
@@ -41,7 +43,9 @@ const PAR_MIN: usize = 1 << 14;
 
 fn rows_mut(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     if out.len() >= PAR_MIN {
-        out.par_chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r));
+        out.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(i, r)| f(i, r));
     } else {
         out.chunks_mut(width).enumerate().for_each(|(i, r)| f(i, r));
     }
@@ -59,7 +63,13 @@ impl CustomOp2 for RmsNorm {
         "r1lab-rms-norm"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "rms_norm x")?;
         let w = f32_slice(s2, l2, "rms_norm weight")?;
         let h = w.len();
@@ -75,7 +85,13 @@ impl CustomOp2 for RmsNorm {
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = g.contiguous()?;
         let dx = x.apply_op3_no_bwd(w, &g, &RmsNormBwdX { eps: self.eps })?;
         let dw = x.apply_op2_no_bwd(&g, &RmsNormBwdW { eps: self.eps })?;
@@ -131,7 +147,13 @@ impl CustomOp2 for RmsNormBwdW {
         "r1lab-rms-norm-bwd-w"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "rms_norm x")?;
         let g = f32_slice(s2, l2, "rms_norm grad")?;
         let h = *l1.dims().last().unwrap_or(&1);
@@ -208,14 +230,24 @@ impl CustomOp3 for Rope {
         _res: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dx = g.contiguous()?.apply_op3_no_bwd(cos, sin, &Rope { transpose: !self.transpose })?;
+        let dx = g.contiguous()?.apply_op3_no_bwd(
+            cos,
+            sin,
+            &Rope {
+                transpose: !self.transpose,
+            },
+        )?;
         Ok((Some(dx), None, None))
     }
 }
 
 /// Fused rotary embedding with backward; `x` `[b, h, t, d]`, cos/sin `[b, 1, t, d]`.
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op3(&cos.contiguous()?, &sin.contiguous()?, Rope { transpose: false })
+    x.contiguous()?.apply_op3(
+        &cos.contiguous()?,
+        &sin.contiguous()?,
+        Rope { transpose: false },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +263,13 @@ impl CustomOp2 for MaskedSoftmax {
         "r1lab-masked-softmax"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, "softmax scores")?;
         let m = f32_slice(s2, l2, "softmax mask")?;
         let (_, h, t, k) = l1.shape().dims4()?;
@@ -260,7 +298,13 @@ impl CustomOp2 for MaskedSoftmax {
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
-    fn bwd(&self, _x: &Tensor, _m: &Tensor, p: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _m: &Tensor,
+        p: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let ds = p.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBwd { scale: self.scale })?;
         Ok((Some(ds), None))
     }
@@ -275,7 +319,13 @@ impl CustomOp2 for SoftmaxBwd {
         "r1lab-softmax-bwd"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let p = f32_slice(s1, l1, "softmax probs")?;
         let g = f32_slice(s2, l2, "softmax grad")?;
         let k = *l1.dims().last().unwrap_or(&1);
@@ -294,7 +344,12 @@ impl CustomOp2 for SoftmaxBwd {
 
 /// `softmax(scores · scale + mask)` with backward.
 pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
-    scores.contiguous()?.apply_op2(&mask.contiguous()?, MaskedSoftmax { scale: scale as f32 })
+    scores.contiguous()?.apply_op2(
+        &mask.contiguous()?,
+        MaskedSoftmax {
+            scale: scale as f32,
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
