@@ -165,7 +165,9 @@ fn left_padding_does_not_change_a_rows_logits() {
     let model = Model::new_random(tiny(30), 5, DType::F32, &Device::Cpu).unwrap();
     let row = vec![4u32, 9, 1, 22, 7];
     let alone = model
-        .forward(&Batch::left_padded(std::slice::from_ref(&row), 0, DType::F32, &Device::Cpu).unwrap())
+        .forward(
+            &Batch::left_padded(std::slice::from_ref(&row), 0, DType::F32, &Device::Cpu).unwrap(),
+        )
         .unwrap();
     let padded = model
         .forward(
