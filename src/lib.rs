@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod device;
 pub mod eval;
 pub mod experiments;
+pub mod grpo;
 pub mod hub;
 pub mod model;
 pub mod optim;

@@ -322,6 +322,14 @@ impl std::fmt::Debug for RewardSet {
 }
 
 impl RewardSet {
+    /// The names of the rewards, in the order they were added.
+    pub fn names(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|(r, _)| r.name().to_string())
+            .collect()
+    }
+
     /// An empty set (total 0).
     pub fn new() -> Self {
         Self::default()

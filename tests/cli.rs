@@ -10,7 +10,9 @@ fn repo() -> PathBuf {
 
 fn r1lab(args: &[&str], envs: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_r1lab"));
-    cmd.args(args).current_dir(repo()).env_remove("HF_HUB_OFFLINE");
+    cmd.args(args)
+        .current_dir(repo())
+        .env_remove("HF_HUB_OFFLINE");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -19,14 +21,25 @@ fn r1lab(args: &[&str], envs: &[(&str, &Path)]) -> Output {
 
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "r1lab failed:\nstdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "r1lab failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 fn fails(out: &Output) -> String {
-    assert!(!out.status.success(), "r1lab should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "r1lab should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(err.starts_with("error: "), "one clear error line expected, got: {err}");
+    assert!(
+        err.starts_with("error: "),
+        "one clear error line expected, got: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     err
 }
@@ -44,32 +57,82 @@ fn pretrain_then_info_generate_and_eval_at_smoke_scale() {
     let tmp = tempfile::tempdir().unwrap();
     let ckpt = tmp.path().join("base-smoke");
     let out = ok(&r1lab(
-        &["pretrain", "--size", "1M", "--scale", "smoke", "--out", ckpt.to_str().unwrap()],
+        &[
+            "pretrain",
+            "--size",
+            "1M",
+            "--scale",
+            "smoke",
+            "--out",
+            ckpt.to_str().unwrap(),
+        ],
         &[],
     ));
     assert!(out.contains("saved 1M"), "{out}");
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "generation_config.json", "r1lab_pretrain.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation_config.json",
+        "r1lab_pretrain.json",
+    ] {
         assert!(ckpt.join(f).exists(), "{f}");
     }
     let info = ok(&r1lab(&["info", ckpt.to_str().unwrap()], &[]));
-    assert!(info.contains("parameters   804992") && info.contains("Qwen2"), "{info}");
+    assert!(
+        info.contains("parameters   804992") && info.contains("Qwen2"),
+        "{info}"
+    );
 
     let gen = ok(&r1lab(
-        &["generate", ckpt.to_str().unwrap(), "--prompt", "User: 1 + 2 = ? Assistant: <think>", "-n", "2", "--max-new-tokens", "8", "--json"],
+        &[
+            "generate",
+            ckpt.to_str().unwrap(),
+            "--prompt",
+            "User: 1 + 2 = ? Assistant: <think>",
+            "-n",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--json",
+        ],
         &[],
     ));
     let comps: serde_json::Value = serde_json::from_str(&gen).unwrap();
     assert_eq!(comps.as_array().unwrap().len(), 2);
     // The same seed gives the same completions.
     let again = ok(&r1lab(
-        &["generate", ckpt.to_str().unwrap(), "--prompt", "User: 1 + 2 = ? Assistant: <think>", "-n", "2", "--max-new-tokens", "8", "--json"],
+        &[
+            "generate",
+            ckpt.to_str().unwrap(),
+            "--prompt",
+            "User: 1 + 2 = ? Assistant: <think>",
+            "-n",
+            "2",
+            "--max-new-tokens",
+            "8",
+            "--json",
+        ],
         &[],
     ));
     assert_eq!(gen, again);
 
     let stem = tmp.path().join("eval");
     let ev = ok(&r1lab(
-        &["eval", ckpt.to_str().unwrap(), "--task", "arithmetic", "-k", "2", "--limit", "3", "--max-new-tokens", "16", "--out", stem.to_str().unwrap()],
+        &[
+            "eval",
+            ckpt.to_str().unwrap(),
+            "--task",
+            "arithmetic",
+            "-k",
+            "2",
+            "--limit",
+            "3",
+            "--max-new-tokens",
+            "16",
+            "--out",
+            stem.to_str().unwrap(),
+        ],
         &[],
     ));
     assert!(ev.contains("pass@1") && ev.contains("cons@2"), "{ev}");
@@ -81,26 +144,65 @@ fn pretrain_then_info_generate_and_eval_at_smoke_scale() {
 fn loads_a_model_by_hub_id_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let hf_home = tmp.path().join("hf");
-    r1lab::hub::install_in_cache(&repo().join("tests/fixtures/tiny-qwen2"), &hf_home.join("hub"), "r1lab/tiny-qwen2", "abc123")
-        .unwrap();
+    r1lab::hub::install_in_cache(
+        &repo().join("tests/fixtures/tiny-qwen2"),
+        &hf_home.join("hub"),
+        "r1lab/tiny-qwen2",
+        "abc123",
+    )
+    .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_r1lab"));
-    let out = cmd.args(["info", "r1lab/tiny-qwen2"]).env("HF_HOME", &hf_home).env("HF_HUB_OFFLINE", "1").output().unwrap();
+    let out = cmd
+        .args(["info", "r1lab/tiny-qwen2"])
+        .env("HF_HOME", &hf_home)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
     let stdout = ok(&out);
-    assert!(stdout.contains("parameters   ") && stdout.contains("snapshots/abc123"), "{stdout}");
+    assert!(
+        stdout.contains("parameters   ") && stdout.contains("snapshots/abc123"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn bad_input_gets_one_clear_error() {
-    let err = fails(&r1lab(&["info", "no/such-model-here"], &[("HF_HUB_OFFLINE", Path::new("1"))]));
+    let err = fails(&r1lab(
+        &["info", "no/such-model-here"],
+        &[("HF_HUB_OFFLINE", Path::new("1"))],
+    ));
     assert!(err.contains("no/such-model-here"), "{err}");
     let err = fails(&r1lab(&["info", "./not-a-folder"], &[]));
     assert!(err.contains("not a folder"), "{err}");
-    let err = fails(&r1lab(&["generate", "tests/fixtures/tiny-qwen2", "--top-p", "0"], &[]));
-    assert!(err.contains("tokenizer.json") || err.contains("top_p"), "{err}");
-    let err = fails(&r1lab(&["pretrain", "--size", "7Q", "--scale", "smoke", "--out", "/tmp/never"], &[]));
+    let err = fails(&r1lab(
+        &["generate", "tests/fixtures/tiny-qwen2", "--top-p", "0"],
+        &[],
+    ));
+    assert!(
+        err.contains("tokenizer.json") || err.contains("top_p"),
+        "{err}"
+    );
+    let err = fails(&r1lab(
+        &[
+            "pretrain",
+            "--size",
+            "7Q",
+            "--scale",
+            "smoke",
+            "--out",
+            "/tmp/never",
+        ],
+        &[],
+    ));
     assert!(err.contains("7Q") && err.contains("1M"), "{err}");
-    let err = fails(&r1lab(&["eval", "tests/fixtures/tiny-qwen2", "--task", "nonexistent"], &[]));
-    assert!(err.contains("nonexistent") || err.contains("tokenizer"), "{err}");
+    let err = fails(&r1lab(
+        &["eval", "tests/fixtures/tiny-qwen2", "--task", "nonexistent"],
+        &[],
+    ));
+    assert!(
+        err.contains("nonexistent") || err.contains("tokenizer"),
+        "{err}"
+    );
     let err = fails(&r1lab(&["--device", "tpu", "info"], &[]));
     assert!(err.contains("tpu"), "{err}");
 }

@@ -1,0 +1,23 @@
+//! GRPO — Group Relative Policy Optimization (DeepSeekMath §4.1, eq. 3; DeepSeek-R1 §2.2.1,
+//! eq. 1–3) — with the knobs of TRL's GRPOTrainer and verl.
+//!
+//! For each question, sample a group of G completions from the old policy, score them with
+//! rule-based rewards, turn rewards into group-relative advantages ([`advantage`]) and maximise
+//! the clipped surrogate minus β·KL to a frozen reference ([`loss`]), μ times per sampled batch
+//! ([`trainer`]).
+//!
+//! Departures from the paper (numbered, as in nanochat):
+//! 1. scale: G = 8 completions, 8 questions per step and ≤ 128-token completions instead of
+//!    G = 16, 32 questions and 32,768 tokens; learning rate 1e-4 instead of 3e-6 (tiny models);
+//! 2. the reference model is the base model, reset to the policy every `ref_reset_every` steps as
+//!    in the Nature version (400 there);
+//! 3. optional later variants, off by default: clip-higher, token-level or constant loss
+//!    normalisation, no std scaling, dynamic sampling, masking of truncated completions.
+
+pub mod advantage;
+pub mod loss;
+pub mod trainer;
+
+pub use advantage::{group_advantages, Scale};
+pub use loss::{grpo_loss, LossAggregation, LossConfig, LossStats};
+pub use trainer::{GrpoConfig, GrpoTrainer, StepMetrics};

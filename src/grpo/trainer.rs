@@ -1,0 +1,818 @@
+//! The GRPO training loop (DeepSeekMath Algorithm 1): sample G completions per question from the
+//! current (old) policy, score them with rule-based rewards, compute group-relative advantages,
+//! then μ passes of clipped-surrogate updates with a k3 KL penalty to a frozen reference.
+//!
+//! Every step appends one row of [`StepMetrics`] to `metrics.csv` and its completions to
+//! `samples.jsonl`; checkpoints (policy, reference, optimizer moments, step) are saved atomically,
+//! and [`GrpoTrainer::resume`] continues a killed run to the same metrics as an uninterrupted one
+//! on the CPU (every random draw of a step derives from the seed and the step number).
+
+use super::advantage::{group_advantages, zero_variance_groups, Scale};
+use super::loss::{grpo_loss, LossAggregation, LossConfig};
+use crate::checkpoint::{self, GenerationConfig};
+use crate::eval::{evaluate, has_reflection, EvalConfig};
+use crate::model::{Batch, Model, Params};
+use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, LrSchedule};
+use crate::rewards::{Completion as RewardInput, RewardSet};
+use crate::sampling::{generate, SamplingConfig};
+use crate::tasks::{sample_fresh, Problem, Task, Template};
+use crate::tokenizer::Tokenizer;
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Every GRPO setting, with the paper's symbol and value. Defaults are the workshop scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrpoConfig {
+    /// G, completions sampled per question. Paper: 16 (R1-Zero), 64 (DeepSeekMath). Ours: 8.
+    pub group_size: usize,
+    /// Questions per step. Paper: 32 (R1-Zero). Ours: 8.
+    pub prompts_per_step: usize,
+    /// μ, optimisation passes over each sampled batch. Paper: 1.
+    pub mu: usize,
+    /// Optimizer steps per pass (the batch is split). Paper: 16 minibatches per rollout. Ours: 1.
+    pub minibatches: usize,
+    /// Sampling temperature of the rollouts. Paper: 1.0 (R1-Zero), 0.7 (R1 stage 2).
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Maximum completion tokens. Paper: 32,768 (65,536 after step 8.2k). Ours: 128.
+    pub max_completion_length: usize,
+    /// ε (low side of the clip). Paper: not given for R1-Zero; 10 for R1 stage 1 (Nature). Ours: 0.2.
+    pub eps_low: f64,
+    /// Upper clip 1 + ε_high; equal to ε_low in GRPO, 0.28 in DAPO's clip-higher.
+    pub eps_high: f64,
+    /// β, weight of the k3 KL to the reference. Paper: 0.001 (R1-Zero), 0.04 (DeepSeekMath). Ours: 0.001.
+    pub beta: f64,
+    /// Multiply the KL term by ρ (TRL's default bias correction). Paper (eq. 2): plain k3, false.
+    pub kl_bias_correction: bool,
+    /// Reset the reference to the policy every this many steps (0 = never). Paper: 400.
+    pub ref_reset_every: usize,
+    /// Advantage scaling: group std (GRPO), batch std, or none (Dr. GRPO).
+    pub advantage_scale: Scale,
+    /// Loss aggregation: per-sequence mean (GRPO), token mean (DAPO), constant (Dr. GRPO).
+    pub aggregation: LossAggregation,
+    /// DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal). Off in GRPO.
+    pub dynamic_sampling: bool,
+    /// Leave truncated completions out of the loss (DAPO's overlong filtering). Off in GRPO.
+    pub mask_truncated: bool,
+    /// Peak learning rate. Paper: 3e-6 (R1-Zero), 1e-6 (DeepSeekMath). Ours: 1e-4 (tiny models).
+    pub lr: f64,
+    pub warmup_steps: usize,
+    /// Global gradient-norm clip. Paper: not given; TRL: 1.0.
+    pub grad_clip: f64,
+    pub weight_decay: f64,
+    /// RL steps. Paper: 10,400 (R1-Zero).
+    pub steps: usize,
+    pub template: Template,
+    pub seed: u64,
+}
+
+impl Default for GrpoConfig {
+    fn default() -> Self {
+        Self {
+            group_size: 8,
+            prompts_per_step: 8,
+            mu: 1,
+            minibatches: 1,
+            temperature: 1.0,
+            top_p: 1.0,
+            max_completion_length: 128,
+            eps_low: 0.2,
+            eps_high: 0.2,
+            beta: 0.001,
+            kl_bias_correction: false,
+            ref_reset_every: 400,
+            advantage_scale: Scale::Group,
+            aggregation: LossAggregation::SequenceMean,
+            dynamic_sampling: false,
+            mask_truncated: false,
+            lr: 1e-4,
+            warmup_steps: 5,
+            grad_clip: 1.0,
+            weight_decay: 0.0,
+            steps: 100,
+            template: Template::R1ZeroShort,
+            seed: 0,
+        }
+    }
+}
+
+impl GrpoConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.group_size < 2 {
+            bail!(
+                "group_size (G) must be at least 2: advantages compare completions within a group"
+            );
+        }
+        if self.prompts_per_step == 0 || self.mu == 0 || self.minibatches == 0 || self.steps == 0 {
+            bail!("prompts_per_step, mu, minibatches and steps must all be at least 1");
+        }
+        if self.minibatches > self.prompts_per_step * self.group_size {
+            bail!(
+                "minibatches ({}) exceeds the completions per step",
+                self.minibatches
+            );
+        }
+        if !(self.eps_low > 0.0 && self.eps_high > 0.0 && self.beta >= 0.0 && self.lr > 0.0) {
+            bail!("eps_low and eps_high must be > 0, beta ≥ 0 and lr > 0");
+        }
+        if self.max_completion_length == 0 {
+            bail!("max_completion_length must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn loss(&self) -> LossConfig {
+        LossConfig {
+            eps_low: self.eps_low,
+            eps_high: self.eps_high,
+            beta: self.beta,
+            aggregation: self.aggregation,
+            max_completion_length: self.max_completion_length,
+            kl_bias_correction: self.kl_bias_correction,
+        }
+    }
+}
+
+/// One row of `metrics.csv`; `reports/README.md` defines every column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub step: usize,
+    pub reward_mean: f64,
+    pub reward_std: f64,
+    /// Mean of each reward function (unweighted), by name.
+    pub rewards: BTreeMap<String, f64>,
+    pub accuracy: f64,
+    pub format_rate: f64,
+    pub completion_len_mean: f64,
+    pub completion_len_max: f64,
+    pub reflection_rate: f64,
+    pub truncation_rate: f64,
+    pub zero_variance_frac: f64,
+    pub kl: f64,
+    pub clip_low: f64,
+    pub clip_high: f64,
+    /// Monte-Carlo entropy estimate: mean −log π of the sampled tokens.
+    pub entropy: f64,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub tokens_per_s: f64,
+    pub wall_s: f64,
+    /// Held-out pass@1 and cons@k when evaluated at this step (NaN otherwise).
+    pub eval_pass_at_1: f64,
+    pub eval_cons_at_k: f64,
+}
+
+impl StepMetrics {
+    /// Column names and values in a fixed order (rewards by name after the fixed columns).
+    pub fn columns(&self) -> Vec<(String, f64)> {
+        let mut out = vec![
+            ("step".to_string(), self.step as f64),
+            ("reward_mean".into(), self.reward_mean),
+            ("reward_std".into(), self.reward_std),
+        ];
+        for (k, v) in &self.rewards {
+            out.push((format!("reward_{k}"), *v));
+        }
+        out.extend([
+            ("accuracy".into(), self.accuracy),
+            ("format_rate".into(), self.format_rate),
+            ("completion_len_mean".into(), self.completion_len_mean),
+            ("completion_len_max".into(), self.completion_len_max),
+            ("reflection_rate".into(), self.reflection_rate),
+            ("truncation_rate".into(), self.truncation_rate),
+            ("zero_variance_frac".into(), self.zero_variance_frac),
+            ("kl".into(), self.kl),
+            ("clip_low".into(), self.clip_low),
+            ("clip_high".into(), self.clip_high),
+            ("entropy".into(), self.entropy),
+            ("loss".into(), self.loss),
+            ("grad_norm".into(), self.grad_norm),
+            ("lr".into(), self.lr),
+            ("tokens_per_s".into(), self.tokens_per_s),
+            ("wall_s".into(), self.wall_s),
+            ("eval_pass_at_1".into(), self.eval_pass_at_1),
+            ("eval_cons_at_k".into(), self.eval_cons_at_k),
+        ]);
+        out
+    }
+
+    /// Columns that depend on the machine's speed, not on the run's numbers.
+    pub const TIMING_COLUMNS: [&'static str; 2] = ["tokens_per_s", "wall_s"];
+}
+
+/// One scored completion, as written to `samples.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    pub step: usize,
+    pub problem_id: String,
+    pub question: String,
+    pub completion: String,
+    pub reward: f64,
+    pub correct: bool,
+    pub num_tokens: usize,
+}
+
+/// What one step produced.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    pub metrics: StepMetrics,
+    pub samples: Vec<SampleRecord>,
+}
+
+/// A held-out evaluation run every `every` steps during training.
+#[derive(Clone)]
+pub struct PeriodicEval {
+    pub problems: Vec<Problem>,
+    pub config: EvalConfig,
+    pub every: usize,
+}
+
+pub struct GrpoTrainer {
+    pub cfg: GrpoConfig,
+    pub policy: Model,
+    reference: Option<Model>,
+    pub tokenizer: Tokenizer,
+    task: Arc<dyn Task>,
+    rewards: Arc<RewardSet>,
+    held_out: HashSet<String>,
+    opt: AdamW,
+    schedule: LrSchedule,
+    /// Steps completed.
+    pub step: usize,
+    wall_s: f64,
+}
+
+impl GrpoTrainer {
+    /// A trainer starting from `policy` (the reference is a frozen copy of it when β > 0).
+    /// `held_out` questions are never drawn for training.
+    pub fn new(
+        policy: Model,
+        tokenizer: Tokenizer,
+        task: Arc<dyn Task>,
+        rewards: Arc<RewardSet>,
+        held_out: HashSet<String>,
+        cfg: GrpoConfig,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        if policy.dtype() != DType::F32 && policy.device().is_cpu() {
+            bail!("GRPO on the CPU needs f32 weights; load the policy with DType::F32");
+        }
+        let reference = if cfg.beta > 0.0 {
+            Some(policy.deep_copy()?)
+        } else {
+            None
+        };
+        let opt = AdamW::new(
+            policy.params().vars().to_vec(),
+            AdamWConfig {
+                lr: cfg.lr,
+                weight_decay: cfg.weight_decay,
+                ..Default::default()
+            },
+        )?;
+        let schedule = LrSchedule::constant(cfg.lr, cfg.warmup_steps);
+        Ok(Self {
+            cfg,
+            policy,
+            reference,
+            tokenizer,
+            task,
+            rewards,
+            held_out,
+            opt,
+            schedule,
+            step: 0,
+            wall_s: 0.0,
+        })
+    }
+
+    /// The problems of step `step` (deterministic: derived from the seed and the step).
+    pub fn problems_for_step(&self, step: usize) -> Result<Vec<Problem>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x5eed_0000);
+        rng.set_stream(step as u64);
+        (0..self.cfg.prompts_per_step)
+            .map(|_| {
+                sample_fresh(self.task.as_ref(), &mut rng, &self.held_out).context(
+                    "the task generator could not produce a question outside the held-out set",
+                )
+            })
+            .collect()
+    }
+
+    /// One GRPO step: rollouts, rewards, advantages, μ passes of updates.
+    pub fn train_step(&mut self) -> Result<StepOutput> {
+        let start = Instant::now();
+        let cfg = self.cfg.clone();
+        let step = self.step;
+        let g = cfg.group_size;
+        let problems = self.problems_for_step(step)?;
+        let prompts = problems
+            .iter()
+            .map(|p| self.tokenizer.encode(&cfg.template.render(&p.question)))
+            .collect::<Result<Vec<_>>>()?;
+        let sampling = SamplingConfig {
+            temperature: cfg.temperature,
+            top_p: cfg.top_p,
+            top_k: 0,
+            max_new_tokens: cfg.max_completion_length,
+            stop_strings: vec![crate::tokenizer::ANSWER_CLOSE.to_string()],
+            seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add(step as u64),
+        };
+        // Rollouts: the sampler runs no backward graph, so they are detached by construction.
+        let completions = generate(&self.policy, &self.tokenizer, &prompts, g, &sampling)?;
+
+        // Rewards (rule-based) and group-relative advantages.
+        let mut totals = Vec::with_capacity(completions.len());
+        let mut per_reward: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut samples = Vec::with_capacity(completions.len());
+        let mut correct = 0usize;
+        let mut formatted = 0usize;
+        let mut reflections = 0usize;
+        for c in &completions {
+            let problem = &problems[c.prompt_index];
+            let scored = self
+                .rewards
+                .score(problem, &RewardInput::new(&c.text, c.token_ids.len()));
+            for part in &scored.parts {
+                per_reward
+                    .entry(part.name.clone())
+                    .or_default()
+                    .push(part.outcome.score as f64);
+                if part.name == "accuracy" && part.outcome.score > 0.0 {
+                    correct += 1;
+                }
+                if part.name == "format" && part.outcome.score > 0.0 {
+                    formatted += 1;
+                }
+            }
+            if has_reflection(crate::rewards::chain_of_thought(
+                &c.text,
+                cfg.template.prompt_opens_think(),
+            )) {
+                reflections += 1;
+            }
+            totals.push(scored.total as f64);
+            samples.push(SampleRecord {
+                step,
+                problem_id: problem.id.clone(),
+                question: problem.question.clone(),
+                completion: c.text.clone(),
+                reward: scored.total as f64,
+                correct: false,
+                num_tokens: c.token_ids.len(),
+            });
+        }
+        if let Some(acc) = per_reward.get("accuracy") {
+            for (s, a) in samples.iter_mut().zip(acc) {
+                s.correct = *a > 0.0;
+            }
+        }
+        let advantages = group_advantages(&totals, g, cfg.advantage_scale)?;
+        let zero_var = zero_variance_groups(&totals, g);
+
+        // The rows that enter the loss.
+        let keep: Vec<usize> = (0..completions.len())
+            .filter(|&i| !(cfg.dynamic_sampling && zero_var[i / g]))
+            .filter(|&i| !completions[i].token_ids.is_empty())
+            .collect();
+        let n = completions.len() as f64;
+        let lens: Vec<f64> = completions
+            .iter()
+            .map(|c| c.token_ids.len() as f64)
+            .collect();
+        let sampled_lp: Vec<f64> = completions
+            .iter()
+            .flat_map(|c| c.logprobs.iter().map(|&x| x as f64))
+            .collect();
+        let mut metrics = StepMetrics {
+            step,
+            reward_mean: totals.iter().sum::<f64>() / n,
+            reward_std: {
+                let m = totals.iter().sum::<f64>() / n;
+                (totals.iter().map(|r| (r - m).powi(2)).sum::<f64>() / n).sqrt()
+            },
+            rewards: per_reward
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().sum::<f64>() / v.len() as f64))
+                .collect(),
+            accuracy: correct as f64 / n,
+            format_rate: formatted as f64 / n,
+            completion_len_mean: lens.iter().sum::<f64>() / n,
+            completion_len_max: lens.iter().copied().fold(0.0, f64::max),
+            reflection_rate: reflections as f64 / n,
+            truncation_rate: completions.iter().filter(|c| c.truncated).count() as f64 / n,
+            zero_variance_frac: zero_var.iter().filter(|&&z| z).count() as f64
+                / zero_var.len() as f64,
+            kl: 0.0,
+            clip_low: 0.0,
+            clip_high: 0.0,
+            entropy: if sampled_lp.is_empty() {
+                0.0
+            } else {
+                -sampled_lp.iter().sum::<f64>() / sampled_lp.len() as f64
+            },
+            loss: 0.0,
+            grad_norm: 0.0,
+            lr: self.schedule.at(step),
+            tokens_per_s: 0.0,
+            wall_s: 0.0,
+            eval_pass_at_1: f64::NAN,
+            eval_cons_at_k: f64::NAN,
+        };
+
+        if !keep.is_empty() {
+            let rows: Vec<RolloutRow> = keep
+                .iter()
+                .map(|&i| {
+                    let c = &completions[i];
+                    RolloutRow {
+                        prompt: prompts[c.prompt_index].clone(),
+                        completion: c.token_ids.clone(),
+                        advantage: advantages[i],
+                        masked: cfg.mask_truncated && c.truncated,
+                    }
+                })
+                .collect();
+            let chunk = rows.len().div_ceil(cfg.minibatches);
+            // Old-policy and reference log-probs, computed once before any update (detached).
+            let mut prepared = Vec::new();
+            for part in rows.chunks(chunk) {
+                let t = RolloutTensors::build(part, &self.policy, self.tokenizer.pad_id)?;
+                let old = if cfg.mu > 1 {
+                    Some(self.policy.token_logprobs(&t.batch, &t.targets)?.detach())
+                } else {
+                    None
+                };
+                let reference = match &self.reference {
+                    Some(r) if cfg.beta > 0.0 => {
+                        Some(r.token_logprobs(&t.batch, &t.targets)?.detach())
+                    }
+                    _ => None,
+                };
+                prepared.push((t, old, reference));
+            }
+            let loss_cfg = cfg.loss();
+            let (mut loss_sum, mut norm_sum, mut kl_sum, mut low_sum, mut high_sum, mut count) =
+                (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+            for _ in 0..cfg.mu {
+                for (t, old, reference) in &prepared {
+                    let logp = self.policy.token_logprobs(&t.batch, &t.targets)?;
+                    // With μ = 1 the old policy is the current one: ρ = 1 with the gradient of π_θ.
+                    let old = match old {
+                        Some(o) => o.clone(),
+                        None => logp.detach(),
+                    };
+                    let (loss, stats) = grpo_loss(
+                        &logp,
+                        &old,
+                        reference.as_ref(),
+                        &t.advantages,
+                        &t.mask,
+                        &loss_cfg,
+                    )?;
+                    if !stats.loss.is_finite() {
+                        bail!(
+                            "the GRPO loss became {} at step {step}: lower the learning rate",
+                            stats.loss
+                        );
+                    }
+                    let mut grads = loss.backward()?;
+                    let norm =
+                        clip_grad_norm(&mut grads, self.policy.params().vars(), cfg.grad_clip)?;
+                    self.opt.step(&grads, self.schedule.at(step))?;
+                    loss_sum += stats.loss;
+                    norm_sum += norm;
+                    kl_sum += stats.kl;
+                    low_sum += stats.clip_low;
+                    high_sum += stats.clip_high;
+                    count += 1.0;
+                }
+            }
+            metrics.loss = loss_sum / count;
+            metrics.grad_norm = norm_sum / count;
+            metrics.kl = kl_sum / count;
+            metrics.clip_low = low_sum / count;
+            metrics.clip_high = high_sum / count;
+        }
+
+        self.step += 1;
+        if let (Some(r), true) = (
+            &self.reference,
+            cfg.ref_reset_every > 0 && self.step % cfg.ref_reset_every == 0,
+        ) {
+            r.params().assign_from(self.policy.params())?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        self.wall_s += secs;
+        let tokens: usize = completions.iter().map(|c| c.token_ids.len()).sum::<usize>()
+            + prompts.iter().map(|p| p.len() * g).sum::<usize>();
+        metrics.tokens_per_s = tokens as f64 / secs;
+        metrics.wall_s = self.wall_s;
+        Ok(StepOutput { metrics, samples })
+    }
+
+    /// Trains until `cfg.steps`, appending metrics and samples under `out`, evaluating and
+    /// checkpointing periodically (`checkpoint_every` 0 = only at the end). `on_step` sees each row.
+    pub fn run(
+        &mut self,
+        out: &Path,
+        eval: Option<&PeriodicEval>,
+        checkpoint_every: usize,
+        mut on_step: impl FnMut(&StepMetrics),
+    ) -> Result<Vec<StepMetrics>> {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let metrics_path = out.join("metrics.csv");
+        let samples_path = out.join("samples.jsonl");
+        let mut rows = Vec::new();
+        if self.step == 0 {
+            if let Some(e) = eval {
+                let mut m = self.evaluate_row(e)?;
+                m.step = 0;
+                append_metrics(&metrics_path, &m, true)?;
+                rows.push(m.clone());
+                on_step(&m);
+            }
+        }
+        while self.step < self.cfg.steps {
+            let StepOutput {
+                mut metrics,
+                samples,
+            } = self.train_step()?;
+            // The row of step s is the state after s+1 updates.
+            metrics.step = self.step;
+            if let Some(e) = eval {
+                if self.step % e.every == 0 || self.step == self.cfg.steps {
+                    let ev = self.evaluate_row(e)?;
+                    metrics.eval_pass_at_1 = ev.eval_pass_at_1;
+                    metrics.eval_cons_at_k = ev.eval_cons_at_k;
+                }
+            }
+            append_samples(&samples_path, &samples)?;
+            append_metrics(
+                &metrics_path,
+                &metrics,
+                rows.is_empty() && !metrics_path.exists(),
+            )?;
+            on_step(&metrics);
+            rows.push(metrics);
+            if checkpoint_every > 0 && self.step % checkpoint_every == 0
+                || self.step == self.cfg.steps
+            {
+                self.save(&out.join("checkpoint"))?;
+            }
+        }
+        Ok(rows)
+    }
+
+    fn evaluate_row(&self, e: &PeriodicEval) -> Result<StepMetrics> {
+        let report = evaluate(
+            &self.policy,
+            &self.tokenizer,
+            "policy",
+            self.task.name(),
+            &e.problems,
+            &e.config,
+            |_, _| {},
+        )?;
+        Ok(StepMetrics {
+            step: self.step,
+            reward_mean: f64::NAN,
+            reward_std: f64::NAN,
+            rewards: self
+                .rewards
+                .names()
+                .into_iter()
+                .map(|n| (n, f64::NAN))
+                .collect(),
+            accuracy: f64::NAN,
+            format_rate: f64::NAN,
+            completion_len_mean: f64::NAN,
+            completion_len_max: f64::NAN,
+            reflection_rate: f64::NAN,
+            truncation_rate: f64::NAN,
+            zero_variance_frac: f64::NAN,
+            kl: f64::NAN,
+            clip_low: f64::NAN,
+            clip_high: f64::NAN,
+            entropy: f64::NAN,
+            loss: f64::NAN,
+            grad_norm: f64::NAN,
+            lr: f64::NAN,
+            tokens_per_s: f64::NAN,
+            wall_s: self.wall_s,
+            eval_pass_at_1: report.pass_at_1,
+            eval_cons_at_k: report.cons_at_k,
+        })
+    }
+
+    /// Saves policy (Hugging Face layout), reference, optimizer moments and the step, atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let mut extra: HashMap<String, Tensor> = HashMap::new();
+        for (k, v) in self.opt.state()? {
+            extra.insert(format!("opt.{k}"), v);
+        }
+        if let Some(r) = &self.reference {
+            for (k, v) in r.params().tensors() {
+                extra.insert(format!("ref.{k}"), v);
+            }
+        }
+        let gen = GenerationConfig {
+            eos_token_id: Some(serde_json::json!(self.tokenizer.eos_ids)),
+            pad_token_id: Some(self.tokenizer.pad_id),
+            ..Default::default()
+        };
+        checkpoint::save_with(&self.policy, Some(&self.tokenizer), &gen, &extra, dir)?;
+        let state =
+            serde_json::json!({ "step": self.step, "wall_s": self.wall_s, "config": self.cfg });
+        checkpoint::atomic_write(
+            &dir.join("trainer_state.json"),
+            serde_json::to_string_pretty(&state)?.as_bytes(),
+        )
+    }
+
+    /// Restores a trainer saved by [`GrpoTrainer::save`]; `metrics.csv` beside it is cut back to
+    /// the saved step so that rows written after the checkpoint are not duplicated.
+    pub fn resume(
+        dir: &Path,
+        task: Arc<dyn Task>,
+        rewards: Arc<RewardSet>,
+        held_out: HashSet<String>,
+        cfg: GrpoConfig,
+    ) -> Result<Self> {
+        let loaded = checkpoint::load(
+            &dir.to_string_lossy(),
+            DType::F32,
+            &candle_core::Device::Cpu,
+        )
+        .with_context(|| format!("cannot resume from {}", dir.display()))?;
+        let tokenizer = loaded.tokenizer()?.clone();
+        let state_text =
+            std::fs::read_to_string(dir.join("trainer_state.json")).with_context(|| {
+                format!(
+                    "{} has no trainer_state.json: it is not a GRPO checkpoint",
+                    dir.display()
+                )
+            })?;
+        let state: serde_json::Value = serde_json::from_str(&state_text)?;
+        let step = state["step"]
+            .as_u64()
+            .context("trainer_state.json lacks the step")? as usize;
+        let extra = checkpoint::read_safetensors(&[dir.join("extra.safetensors")])?;
+        let mut t = Self::new(loaded.model, tokenizer, task, rewards, held_out, cfg)?;
+        let opt_state: HashMap<String, Tensor> = extra
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("opt.").map(|k| (k.to_string(), v.clone())))
+            .collect();
+        t.opt.load_state(&opt_state)?;
+        if let Some(r) = &t.reference {
+            let ref_tensors: HashMap<String, Tensor> = extra
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("ref.").map(|k| (k.to_string(), v.clone())))
+                .collect();
+            let params =
+                Params::from_tensors(&r.config, ref_tensors, DType::F32, r.device(), "reference")?;
+            r.params().assign_from(&params)?;
+        }
+        t.step = step;
+        t.wall_s = state["wall_s"].as_f64().unwrap_or(0.0);
+        if let Some(out) = dir.parent() {
+            truncate_metrics(&out.join("metrics.csv"), step)?;
+        }
+        Ok(t)
+    }
+}
+
+struct RolloutRow {
+    prompt: Vec<u32>,
+    completion: Vec<u32>,
+    advantage: f64,
+    masked: bool,
+}
+
+/// A minibatch of rollouts as tensors: inputs `prompt ++ completion[..-1]` left-padded, targets
+/// shifted by one, the mask selecting completion tokens.
+struct RolloutTensors {
+    batch: Batch,
+    targets: Tensor,
+    mask: Tensor,
+    advantages: Tensor,
+}
+
+impl RolloutTensors {
+    fn build(rows: &[RolloutRow], model: &Model, pad: u32) -> Result<Self> {
+        let device = model.device();
+        let inputs: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|r| {
+                let mut v = r.prompt.clone();
+                v.extend_from_slice(&r.completion[..r.completion.len() - 1]);
+                v
+            })
+            .collect();
+        let t = inputs.iter().map(|r| r.len()).max().unwrap_or(1);
+        let b = rows.len();
+        let mut targets = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for (r, inp) in rows.iter().zip(&inputs) {
+            let pad_n = t - inp.len();
+            targets.extend(std::iter::repeat_n(0u32, pad_n + r.prompt.len() - 1));
+            targets.extend_from_slice(&r.completion);
+            mask.extend(std::iter::repeat_n(0f32, pad_n + r.prompt.len() - 1));
+            mask.extend(std::iter::repeat_n(
+                if r.masked { 0f32 } else { 1f32 },
+                r.completion.len(),
+            ));
+        }
+        Ok(Self {
+            batch: Batch::left_padded(&inputs, pad, model.dtype(), device)?,
+            targets: Tensor::from_vec(targets, (b, t), device)?,
+            mask: Tensor::from_vec(mask, (b, t), device)?,
+            advantages: Tensor::from_vec(
+                rows.iter().map(|r| r.advantage as f32).collect::<Vec<_>>(),
+                b,
+                device,
+            )?,
+        })
+    }
+}
+
+fn csv_value(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Appends one row to `metrics.csv` (header first when the file is new).
+pub fn append_metrics(path: &Path, m: &StepMetrics, _first: bool) -> Result<()> {
+    let cols = m.columns();
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if new {
+        writeln!(
+            f,
+            "{}",
+            cols.iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )?;
+    }
+    writeln!(
+        f,
+        "{}",
+        cols.iter()
+            .map(|(_, v)| csv_value(*v))
+            .collect::<Vec<_>>()
+            .join(",")
+    )?;
+    Ok(())
+}
+
+fn append_samples(path: &Path, samples: &[SampleRecord]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    for s in samples {
+        writeln!(f, "{}", serde_json::to_string(s)?)?;
+    }
+    Ok(())
+}
+
+/// Keeps the header and the rows of steps ≤ `step` (atomically).
+fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let keep = i == 0
+            || line
+                .split(',')
+                .next()
+                .and_then(|s| s.parse::<f64>().ok())
+                .is_some_and(|s| s as usize <= step);
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    checkpoint::atomic_write(path, out.as_bytes())
+}
