@@ -19,6 +19,7 @@ pub mod grpo;
 pub mod hub;
 pub mod model;
 pub mod optim;
+pub mod report;
 pub mod rewards;
 pub mod sampling;
 pub mod sft;

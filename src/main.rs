@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use r1lab::experiments::{base_models, Scale};
+use r1lab::experiments::{base_models, r1_zero, Scale};
 use r1lab::{bench, checkpoint, device, eval, sampling, tasks};
 use std::path::PathBuf;
 
@@ -104,6 +104,46 @@ enum Command {
         /// Write the table (CSV and Markdown) to this path stem.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// R1-Zero: GRPO with accuracy + format rewards from the base model (Figures 2-3, Tables 2-3).
+    R1Zero {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// The base checkpoint.
+        #[arg(long)]
+        base: Option<String>,
+        /// arithmetic or countdown.
+        #[arg(long)]
+        task: Option<String>,
+        /// Override the number of RL steps.
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// Where the figures and tables go.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Evaluate the shipped base models on every task (data/checkpoints/base_models_eval.{csv,md}).
+    EvalBase {
+        /// Sizes whose data/checkpoints/base-<size> to evaluate.
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["1M".to_string(), "2M".to_string(), "4M".to_string()])]
+        sizes: Vec<String>,
+        #[arg(short, long, default_value_t = 16)]
+        k: usize,
+        /// Problems per task (the first N of each held-out set).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, default_value_t = 160)]
+        max_new_tokens: usize,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Output path stem.
+        #[arg(long, default_value = "data/checkpoints/base_models_eval")]
+        out: PathBuf,
     },
     /// Write the fixed, seeded held-out test sets of the synthetic tasks to data/tasks/.
     TestSets {
@@ -302,6 +342,97 @@ fn run(cli: Cli) -> Result<()> {
                 eval::table::write_table(&df, &stem, None)?;
                 println!("wrote {}.csv and .md", stem.display());
             }
+        }
+        Command::R1Zero {
+            scale,
+            base,
+            task,
+            steps,
+            run_dir,
+            reports,
+            data,
+        } => {
+            let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+            if let Some(b) = base {
+                cfg.base = b;
+            }
+            if let Some(t) = task {
+                cfg.task = t;
+            }
+            if let Some(s) = steps {
+                cfg.grpo.steps = s;
+            }
+            let run_dir = run_dir.unwrap_or_else(|| r1_zero::default_run_dir(scale));
+            let total = cfg.grpo.steps;
+            let pb = progress_bar(total as u64, "R1-Zero GRPO");
+            let result = r1_zero::run(&cfg, &data, &run_dir, &reports, |m| {
+                pb.set_position(m.step as u64);
+                let msg = format!(
+                    "reward {:.3} acc {:.3} len {:.1} eval pass@1 {:.3}",
+                    m.reward_mean, m.accuracy, m.completion_len_mean, m.eval_pass_at_1
+                );
+                pb.set_message(msg.clone());
+                log_line(m.step.saturating_sub(1), total, &msg);
+            })?;
+            pb.finish_and_clear();
+            println!(
+                "R1-Zero on {}: pass@1 {:.3} -> {:.3}, cons@{k} {:.3} -> {:.3}, mean length {:.1} -> {:.1} ({:.0} s); reports in {}",
+                cfg.task,
+                result.base.pass_at_1,
+                result.r1_zero.pass_at_1,
+                result.base.cons_at_k,
+                result.r1_zero.cons_at_k,
+                result.base.mean_length,
+                result.r1_zero.mean_length,
+                result.wall_s,
+                reports.display(),
+                k = cfg.eval_k
+            );
+        }
+        Command::EvalBase {
+            sizes,
+            k,
+            limit,
+            max_new_tokens,
+            data,
+            out,
+        } => {
+            let ckpts: Vec<(String, PathBuf)> = sizes
+                .iter()
+                .map(|s| {
+                    (
+                        format!("base-{s}"),
+                        data.join(format!("checkpoints/base-{s}")),
+                    )
+                })
+                .collect();
+            let cfg = eval::EvalConfig {
+                k,
+                max_new_tokens,
+                ..Default::default()
+            };
+            let start = std::time::Instant::now();
+            let (df, _) = base_models::evaluate_base_models(
+                &ckpts,
+                &["arithmetic", "countdown"],
+                &data,
+                &cfg,
+                limit,
+                |m| eprintln!("evaluating {m}"),
+            )?;
+            println!("{df}");
+            eval::table::write_table(
+                &df,
+                &out,
+                Some(&format!(
+                    "# Base models on the held-out sets (first {limit} problems, k = {k}, temperature 0.6, top-p 0.95)\n\nRegenerate: `cargo run --release -- eval-base --limit {limit} -k {k}`"
+                )),
+            )?;
+            println!(
+                "wrote {}.csv and .md in {:.0} s",
+                out.display(),
+                start.elapsed().as_secs_f64()
+            );
         }
         Command::TestSets { data } => {
             for p in tasks::write_test_sets(&data.join("tasks"))? {

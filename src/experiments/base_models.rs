@@ -147,3 +147,80 @@ pub fn pretrain(
     )?;
     Ok((model, logs))
 }
+
+/// Evaluates each base checkpoint on each task with the paper's protocol and returns one wide
+/// row per (model, task): pass@1, pass@k, cons@k, mean length, format, mixing and reflection
+/// rates. `limit` takes the first problems of each held-out set.
+pub fn evaluate_base_models(
+    checkpoints: &[(String, std::path::PathBuf)],
+    tasks_to_eval: &[&str],
+    data_dir: &Path,
+    cfg: &crate::eval::EvalConfig,
+    limit: usize,
+    mut progress: impl FnMut(&str),
+) -> Result<(polars::prelude::DataFrame, Vec<crate::eval::EvalReport>)> {
+    use polars::prelude::*;
+    let mut reports = Vec::new();
+    for (name, dir) in checkpoints {
+        let loaded = checkpoint::load(&dir.to_string_lossy(), DType::F32, &Device::Cpu)?;
+        let tk = loaded.tokenizer()?;
+        for task in tasks_to_eval {
+            progress(&format!("{name} on {task}"));
+            let mut problems = tasks::read_test_set(&data_dir.join("tasks"), task)?;
+            problems.truncate(limit);
+            reports.push(crate::eval::evaluate(
+                &loaded.model,
+                tk,
+                name,
+                task,
+                &problems,
+                cfg,
+                |_, _| {},
+            )?);
+        }
+    }
+    let k = cfg.k;
+    let col =
+        |f: &dyn Fn(&crate::eval::EvalReport) -> f64| reports.iter().map(f).collect::<Vec<f64>>();
+    let df = DataFrame::new_infer_height(vec![
+        Column::new(
+            "model".into(),
+            reports.iter().map(|r| r.model.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("params".into(), {
+            let mut v = Vec::new();
+            for r in &reports {
+                let dir = &checkpoints
+                    .iter()
+                    .find(|(n, _)| *n == r.model)
+                    .map(|(_, d)| d.clone())
+                    .unwrap_or_default();
+                v.push(
+                    ModelConfig::from_file(&dir.join("config.json"))
+                        .map(|c| c.num_parameters() as u64)
+                        .unwrap_or(0),
+                );
+            }
+            v
+        }),
+        Column::new(
+            "task".into(),
+            reports.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "problems".into(),
+            reports
+                .iter()
+                .map(|r| r.problems as u32)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("pass@1".into(), col(&|r| r.pass_at_1)),
+        Column::new(format!("pass@{k}").into(), col(&|r| r.pass_at_k)),
+        Column::new(format!("cons@{k}").into(), col(&|r| r.cons_at_k)),
+        Column::new("mean_length".into(), col(&|r| r.mean_length)),
+        Column::new("format_rate".into(), col(&|r| r.format_rate)),
+        Column::new("mixing_rate".into(), col(&|r| r.mixing_rate)),
+        Column::new("reflection_rate".into(), col(&|r| r.reflection_rate)),
+    ])?;
+    Ok((df, reports))
+}

@@ -2,6 +2,7 @@
 //! scale: `smoke` (seconds, for tests), `workshop` (minutes on a laptop CPU).
 
 pub mod base_models;
+pub mod r1_zero;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};

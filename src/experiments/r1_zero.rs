@@ -1,0 +1,419 @@
+//! R1-Zero (paper §2.2): pure RL with GRPO and rule-based rewards (accuracy + format, equal
+//! weights), from the base model, with the R1-Zero template and no supervised data.
+//!
+//! Writes, into the reports folder, the counterparts of Figure 2 (held-out pass@1 and cons@16
+//! against RL steps), Figure 3 (mean response length on the training batches), Table 2 (base vs
+//! R1-Zero) and Table 3 (the "aha moment": the reflection marker's frequency over training, with
+//! real completions).
+//!
+//! Departures from the paper: the scale (see [`crate::grpo`]); the held-out set is 200 synthetic
+//! problems instead of AIME 2024; the short template.
+
+use crate::checkpoint;
+use crate::eval::{self, table, EvalConfig, EvalReport};
+use crate::experiments::Scale;
+use crate::grpo::trainer::{PeriodicEval, SampleRecord};
+use crate::grpo::{GrpoConfig, GrpoTrainer, StepMetrics};
+use crate::report::{LineChart, RefLine, Series};
+use crate::rewards::RewardSet;
+use crate::tasks::{self, Task};
+use anyhow::{Context, Result};
+use candle_core::{DType, Device};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Figure 2: AIME pass@1 at the start and end of R1-Zero training, cons@16 at the end, o1-0912.
+pub const PAPER_PASS1_START: f64 = 0.156;
+pub const PAPER_PASS1_END: f64 = 0.710;
+pub const PAPER_CONS_END: f64 = 0.867;
+pub const PAPER_O1_0912_PASS1: f64 = 0.744;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct R1ZeroConfig {
+    /// The base checkpoint (a folder or Hub id).
+    pub base: String,
+    /// `arithmetic` or `countdown`.
+    pub task: String,
+    pub grpo: GrpoConfig,
+    /// Held-out problems evaluated during training (the first N of the test set).
+    pub eval_problems: usize,
+    /// k of pass@1 / cons@k during training (the paper's Figure 2 uses 16).
+    pub eval_k: usize,
+    pub eval_every: usize,
+    pub max_new_tokens: usize,
+    pub checkpoint_every: usize,
+}
+
+impl R1ZeroConfig {
+    pub fn preset(scale: Scale) -> Self {
+        let grpo = match scale {
+            Scale::Smoke => GrpoConfig {
+                steps: 2,
+                group_size: 4,
+                prompts_per_step: 2,
+                max_completion_length: 48,
+                ..Default::default()
+            },
+            Scale::Workshop => GrpoConfig {
+                steps: 200,
+                group_size: 8,
+                prompts_per_step: 8,
+                max_completion_length: 128,
+                lr: 1e-4,
+                ..Default::default()
+            },
+        };
+        let (eval_problems, eval_k, eval_every) = match scale {
+            Scale::Smoke => (4, 4, 1),
+            Scale::Workshop => (50, 16, 25),
+        };
+        Self {
+            base: "data/checkpoints/base-1M".into(),
+            task: "arithmetic".into(),
+            max_new_tokens: grpo.max_completion_length,
+            grpo,
+            eval_problems,
+            eval_k,
+            eval_every,
+            checkpoint_every: 25,
+        }
+    }
+}
+
+/// What the experiment measured (owned, for notebooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct R1ZeroResult {
+    pub base: EvalReport,
+    pub r1_zero: EvalReport,
+    pub metrics: Vec<StepMetrics>,
+    pub wall_s: f64,
+}
+
+/// Runs R1-Zero: evaluates the base model, trains with GRPO, evaluates the result, writes the
+/// reports. `run_dir` holds metrics.csv, samples.jsonl and the checkpoint (resumable).
+pub fn run(
+    cfg: &R1ZeroConfig,
+    data: &Path,
+    run_dir: &Path,
+    reports: &Path,
+    mut on_step: impl FnMut(&StepMetrics),
+) -> Result<R1ZeroResult> {
+    let start = std::time::Instant::now();
+    let device = Device::Cpu;
+    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let held_out = tasks::questions(&test);
+    let task: Arc<dyn Task> = tasks::synthetic_tasks()
+        .into_iter()
+        .find(|t| t.name() == cfg.task)
+        .map(Arc::from)
+        .with_context(|| format!("unknown task {:?}: use arithmetic or countdown", cfg.task))?;
+    let template = cfg.grpo.template;
+    let rewards = Arc::new(RewardSet::r1_zero(template.prompt_opens_think()));
+    let eval_cfg = EvalConfig {
+        k: cfg.eval_k,
+        max_new_tokens: cfg.max_new_tokens,
+        template,
+        ..Default::default()
+    };
+    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
+
+    let ckpt = run_dir.join("checkpoint");
+    let mut trainer = if ckpt.join("trainer_state.json").exists() {
+        GrpoTrainer::resume(
+            &ckpt,
+            task.clone(),
+            rewards.clone(),
+            held_out.clone(),
+            cfg.grpo.clone(),
+        )?
+    } else {
+        if run_dir.join("metrics.csv").exists() {
+            std::fs::remove_file(run_dir.join("metrics.csv"))?;
+            let _ = std::fs::remove_file(run_dir.join("samples.jsonl"));
+        }
+        let base = checkpoint::load(&cfg.base, DType::F32, &device)?;
+        let tk = base.tokenizer()?.clone();
+        GrpoTrainer::new(
+            base.model,
+            tk,
+            task.clone(),
+            rewards.clone(),
+            held_out.clone(),
+            cfg.grpo.clone(),
+        )?
+    };
+    let base_loaded = checkpoint::load(&cfg.base, DType::F32, &device)?;
+    let base_report = eval::evaluate(
+        &base_loaded.model,
+        base_loaded.tokenizer()?,
+        "base",
+        &cfg.task,
+        &problems,
+        &eval_cfg,
+        |_, _| {},
+    )?;
+    let periodic = PeriodicEval {
+        problems: problems.clone(),
+        config: eval_cfg.clone(),
+        every: cfg.eval_every,
+    };
+    trainer.run(run_dir, Some(&periodic), cfg.checkpoint_every, &mut on_step)?;
+    let final_report = eval::evaluate(
+        &trainer.policy,
+        &trainer.tokenizer,
+        "r1-zero",
+        &cfg.task,
+        &problems,
+        &eval_cfg,
+        |_, _| {},
+    )?;
+    let metrics = read_metrics(&run_dir.join("metrics.csv"))?;
+    let result = R1ZeroResult {
+        base: base_report,
+        r1_zero: final_report,
+        metrics,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_reports(&result, &run_dir.join("samples.jsonl"), reports)?;
+    Ok(result)
+}
+
+/// Reads `metrics.csv` back into rows (empty cells are NaN).
+pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .context("empty metrics.csv")?
+        .split(',')
+        .map(String::from)
+        .collect();
+    let mut out = Vec::new();
+    for line in lines {
+        let vals: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
+            .collect();
+        let get = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| vals.get(i).copied())
+                .unwrap_or(f64::NAN)
+        };
+        out.push(StepMetrics {
+            step: get("step") as usize,
+            reward_mean: get("reward_mean"),
+            reward_std: get("reward_std"),
+            rewards: header
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| {
+                    h.strip_prefix("reward_")
+                        .filter(|n| *n != "mean" && *n != "std")
+                        .map(|n| (n.to_string(), vals[i]))
+                })
+                .collect(),
+            accuracy: get("accuracy"),
+            format_rate: get("format_rate"),
+            completion_len_mean: get("completion_len_mean"),
+            completion_len_max: get("completion_len_max"),
+            reflection_rate: get("reflection_rate"),
+            truncation_rate: get("truncation_rate"),
+            zero_variance_frac: get("zero_variance_frac"),
+            kl: get("kl"),
+            clip_low: get("clip_low"),
+            clip_high: get("clip_high"),
+            entropy: get("entropy"),
+            loss: get("loss"),
+            grad_norm: get("grad_norm"),
+            lr: get("lr"),
+            tokens_per_s: get("tokens_per_s"),
+            wall_s: get("wall_s"),
+            eval_pass_at_1: get("eval_pass_at_1"),
+            eval_cons_at_k: get("eval_cons_at_k"),
+        });
+    }
+    Ok(out)
+}
+
+fn series(
+    name: &str,
+    metrics: &[StepMetrics],
+    f: impl Fn(&StepMetrics) -> f64,
+    solid: bool,
+) -> Series {
+    Series {
+        name: name.into(),
+        points: metrics
+            .iter()
+            .map(|m| (m.step as f64, f(m)))
+            .filter(|p| p.1.is_finite())
+            .collect(),
+        solid,
+    }
+}
+
+/// Moving average over `w` rows (for noisy per-step curves).
+fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
+    (0..points.len())
+        .map(|i| {
+            let lo = i.saturating_sub(w - 1);
+            let win = &points[lo..=i];
+            (
+                points[i].0,
+                win.iter().map(|p| p.1).sum::<f64>() / win.len() as f64,
+            )
+        })
+        .collect()
+}
+
+/// Writes fig2, fig3, table2 and table3 into `reports`.
+pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result<()> {
+    let k = r.base.k;
+    LineChart {
+        title: format!(
+            "Figure 2 (ours): held-out accuracy of R1-Zero during RL ({})",
+            r.base.task
+        ),
+        x_label: "RL step".into(),
+        y_label: "accuracy (fraction of problems)".into(),
+        series: vec![
+            series("pass@1 (ours)", &r.metrics, |m| m.eval_pass_at_1, true),
+            series(
+                &format!("cons@{k} (ours)"),
+                &r.metrics,
+                |m| m.eval_cons_at_k,
+                true,
+            ),
+        ],
+        ref_lines: vec![
+            RefLine {
+                label: format!("paper AIME pass@1 start {PAPER_PASS1_START}"),
+                y: PAPER_PASS1_START,
+            },
+            RefLine {
+                label: format!("paper AIME pass@1 end {PAPER_PASS1_END}"),
+                y: PAPER_PASS1_END,
+            },
+            RefLine {
+                label: format!("paper AIME cons@16 end {PAPER_CONS_END}"),
+                y: PAPER_CONS_END,
+            },
+        ],
+        y_range: Some((0.0, 1.0)),
+    }
+    .save(&reports.join("fig2_r1zero_accuracy"))?;
+
+    let train: Vec<StepMetrics> = r
+        .metrics
+        .iter()
+        .filter(|m| m.completion_len_mean.is_finite())
+        .cloned()
+        .collect();
+    let len = series(
+        "mean response length (tokens)",
+        &train,
+        |m| m.completion_len_mean,
+        false,
+    );
+    let smoothed = Series {
+        name: "10-step moving average".into(),
+        points: smooth(&len.points, 10),
+        solid: true,
+    };
+    LineChart {
+        title: "Figure 3 (ours): mean response length on the training batches".into(),
+        x_label: "RL step".into(),
+        y_label: "completion length (tokens)".into(),
+        series: vec![len, smoothed],
+        ref_lines: vec![],
+        y_range: None,
+    }
+    .save(&reports.join("fig3_r1zero_response_length"))?;
+
+    // Table 2: base vs R1-Zero, with the paper's AIME row beside.
+    let df = df!(
+        "model" => ["base (ours)", "R1-Zero (ours)", "DeepSeek-V3-Base (paper)", "DeepSeek-R1-Zero (paper)"],
+        "pass@1" => [r.base.pass_at_1, r.r1_zero.pass_at_1, PAPER_PASS1_START, PAPER_PASS1_END],
+        format!("cons@{k}") => [r.base.cons_at_k, r.r1_zero.cons_at_k, f64::NAN, PAPER_CONS_END],
+        format!("pass@{k}") => [r.base.pass_at_k, r.r1_zero.pass_at_k, f64::NAN, f64::NAN],
+        "format_rate" => [r.base.format_rate, r.r1_zero.format_rate, f64::NAN, f64::NAN],
+        "mean_length" => [r.base.mean_length, r.r1_zero.mean_length, f64::NAN, f64::NAN]
+    )?;
+    table::write_table(
+        &df,
+        &reports.join("table2_r1zero"),
+        Some(&format!(
+            "# Table 2 (ours): base vs R1-Zero on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nPaper rows: AIME 2024 (cons@64 for R1-Zero).",
+            r.base.problems, r.base.task
+        )),
+    )?;
+
+    // Table 3: reflection over training, with real completions.
+    let records = read_samples(samples)?;
+    let marker_rows: Vec<&StepMetrics> = train.iter().collect();
+    let third = (marker_rows.len() / 3).max(1);
+    let rate = |rows: &[&StepMetrics]| {
+        rows.iter().map(|m| m.reflection_rate).sum::<f64>() / rows.len().max(1) as f64
+    };
+    let early = rate(&marker_rows[..third.min(marker_rows.len())]);
+    let late = rate(&marker_rows[marker_rows.len().saturating_sub(third)..]);
+    let mut md = format!(
+        "# Table 3 (ours): the \"aha moment\" — the reflection marker over training\n\nShare of training completions whose chain of thought contains the reflection marker (\"wait\" / its language-B counterpart): first third of training {early:.3}, last third {late:.3}.\n\nPaper: \"Wait, wait. Wait. That's an aha moment I can flag here.\" (Table 3); the frequency of \"wait\" is near zero early and rises sharply late in training (Nature, Extended Data Fig. 1b).\n\n"
+    );
+    let with_marker = |s: &&SampleRecord| eval::has_reflection(&s.completion) && s.correct;
+    let max_step = records.iter().map(|s| s.step).max().unwrap_or(0);
+    for (label, pick) in [
+        (
+            "early",
+            records
+                .iter()
+                .filter(|s| s.step < (max_step / 3).max(1))
+                .find(with_marker),
+        ),
+        (
+            "late",
+            records
+                .iter()
+                .rev()
+                .filter(|s| s.step >= 2 * max_step / 3)
+                .find(with_marker),
+        ),
+    ] {
+        match pick {
+            Some(s) => md.push_str(&format!("## A {label} completion with reflection (step {}, correct)\n\n**{}**\n\n```\n{}\n```\n\n", s.step, s.question, s.completion)),
+            None => md.push_str(&format!("## {label}: no correct completion with the reflection marker was sampled\n\n")),
+        }
+    }
+    let rows = df!(
+        "phase" => ["first third", "last third"],
+        "reflection_rate" => [early, late]
+    )?;
+    md.push_str(&table::to_markdown(&rows));
+    std::fs::create_dir_all(reports)?;
+    checkpoint::atomic_write(&reports.join("table3_aha_moment.md"), md.as_bytes())?;
+    table::write_table(&rows, &reports.join("table3_aha_moment_rates"), None)?;
+    Ok(())
+}
+
+fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("bad line in {}", path.display())))
+        .collect()
+}
+
+/// The default run folder of a scale.
+pub fn default_run_dir(scale: Scale) -> PathBuf {
+    PathBuf::from(match scale {
+        Scale::Smoke => "runs/r1-zero-smoke",
+        Scale::Workshop => "runs/r1-zero",
+    })
+}

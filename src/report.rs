@@ -1,0 +1,214 @@
+//! Charts for `reports/`: line charts with labelled axes, a legend and the paper's reference
+//! lines, written as SVG and PNG with plotters and a bundled font (DejaVu Sans), so text renders
+//! without system font libraries.
+
+use anyhow::{anyhow, Context, Result};
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Registers the bundled font once per process (safe to call again, e.g. from notebook cells).
+pub fn register_font() {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // Registration fails only on a malformed font file, which is bundled and tested.
+            let _ = plotters::style::register_font("sans-serif", style, FONT);
+        }
+    });
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Drawn dashed-looking (thin, lighter) when false.
+    pub solid: bool,
+}
+
+/// A horizontal reference line (e.g. the paper's number) with its label.
+#[derive(Debug, Clone)]
+pub struct RefLine {
+    pub label: String,
+    pub y: f64,
+}
+
+/// A line chart specification.
+#[derive(Debug, Clone)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub ref_lines: Vec<RefLine>,
+    /// y range; None = from the data and reference lines.
+    pub y_range: Option<(f64, f64)>,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+impl LineChart {
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(|e| anyhow!("chart: {e}"))?;
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0));
+        let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let (x0, x1) = if x0.is_finite() && x1 > x0 {
+            (x0, x1)
+        } else {
+            (0.0, 1.0)
+        };
+        let (y0, y1) = self.y_range.unwrap_or_else(|| {
+            let ys = self
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1))
+                .chain(self.ref_lines.iter().map(|r| r.y))
+                .filter(|y| y.is_finite());
+            let (a, b) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                (a.min(y), b.max(y))
+            });
+            if a.is_finite() && b > a {
+                let pad = 0.08 * (b - a);
+                (a - pad, b + pad)
+            } else {
+                (0.0, 1.0)
+            }
+        });
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| anyhow!("chart: {e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(|e| anyhow!("chart: {e}"))?;
+        for (i, s) in self.series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let style = if s.solid {
+                color.stroke_width(3)
+            } else {
+                color.mix(0.6).stroke_width(2)
+            };
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied().filter(|p| p.1.is_finite()),
+                    style,
+                ))
+                .map_err(|e| anyhow!("chart: {e}"))?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| p.1.is_finite())
+                        .map(|&p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(|e| anyhow!("chart: {e}"))?;
+        }
+        for (i, r) in self.ref_lines.iter().enumerate() {
+            let color = COLORS[(i + self.series.len()) % COLORS.len()].mix(0.8);
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(x0, r.y), (x1, r.y)],
+                    color.stroke_width(1),
+                ))
+                .map_err(|e| anyhow!("chart: {e}"))?
+                .label(&r.label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| anyhow!("chart: {e}"))?;
+        root.present().map_err(|e| anyhow!("chart: {e}"))?;
+        Ok(())
+    }
+
+    /// Writes `<stem>.svg` and `<stem>.png` (960×600).
+    pub fn save(&self, stem: &Path) -> Result<()> {
+        register_font();
+        if let Some(dir) = stem.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let svg = stem.with_extension("svg");
+        self.draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area())
+            .with_context(|| format!("cannot draw {}", svg.display()))?;
+        let png = stem.with_extension("png");
+        self.draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area())
+            .with_context(|| format!("cannot draw {}", png.display()))?;
+        Ok(())
+    }
+
+    /// The SVG as a string (for notebooks: `evcxr_display`).
+    pub fn to_svg(&self) -> Result<String> {
+        register_font();
+        let mut out = String::new();
+        self.draw(SVGBackend::with_string(&mut out, (960, 600)).into_drawing_area())?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_svg_and_png_with_text() {
+        let chart = LineChart {
+            title: "test".into(),
+            x_label: "RL step".into(),
+            y_label: "pass@1".into(),
+            series: vec![Series {
+                name: "ours".into(),
+                points: vec![(0.0, 0.1), (10.0, 0.4)],
+                solid: true,
+            }],
+            ref_lines: vec![RefLine {
+                label: "paper".into(),
+                y: 0.71,
+            }],
+            y_range: Some((0.0, 1.0)),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("c");
+        chart.save(&stem).unwrap();
+        let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+        assert!(svg.contains("RL step") && svg.contains("paper"));
+        assert!(std::fs::metadata(stem.with_extension("png")).unwrap().len() > 1000);
+    }
+}
