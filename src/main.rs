@@ -87,8 +87,8 @@ enum Command {
         /// A checkpoint folder or a Hugging Face Hub id.
         #[arg(default_value = DEFAULT_MODEL)]
         model: String,
-        /// Task: arithmetic or countdown (held-out sets in data/tasks), or a JSONL file of word
-        /// problems ({"question", "answer"}).
+        /// Task: arithmetic or countdown (held-out sets in data/tasks), or a JSONL or parquet file
+        /// of word problems (question, answer).
         #[arg(long, default_value = "arithmetic")]
         task: String,
         /// Samples per question.

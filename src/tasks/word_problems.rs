@@ -103,6 +103,48 @@ impl WordProblemTask {
             .with_context(|| format!("{}: no problems", path.display()))
     }
 
+    /// Loads a parquet file (read with polars) with string columns `question` and `answer` (a
+    /// GSM8K answer ending in `#### N`, or a plain number) — the layout of GSM8K on the Hub.
+    pub fn from_parquet(path: &Path) -> Result<Self> {
+        use polars::prelude::*;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| NAME.to_owned());
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| anyhow!("{} is not a readable parquet file: {e}", path.display()))?;
+        let column = |col: &str| -> Result<Vec<Option<String>>> {
+            let c = df.column(col).map_err(|_| {
+                anyhow!(
+                    "{} has no {col:?} column (columns: {:?}): word problems need question and answer",
+                    path.display(),
+                    df.get_column_names()
+                )
+            })?;
+            let c = c.cast(&DataType::String)?;
+            let ca = c.str()?;
+            Ok((0..ca.len()).map(|i| ca.get(i).map(String::from)).collect())
+        };
+        let questions = column("question")?;
+        let answers = column("answer")?;
+        let pairs = questions
+            .into_iter()
+            .zip(answers)
+            .enumerate()
+            .map(|(i, (q, a))| match (q, a) {
+                (Some(q), Some(a)) => Ok((q, a)),
+                _ => Err(anyhow!(
+                    "{}: row {i} has a missing question or answer",
+                    path.display()
+                )),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_pairs(&name, pairs).with_context(|| format!("in {}", path.display()))
+    }
+
     /// All problems, in file order.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
@@ -299,5 +341,31 @@ April and May."
         let empty = dir.path().join("empty.jsonl");
         fs::write(&empty, "\n").unwrap();
         assert!(WordProblemTask::from_jsonl(&empty).is_err());
+    }
+
+    #[test]
+    fn loads_parquet_with_polars() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gsm.parquet");
+        let mut df = df!(
+            "question" => ["Tom has 3 apples and buys 4 more. How many?", "What is 10 / 2?"],
+            "answer" => ["3 + 4 = 7\n#### 7", "5"]
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let task = WordProblemTask::from_parquet(&path).unwrap();
+        assert_eq!(task.problems().len(), 2);
+        assert_eq!(task.problems()[0].answer, "7");
+        assert!(task.problems()[1].verify("5.0"));
+        let bad = dir.path().join("bad.parquet");
+        let mut df = df!("q" => ["x"]).unwrap();
+        ParquetWriter::new(std::fs::File::create(&bad).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let err = WordProblemTask::from_parquet(&bad).unwrap_err().to_string();
+        assert!(err.contains("question"), "{err}");
     }
 }
