@@ -12,7 +12,7 @@ pub mod table;
 use crate::model::Model;
 use crate::rewards::{chain_of_thought, Format};
 use crate::sampling::{generate, SamplingConfig};
-use crate::tasks::language::{count_words, reflection_marker, Lang};
+use crate::tasks::language::{reflection_marker, Lang};
 use crate::tasks::{Problem, Template};
 use crate::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
@@ -259,10 +259,4 @@ pub fn evaluate(
         truncation_rate: rate(&|s| s.truncated),
         samples,
     })
-}
-
-/// Word counts of each language in a text (re-exported for reports).
-pub fn language_counts(text: &str) -> (usize, usize) {
-    let c = count_words(text);
-    (c.a, c.b)
 }

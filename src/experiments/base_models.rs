@@ -45,7 +45,7 @@ impl PretrainConfig {
             Scale::Workshop => (
                 20_000,
                 match size {
-                    "4M" => 200,
+                    "4M" => 150,
                     "2M" => 300,
                     _ => 600,
                 },

@@ -537,7 +537,7 @@ impl GrpoTrainer {
             if let Some(e) = eval {
                 let mut m = self.evaluate_row(e)?;
                 m.step = 0;
-                append_metrics(&metrics_path, &m, true)?;
+                append_metrics(&metrics_path, &m)?;
                 rows.push(m.clone());
                 on_step(&m);
             }
@@ -557,11 +557,7 @@ impl GrpoTrainer {
                 }
             }
             append_samples(&samples_path, &samples)?;
-            append_metrics(
-                &metrics_path,
-                &metrics,
-                rows.is_empty() && !metrics_path.exists(),
-            )?;
+            append_metrics(&metrics_path, &metrics)?;
             on_step(&metrics);
             rows.push(metrics);
             if checkpoint_every > 0 && self.step % checkpoint_every == 0
@@ -754,7 +750,7 @@ fn csv_value(v: f64) -> String {
 }
 
 /// Appends one row to `metrics.csv` (header first when the file is new).
-pub fn append_metrics(path: &Path, m: &StepMetrics, _first: bool) -> Result<()> {
+pub fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
     let cols = m.columns();
     let new = !path.exists();
     let mut f = std::fs::OpenOptions::new()

@@ -200,7 +200,7 @@ impl CustomOp3 for Rope {
         let x = f32_slice(s1, l1, "rope x")?;
         let cos = f32_slice(s2, l2, "rope cos")?;
         let sin = f32_slice(s3, l3, "rope sin")?;
-        let (b, h, t, d) = l1.shape().dims4()?;
+        let (_, h, t, d) = l1.shape().dims4()?;
         let half = d / 2;
         let sign = if self.transpose { -1.0f32 } else { 1.0 };
         let mut out = vec![0f32; x.len()];
@@ -218,7 +218,6 @@ impl CustomOp3 for Rope {
                 }
             }
         });
-        let _ = b;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
