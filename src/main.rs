@@ -67,7 +67,7 @@ enum Command {
     },
     /// Pretrain a base model on the synthetic corpus (next-token SFT) and save it.
     Pretrain {
-        /// Model size: 1M, 2M or 4M.
+        /// Model size: 0.5M, 1M or 2M.
         #[arg(long, default_value = "1M")]
         size: String,
         #[arg(long, value_enum, default_value = "workshop")]
@@ -130,7 +130,7 @@ enum Command {
     /// Evaluate the shipped base models on every task (data/checkpoints/base_models_eval.{csv,md}).
     EvalBase {
         /// Sizes whose data/checkpoints/base-<size> to evaluate.
-        #[arg(long, value_delimiter = ',', default_values_t = vec!["1M".to_string(), "2M".to_string(), "4M".to_string()])]
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["0.5M".to_string(), "1M".to_string(), "2M".to_string()])]
         sizes: Vec<String>,
         #[arg(short, long, default_value_t = 16)]
         k: usize,

@@ -1,5 +1,5 @@
 //! The base models: this repository's "DeepSeek-V3-Base". Next-token pretraining on the synthetic
-//! corpus of [`crate::corpus`] at three sizes (≈0.8M, ≈2M and ≈4.5M parameters, named 1M, 2M, 4M), with the project's
+//! corpus of [`crate::corpus`] at three sizes (≈0.45M, ≈0.8M and ≈2.1M parameters, named 0.5M, 1M, 2M), with the project's
 //! byte-level BPE tokenizer shared by all of them (distillation needs one vocabulary).
 //!
 //! Departures from the paper: the base model is pretrained here, on a corpus made to contain the
@@ -26,7 +26,7 @@ pub const MAX_POSITIONS: usize = 320;
 /// Everything that defines one base model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PretrainConfig {
-    /// Named size: `1M`, `2M`, `4M` (see [`ModelConfig::preset`]).
+    /// Named size: `0.5M`, `1M`, `2M` (see [`ModelConfig::preset`]).
     pub size: String,
     pub corpus: CorpusConfig,
     /// Rows of packed corpus tokens, each `seq_len + 1` long.
@@ -39,21 +39,14 @@ pub struct PretrainConfig {
 impl PretrainConfig {
     pub fn preset(size: &str, scale: Scale) -> Result<Self> {
         ModelConfig::preset(size, VOCAB_SIZE)?;
-        // Budgets sized for a 2-core laptop: ≈ 8, 11 and 15 minutes (see data/checkpoints/README.md).
+        // The same token budget for every size (600 steps × 32 rows × 128 tokens ≈ 2.2 epochs of
+        // the corpus), so that size alone differs; wall times are in data/checkpoints/README.md.
         let (num_docs, steps) = match scale {
             Scale::Smoke => (400, 4),
-            Scale::Workshop => (
-                20_000,
-                match size {
-                    "4M" => 150,
-                    "2M" => 300,
-                    _ => 600,
-                },
-            ),
+            Scale::Workshop => (20_000, 600),
         };
         let lr = match size {
-            "4M" => 1.5e-3,
-            "2M" => 2e-3,
+            "2M" | "4M" => 2e-3,
             _ => 3e-3,
         };
         Ok(Self {

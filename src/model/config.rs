@@ -203,12 +203,13 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// A named preset: the small models of this repository (`tiny`, `1M`, `2M`, `4M`) and the
+    /// A named preset: the small models of this repository (`tiny`, `0.5M`, `1M`, `2M`) and the
     /// benchmark sizes (`10M`, `100M`, `0.5B`, the last shaped like Qwen2.5-0.5B).
     pub fn preset(name: &str, vocab_size: usize) -> Result<Self> {
         // (hidden, layers, heads, kv heads, intermediate)
         let (h, l, nh, kv, inter) = match name {
             "tiny" => (32, 2, 4, 2, 64),
+            "0.5M" => (96, 4, 4, 2, 256),
             "1M" => (128, 4, 4, 2, 352),
             "2M" => (192, 5, 6, 2, 512),
             "4M" => (256, 6, 4, 2, 704),
@@ -217,7 +218,7 @@ impl ModelConfig {
             "100M" => (768, 12, 12, 2, 2816),
             "0.5B" => (896, 24, 14, 2, 4864),
             other => bail!(
-                "unknown model size {other:?}: choose one of tiny, 1M, 2M, 4M, 10M, 15M, 100M, 0.5B"
+                "unknown model size {other:?}: choose one of tiny, 0.5M, 1M, 2M, 4M, 10M, 15M, 100M, 0.5B"
             ),
         };
         Ok(ModelConfig {
