@@ -1,6 +1,9 @@
 //! Checkpoints: round trip, bf16 files into f32 variables, atomic saves, loading by Hub id from an
 //! offline cache, and one clear error for each kind of bad input.
 
+mod common;
+use common::max_abs_diff;
+
 use r1lab::candle::{DType, Device, Tensor};
 use r1lab::checkpoint::{self, GenerationConfig};
 use r1lab::model::{Batch, Model, ModelConfig};
@@ -27,19 +30,6 @@ fn model(seed: u64) -> Model {
 fn logits(m: &Model) -> Tensor {
     let b = Batch::left_padded(&[vec![1u32, 2, 3, 4]], 0, m.dtype(), m.device()).unwrap();
     m.forward(&b).unwrap()
-}
-
-fn diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn save(m: &Model, dir: &Path) {
@@ -72,7 +62,7 @@ fn save_and_load_round_trip() {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let loaded = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(diff(&logits(&m), &logits(&loaded.model)), 0.0);
+    assert_eq!(max_abs_diff(&logits(&m), &logits(&loaded.model)), 0.0);
     assert_eq!(loaded.tokenizer().unwrap().eos_ids, vec![0]);
     loaded
         .tokenizer()
@@ -84,7 +74,7 @@ fn save_and_load_round_trip() {
     let m2 = model(2);
     save(&m2, &dir);
     let again = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(diff(&logits(&m2), &logits(&again.model)), 0.0);
+    assert_eq!(max_abs_diff(&logits(&m2), &logits(&again.model)), 0.0);
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -105,7 +95,7 @@ fn a_failed_save_leaves_the_previous_checkpoint_intact() {
     .unwrap_err();
     assert!(format!("{err:#}").contains("nothing was replaced"));
     let loaded = checkpoint::load(dir.to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(diff(&logits(&m), &logits(&loaded.model)), 0.0);
+    assert_eq!(max_abs_diff(&logits(&m), &logits(&loaded.model)), 0.0);
 }
 
 #[test]
@@ -135,7 +125,7 @@ fn bf16_files_load_into_f32_variables() {
         assert_eq!(v.dtype(), DType::F32);
     }
     // bf16 keeps ~3 significant digits: the logits agree loosely.
-    let d = diff(&logits(&m), &logits(&loaded.model));
+    let d = max_abs_diff(&logits(&m), &logits(&loaded.model));
     assert!(d < 0.05, "{d}");
 }
 
@@ -158,7 +148,7 @@ fn loads_by_hub_id_from_an_offline_cache() {
     std::env::set_var("HF_HOME", &hf_home);
     std::env::set_var("HF_HUB_OFFLINE", "1");
     let loaded = checkpoint::load("r1lab/tiny-test", DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(diff(&logits(&m), &logits(&loaded.model)), 0.0);
+    assert_eq!(max_abs_diff(&logits(&m), &logits(&loaded.model)), 0.0);
     assert!(
         loaded.source.ends_with("snapshots/0123456789abcdef"),
         "{}",

@@ -84,38 +84,22 @@ fn pretrain_then_info_generate_and_eval_at_smoke_scale() {
         "{info}"
     );
 
-    let gen = ok(&r1lab(
-        &[
-            "generate",
-            ckpt.to_str().unwrap(),
-            "--prompt",
-            "User: 1 + 2 = ? Assistant: <think>",
-            "-n",
-            "2",
-            "--max-new-tokens",
-            "8",
-            "--json",
-        ],
-        &[],
-    ));
+    let generate_args = [
+        "generate",
+        ckpt.to_str().unwrap(),
+        "--prompt",
+        "User: 1 + 2 = ? Assistant: <think>",
+        "-n",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--json",
+    ];
+    let gen = ok(&r1lab(&generate_args, &[]));
     let comps: serde_json::Value = serde_json::from_str(&gen).unwrap();
     assert_eq!(comps.as_array().unwrap().len(), 2);
     // The same seed gives the same completions.
-    let again = ok(&r1lab(
-        &[
-            "generate",
-            ckpt.to_str().unwrap(),
-            "--prompt",
-            "User: 1 + 2 = ? Assistant: <think>",
-            "-n",
-            "2",
-            "--max-new-tokens",
-            "8",
-            "--json",
-        ],
-        &[],
-    ));
-    assert_eq!(gen, again);
+    assert_eq!(gen, ok(&r1lab(&generate_args, &[])));
 
     let stem = tmp.path().join("eval");
     let ev = ok(&r1lab(

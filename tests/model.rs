@@ -1,6 +1,9 @@
 //! The model: gradients reach every parameter, the batched and KV-cached paths agree, padding does
 //! not leak, sampling repeats exactly for a seed.
 
+mod common;
+use common::max_abs_diff;
+
 use r1lab::candle::{DType, Device, Tensor, D};
 use r1lab::model::{Batch, KvCache, Model, ModelConfig};
 use r1lab::optim::{AdamW, AdamWConfig};
@@ -10,19 +13,6 @@ fn tiny(vocab: usize) -> ModelConfig {
     let mut cfg = ModelConfig::preset("tiny", vocab).unwrap();
     cfg.max_position_embeddings = 64;
     cfg
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 #[test]

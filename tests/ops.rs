@@ -1,5 +1,8 @@
 //! Every fused CPU kernel against its composed form: values and gradients.
 
+mod common;
+use common::max_abs_diff;
+
 use r1lab::candle::{DType, Device, Tensor, Var, D};
 use r1lab::model::ops;
 use r1lab::model::{apply_rope_composed, rms_norm_composed};
@@ -19,19 +22,6 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
 }
 
-fn maxdiff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 /// Compares f(vars) for the fused and composed forms: values, and the gradient of Σ f·r for a
 /// fixed random r with respect to every var.
 fn compare(
@@ -43,9 +33,9 @@ fn compare(
     let a = fused(vars);
     let b = composed(vars);
     assert!(
-        maxdiff(&a, &b) < tol,
+        max_abs_diff(&a, &b) < tol,
         "values differ by {}",
-        maxdiff(&a, &b)
+        max_abs_diff(&a, &b)
     );
     let r = randn(a.dims(), 99);
     let ga = (&a * &r).unwrap().sum_all().unwrap().backward().unwrap();
@@ -57,9 +47,9 @@ fn compare(
             y.expect("composed grad"),
         );
         assert!(
-            maxdiff(x, y) < tol,
+            max_abs_diff(x, y) < tol,
             "gradient of var {i} differs by {}",
-            maxdiff(x, y)
+            max_abs_diff(x, y)
         );
     }
 }
