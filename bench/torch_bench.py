@@ -209,6 +209,9 @@ def main() -> int:
     for r in results:
         print(f"{r['size']:>5} {r['attn_implementation']:>6} {r['params']:>11,} {r['train_tokens_per_s']:>12.1f} "
               f"{r['sample_tokens_per_s']:>13.1f} {r['hf_generate_tokens_per_s']:>15.1f} {r['peak_rss_mb']:>12.0f} {r['others_cpu_share']:>10.1%}")
+    if any(r["others_cpu_share"] > 0.05 for r in results):
+        print("warning: other processes used more than 5% of the cores during a run (others CPU column); "
+              "those numbers are low. Rerun on an idle machine.", file=sys.stderr)
     if args.json:
         import platform
 
