@@ -221,9 +221,11 @@ mod tests {
 
     #[test]
     fn packing_keeps_order_and_separators() {
-        let rows = pack(&[vec![1, 2, 3], vec![4, 5], vec![6, 7, 8, 9]], 0, 3);
+        // Stream 1 2 3 0 4 5 0 6 7 8 9 10 0: three rows of 4, the last 0 dropped.
+        let rows = pack(&[vec![1, 2, 3], vec![4, 5], vec![6, 7, 8, 9, 10]], 0, 3);
+        assert_eq!(rows.len(), 3);
         let flat: Vec<u32> = rows.iter().flat_map(|r| r.tokens.clone()).collect();
-        assert_eq!(flat, vec![1, 2, 3, 0, 4, 5, 0, 6]);
+        assert_eq!(flat, vec![1, 2, 3, 0, 4, 5, 0, 6, 7, 8, 9, 10]);
     }
 
     #[test]

@@ -190,7 +190,8 @@ pub fn train_task_tokenizer(texts: &[String], vocab_size: usize) -> Result<Token
     let mut trainer = TrainerWrapper::BpeTrainer(trainer);
     tk.train(&mut trainer, texts.iter().map(|s| s.as_str()))
         .map_err(|e| anyhow!("tokenizer training failed: {e}"))?;
-    tk.add_special_tokens(&specials);
+    tk.add_special_tokens(specials.clone())
+        .map_err(|e| anyhow!("cannot add the special tokens: {e}"))?;
     let inner = tokenizers::Tokenizer::from(tk);
     let eos = inner
         .token_to_id(EOS)
