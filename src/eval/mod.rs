@@ -1,4 +1,4 @@
-//! Evaluation with the paper's protocol (§4 of our notes on the paper): k samples per question at
+//! Evaluation with the paper's protocol (DeepSeek-R1, evaluation setup): k samples per question at
 //! temperature 0.6 and top-p 0.95; pass@1 is the mean correctness, pass@k the unbiased estimator of
 //! Chen et al. (2021), cons@k the majority vote over the extracted answers. Also the mean response
 //! length, format compliance, language-mixing rate and reflection rate.
