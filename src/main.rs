@@ -40,7 +40,7 @@ enum Command {
         #[arg(default_value = DEFAULT_MODEL)]
         model: String,
         /// The prompt text (repeatable: one batch of several prompts).
-        #[arg(long, default_values_t = vec!["User: 27 + 45 = ? Assistant: <think>".to_string()])]
+        #[arg(long, default_values_t = vec!["User: What is 27 + 45? Assistant: <think>".to_string()])]
         prompt: Vec<String>,
         /// Completions per prompt (the G of GRPO).
         #[arg(short, long, default_value_t = 4)]
