@@ -55,6 +55,19 @@ impl SamplingConfig {
         }
     }
 
+    /// Sampling for the tasks: a completion ends at `</answer>` (where the rewards and the
+    /// evaluation read the answer) or at the end-of-sequence token.
+    pub fn until_answer(temperature: f64, top_p: f64, max_new_tokens: usize, seed: u64) -> Self {
+        Self {
+            temperature,
+            top_p,
+            max_new_tokens,
+            stop_strings: vec![crate::tokenizer::ANSWER_CLOSE.to_string()],
+            seed,
+            ..Default::default()
+        }
+    }
+
     pub fn greedy(max_new_tokens: usize) -> Self {
         Self {
             temperature: 0.0,

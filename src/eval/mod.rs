@@ -185,14 +185,8 @@ pub fn evaluate(
     if cfg.k == 0 {
         bail!("k must be at least 1");
     }
-    let sampling = SamplingConfig {
-        temperature: cfg.temperature,
-        top_p: cfg.top_p,
-        top_k: 0,
-        max_new_tokens: cfg.max_new_tokens,
-        stop_strings: vec![crate::tokenizer::ANSWER_CLOSE.to_string()],
-        seed: cfg.seed,
-    };
+    let sampling =
+        SamplingConfig::until_answer(cfg.temperature, cfg.top_p, cfg.max_new_tokens, cfg.seed);
     let mut samples = Vec::with_capacity(problems.len() * cfg.k);
     let (mut p1, mut pk, mut ck) = (vec![], vec![], vec![]);
     for (chunk_index, chunk) in problems.chunks(cfg.prompts_per_batch.max(1)).enumerate() {

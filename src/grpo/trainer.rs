@@ -319,14 +319,12 @@ impl GrpoTrainer {
             .iter()
             .map(|p| self.tokenizer.encode(&cfg.template.render(&p.question)))
             .collect::<Result<Vec<_>>>()?;
-        let sampling = SamplingConfig {
-            temperature: cfg.temperature,
-            top_p: cfg.top_p,
-            top_k: 0,
-            max_new_tokens: cfg.max_completion_length,
-            stop_strings: vec![crate::tokenizer::ANSWER_CLOSE.to_string()],
-            seed: cfg.seed.wrapping_mul(1_000_003).wrapping_add(step as u64),
-        };
+        let sampling = SamplingConfig::until_answer(
+            cfg.temperature,
+            cfg.top_p,
+            cfg.max_completion_length,
+            cfg.seed.wrapping_mul(1_000_003).wrapping_add(step as u64),
+        );
         // Rollouts: the sampler runs no backward graph, so they are detached by construction.
         let completions = generate(&self.policy, &self.tokenizer, &prompts, g, &sampling)?;
 
@@ -347,13 +345,16 @@ impl GrpoTrainer {
                     .entry(part.name.clone())
                     .or_default()
                     .push(part.outcome.score as f64);
-                if part.name == "accuracy" && part.outcome.score > 0.0 {
-                    correct += 1;
-                }
-                if part.name == "format" && part.outcome.score > 0.0 {
-                    formatted += 1;
-                }
             }
+            let passed = |name: &str| {
+                scored
+                    .parts
+                    .iter()
+                    .any(|p| p.name == name && p.outcome.score > 0.0)
+            };
+            let is_correct = passed("accuracy");
+            correct += is_correct as usize;
+            formatted += passed("format") as usize;
             if has_reflection(crate::rewards::chain_of_thought(
                 &c.text,
                 cfg.template.prompt_opens_think(),
@@ -367,14 +368,9 @@ impl GrpoTrainer {
                 question: problem.question.clone(),
                 completion: c.text.clone(),
                 reward: scored.total as f64,
-                correct: false,
+                correct: is_correct,
                 num_tokens: c.token_ids.len(),
             });
-        }
-        if let Some(acc) = per_reward.get("accuracy") {
-            for (s, a) in samples.iter_mut().zip(acc) {
-                s.correct = *a > 0.0;
-            }
         }
         let advantages = group_advantages(&totals, g, cfg.advantage_scale)?;
         let zero_var = zero_variance_groups(&totals, g);
