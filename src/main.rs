@@ -388,6 +388,15 @@ fn run(cli: Cli) -> Result<()> {
                 reports.display(),
                 k = cfg.eval_k
             );
+            for t in r1_zero::targets(&result) {
+                println!(
+                    "  [{}] {}: {} (required {})",
+                    if t.met { "met" } else { "NOT met" },
+                    t.name,
+                    t.measured,
+                    t.required
+                );
+            }
         }
         Command::EvalBase {
             sizes,

@@ -180,6 +180,86 @@ pub fn run(
     Ok(result)
 }
 
+/// One target of the R1-Zero experiment, measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    pub name: String,
+    pub required: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+/// Steps averaged at each end of training for the length and reflection comparisons.
+pub const ENDS_WINDOW: usize = 10;
+
+fn mean_of(rows: &[StepMetrics], f: impl Fn(&StepMetrics) -> f64) -> f64 {
+    let v: Vec<f64> = rows.iter().map(f).filter(|x| x.is_finite()).collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// The workshop targets of the R1-Zero experiment (the counterparts of the paper's claims),
+/// checked on a result: held-out pass@1 up by at least 25 points; cons@k above pass@1 at the end;
+/// mean response length on the training batches at least 1.5× its start (means of the first and
+/// last [`ENDS_WINDOW`] steps); the reflection marker more frequent in the last third of training
+/// than in the first.
+pub fn targets(r: &R1ZeroResult) -> Vec<Target> {
+    let train: Vec<StepMetrics> = r
+        .metrics
+        .iter()
+        .filter(|m| m.completion_len_mean.is_finite())
+        .cloned()
+        .collect();
+    let w = ENDS_WINDOW.min(train.len() / 2).max(1);
+    let (len0, len1) = if train.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (
+            mean_of(&train[..w], |m| m.completion_len_mean),
+            mean_of(&train[train.len() - w..], |m| m.completion_len_mean),
+        )
+    };
+    let third = (train.len() / 3).max(1).min(train.len());
+    let (refl0, refl1) = if train.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        (
+            mean_of(&train[..third], |m| m.reflection_rate),
+            mean_of(&train[train.len() - third..], |m| m.reflection_rate),
+        )
+    };
+    let k = r.base.k;
+    let gain = r.r1_zero.pass_at_1 - r.base.pass_at_1;
+    vec![
+        Target {
+            name: "held-out pass@1 rises".into(),
+            required: "+0.25 or more".into(),
+            measured: format!(
+                "{:.3} -> {:.3} ({:+.3})",
+                r.base.pass_at_1, r.r1_zero.pass_at_1, gain
+            ),
+            met: gain >= 0.25,
+        },
+        Target {
+            name: format!("cons@{k} ends above pass@1"),
+            required: format!("cons@{k} > pass@1"),
+            measured: format!("{:.3} vs {:.3}", r.r1_zero.cons_at_k, r.r1_zero.pass_at_1),
+            met: r.r1_zero.cons_at_k > r.r1_zero.pass_at_1,
+        },
+        Target {
+            name: "responses grow longer".into(),
+            required: "x1.5 or more".into(),
+            measured: format!("{len0:.1} -> {len1:.1} tokens (x{:.2})", len1 / len0),
+            met: len1 >= 1.5 * len0,
+        },
+        Target {
+            name: "reflection becomes more frequent".into(),
+            required: "last third > first third".into(),
+            measured: format!("{refl0:.3} -> {refl1:.3}"),
+            met: refl1 > refl0,
+        },
+    ]
+}
+
 /// Reads `metrics.csv` back into rows (empty cells are NaN).
 pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
     let text =
@@ -353,6 +433,28 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         )),
     )?;
 
+    // The workshop targets, measured.
+    let t = targets(r);
+    let tdf = df!(
+        "target" => t.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "required" => t.iter().map(|t| t.required.clone()).collect::<Vec<_>>(),
+        "measured" => t.iter().map(|t| t.measured.clone()).collect::<Vec<_>>(),
+        "met" => t.iter().map(|t| t.met).collect::<Vec<_>>()
+    )?;
+    table::write_table(
+        &tdf,
+        &reports.join("r1zero_targets"),
+        Some(&format!(
+            "# R1-Zero: the workshop targets, measured ({} RL steps; training wall time {:.0} s, held-out evaluations included)",
+            r.metrics.iter().map(|m| m.step).max().unwrap_or(0),
+            r.metrics
+                .iter()
+                .map(|m| m.wall_s)
+                .filter(|w| w.is_finite())
+                .fold(0.0, f64::max)
+        )),
+    )?;
+
     // Table 3: reflection over training, with real completions.
     let records = read_samples(samples)?;
     let marker_rows: Vec<&StepMetrics> = train.iter().collect();
@@ -369,14 +471,14 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
     let max_step = records.iter().map(|s| s.step).max().unwrap_or(0);
     for (label, pick) in [
         (
-            "early",
+            "An early",
             records
                 .iter()
                 .filter(|s| s.step < (max_step / 3).max(1))
                 .find(with_marker),
         ),
         (
-            "late",
+            "A late",
             records
                 .iter()
                 .rev()
@@ -385,19 +487,69 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         ),
     ] {
         match pick {
-            Some(s) => md.push_str(&format!("## A {label} completion with reflection (step {}, correct)\n\n**{}**\n\n```\n{}\n```\n\n", s.step, s.question, s.completion)),
-            None => md.push_str(&format!("## {label}: no correct completion with the reflection marker was sampled\n\n")),
+            Some(s) => md.push_str(&format!("## {label} completion with reflection (step {}, correct)\n\n**{}**\n\n```\n{}\n```\n\n", s.step, s.question, s.completion)),
+            None => md.push_str(&format!("## {label} completion: no correct completion with the reflection marker was sampled\n\n")),
         }
     }
+    // Why the marker rises or falls: is a completion with it right more often than one without?
+    // And how many completions skip the chain of thought (an empty think block)?
+    let phase_stats = |lo: usize, hi: usize| {
+        let in_phase: Vec<&SampleRecord> = records
+            .iter()
+            .filter(|s| s.step >= lo && s.step < hi)
+            .collect();
+        let acc = |f: &dyn Fn(&SampleRecord) -> bool| {
+            let v: Vec<&&SampleRecord> = in_phase.iter().filter(|s| f(s)).collect();
+            let right = v.iter().filter(|s| s.correct).count();
+            (right as f64 / v.len().max(1) as f64, v.len())
+        };
+        let (acc_with, n_with) = acc(&|s| eval::has_reflection(&s.completion));
+        let (acc_without, _) = acc(&|s| !eval::has_reflection(&s.completion));
+        let (acc_direct, n_direct) = acc(&|s| is_direct_answer(&s.completion));
+        let n = in_phase.len().max(1) as f64;
+        (
+            n_with as f64 / n,
+            acc_with,
+            acc_without,
+            n_direct as f64 / n,
+            acc_direct,
+        )
+    };
+    let cut = (max_step + 1) / 3;
+    let first = phase_stats(0, cut.max(1));
+    let last = phase_stats(max_step + 1 - cut.max(1), max_step + 1);
     let rows = df!(
         "phase" => ["first third", "last third"],
-        "reflection_rate" => [early, late]
+        "reflection_rate" => [early, late],
+        "accuracy_with_marker" => [first.1, last.1],
+        "accuracy_without_marker" => [first.2, last.2],
+        "direct_answer_rate" => [first.3, last.3],
+        "accuracy_direct" => [first.4, last.4]
     )?;
     md.push_str(&table::to_markdown(&rows));
+    md.push_str("\n`reflection_rate`: from the per-step metrics. The other columns are computed from the run's samples: the share of training completions that are right among those with and without the marker, the share that skip the chain of thought (`<think> </think>` empty) and how many of those are right.\n");
     std::fs::create_dir_all(reports)?;
     checkpoint::atomic_write(&reports.join("table3_aha_moment.md"), md.as_bytes())?;
+    // The run's per-step metrics beside the figures drawn from them.
+    if let Some(metrics_csv) = samples.parent().map(|d| d.join("metrics.csv")) {
+        if metrics_csv.exists() {
+            let bytes = std::fs::read(&metrics_csv)
+                .with_context(|| format!("cannot read {}", metrics_csv.display()))?;
+            checkpoint::atomic_write(&reports.join("r1zero_metrics.csv"), &bytes)?;
+        }
+    }
     table::write_table(&rows, &reports.join("table3_aha_moment_rates"), None)?;
     Ok(())
+}
+
+/// A completion that closes the think block the prompt opened without writing anything in it.
+/// (With the paper's template the completion opens the block itself: `<think> </think>`.)
+pub fn is_direct_answer(completion: &str) -> bool {
+    let c = completion.trim_start();
+    c.strip_prefix("<think>")
+        .unwrap_or(c)
+        .trim_start()
+        .starts_with("</think>")
 }
 
 fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
@@ -416,4 +568,19 @@ pub fn default_run_dir(scale: Scale) -> PathBuf {
         Scale::Smoke => "runs/r1-zero-smoke",
         Scale::Workshop => "runs/r1-zero",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_answers_are_empty_think_blocks() {
+        assert!(is_direct_answer(" </think> <answer> 12 </answer>"));
+        assert!(is_direct_answer("<think> </think> <answer> 12 </answer>"));
+        assert!(!is_direct_answer(
+            " column 1: 7 + 5 = 12, write 12. </think> <answer> 12 </answer>"
+        ));
+        assert!(!is_direct_answer(" <answer> 12 </answer>"));
+    }
 }

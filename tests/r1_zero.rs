@@ -1,0 +1,59 @@
+//! The R1-Zero experiment end to end at smoke scale: base evaluation, GRPO, final evaluation, and
+//! every report (Figures 2–3, Tables 2–3, the targets table, the copied metrics), then a rerun that
+//! resumes from the finished run instead of training again.
+
+use r1lab::experiments::r1_zero::{self, R1ZeroConfig};
+use r1lab::experiments::Scale;
+use std::path::Path;
+
+#[test]
+fn smoke_run_writes_every_report_and_a_rerun_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run_dir, reports) = (tmp.path().join("run"), tmp.path().join("reports"));
+    let cfg = R1ZeroConfig::preset(Scale::Smoke);
+    let mut steps = vec![];
+    let result = r1_zero::run(&cfg, Path::new("data"), &run_dir, &reports, |m| {
+        steps.push(m.step)
+    })
+    .unwrap();
+    // Row 0 is the held-out evaluation of the base model, then one row per GRPO step.
+    assert_eq!(steps, (0..=cfg.grpo.steps).collect::<Vec<_>>());
+    assert_eq!(result.base.problems, cfg.eval_problems);
+    assert_eq!(result.base.k, cfg.eval_k);
+    for f in [
+        "fig2_r1zero_accuracy.svg",
+        "fig2_r1zero_accuracy.png",
+        "fig3_r1zero_response_length.svg",
+        "fig3_r1zero_response_length.png",
+        "table2_r1zero.csv",
+        "table2_r1zero.md",
+        "table3_aha_moment.md",
+        "table3_aha_moment_rates.csv",
+        "r1zero_targets.csv",
+        "r1zero_targets.md",
+        "r1zero_metrics.csv",
+    ] {
+        let p = reports.join(f);
+        assert!(
+            p.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "missing or empty {f}"
+        );
+    }
+    let targets = r1_zero::targets(&result);
+    assert_eq!(targets.len(), 4);
+    let md = std::fs::read_to_string(reports.join("r1zero_targets.md")).unwrap();
+    for t in &targets {
+        assert!(md.contains(&t.measured), "{md}");
+    }
+    let rates = std::fs::read_to_string(reports.join("table3_aha_moment_rates.csv")).unwrap();
+    assert!(rates.starts_with(
+        "phase,reflection_rate,accuracy_with_marker,accuracy_without_marker,direct_answer_rate,accuracy_direct"
+    ));
+
+    // A rerun on the finished run dir trains no further and reproduces the evaluation.
+    let mut more = 0;
+    let again = r1_zero::run(&cfg, Path::new("data"), &run_dir, &reports, |_| more += 1).unwrap();
+    assert_eq!(more, 0);
+    assert_eq!(again.r1_zero.pass_at_1, result.r1_zero.pass_at_1);
+    assert_eq!(again.metrics.len(), result.metrics.len());
+}
