@@ -72,7 +72,11 @@ enum Command {
         size: String,
         #[arg(long, value_enum, default_value = "workshop")]
         scale: Scale,
-        /// Output folder (default data/checkpoints/base-<size>).
+        /// Pretrain on one task only: arithmetic or countdown (default: both, as the shipped
+        /// base models).
+        #[arg(long)]
+        task: Option<String>,
+        /// Output folder (default <data>/checkpoints/base-<size>, or base-<size>-<task>).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Override the number of optimizer steps.
@@ -264,6 +268,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pretrain {
             size,
             scale,
+            task,
             out,
             steps,
             data,
@@ -272,7 +277,12 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(s) = steps {
                 cfg.sft.steps = s;
             }
-            let out = out.unwrap_or_else(|| PathBuf::from(format!("data/checkpoints/base-{size}")));
+            let name = match &task {
+                Some(t) => format!("base-{size}-{t}"),
+                None => format!("base-{size}"),
+            };
+            cfg.task = task;
+            let out = out.unwrap_or_else(|| data.join("checkpoints").join(&name));
             let held = base_models::held_out_questions(&data)?;
             let tk = base_models::project_tokenizer(&data.join("tokenizer/tokenizer.json"), &held)?;
             let pb = progress_bar(cfg.sft.steps as u64, &format!("pretraining base-{size}"));

@@ -179,6 +179,29 @@ fn bad_input_gets_one_clear_error() {
         &[],
     ));
     assert!(err.contains("7Q") && err.contains("1M"), "{err}");
+    let out = tempfile::tempdir().unwrap();
+    let err = fails(&r1lab(
+        &[
+            "pretrain",
+            "--size",
+            "0.5M",
+            "--scale",
+            "smoke",
+            "--task",
+            "sudoku",
+            "--out",
+            &out.path().join("m").to_string_lossy(),
+        ],
+        &[],
+    ));
+    assert!(
+        err.contains("sudoku") && err.contains("arithmetic"),
+        "{err}"
+    );
+    assert!(
+        !out.path().join("m").exists(),
+        "nothing is written on error"
+    );
     let err = fails(&r1lab(
         &["eval", "tests/fixtures/tiny-qwen2", "--task", "nonexistent"],
         &[],

@@ -34,6 +34,10 @@ pub struct PretrainConfig {
     pub sft: SftConfig,
     /// Seed of the initial weights.
     pub init_seed: u64,
+    /// Pretrain on one task's problems only (`arithmetic` or `countdown`); `None` (the shipped
+    /// base models) mixes both, [`ARITHMETIC_PER_COUNTDOWN`] : 1.
+    #[serde(default)]
+    pub task: Option<String>,
 }
 
 impl PretrainConfig {
@@ -66,6 +70,7 @@ impl PretrainConfig {
                 ..Default::default()
             },
             init_seed: 0,
+            task: None,
         })
     }
 }
@@ -93,7 +98,23 @@ pub const ARITHMETIC_PER_COUNTDOWN: usize = 3;
 /// The corpus documents of `cfg` (deterministic): arithmetic and countdown problems in the ratio
 /// [`ARITHMETIC_PER_COUNTDOWN`] : 1.
 pub fn corpus(cfg: &CorpusConfig, held_out: &HashSet<String>) -> Result<Vec<String>> {
+    corpus_for(cfg, None, held_out)
+}
+
+/// The corpus documents of `cfg` restricted to one task's problems (`Some(name)`), or of both
+/// tasks as in [`corpus`] (`None`). Errors on an unknown task name.
+pub fn corpus_for(
+    cfg: &CorpusConfig,
+    task: Option<&str>,
+    held_out: &HashSet<String>,
+) -> Result<Vec<String>> {
     let tasks = tasks::synthetic_tasks();
+    if let Some(name) = task {
+        let t = tasks.iter().find(|t| t.name() == name).with_context(|| {
+            format!("unknown task {name:?}: use arithmetic or countdown (or no task for both)")
+        })?;
+        return generate_corpus(cfg, &[t.as_ref()], held_out);
+    }
     let mut refs: Vec<&dyn Task> = Vec::new();
     for t in &tasks {
         let copies = if t.name() == "arithmetic" {
@@ -133,7 +154,7 @@ pub fn pretrain(
     mcfg.max_position_embeddings = MAX_POSITIONS;
     mcfg.eos_token_id = Some(serde_json::json!(tokenizer.eos_ids[0]));
     let model = Model::new_random(mcfg, cfg.init_seed, DType::F32, device)?;
-    let docs = corpus(&cfg.corpus, held_out)?;
+    let docs = corpus_for(&cfg.corpus, cfg.task.as_deref(), held_out)?;
     let encoded = docs
         .iter()
         .map(|d| tokenizer.encode(d))
@@ -232,4 +253,36 @@ pub fn evaluate_base_models(
         Column::new("reflection_rate".into(), col(&|r| r.reflection_rate)),
     ])?;
     Ok((df, reports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_task_corpus_holds_only_that_task() {
+        let cfg = CorpusConfig {
+            num_docs: 200,
+            ..Default::default()
+        };
+        let held = HashSet::new();
+        let countdown = corpus_for(&cfg, Some("countdown"), &held).unwrap();
+        let arithmetic = corpus_for(&cfg, Some("arithmetic"), &held).unwrap();
+        let both = corpus_for(&cfg, None, &held).unwrap();
+        // Facts documents belong to no task; problem documents name their question.
+        let is_countdown = |d: &String| d.contains("Use each number once");
+        let is_arithmetic = |d: &String| d.contains("What is");
+        assert!(countdown.iter().any(is_countdown) && !countdown.iter().any(is_arithmetic));
+        assert!(arithmetic.iter().any(is_arithmetic) && !arithmetic.iter().any(is_countdown));
+        let (a, c) = (
+            both.iter().filter(|d| is_arithmetic(d)).count() as f64,
+            both.iter().filter(|d| is_countdown(d)).count() as f64,
+        );
+        assert!(
+            a / c > 2.0 && a / c < 4.5,
+            "arithmetic : countdown = {a} : {c}"
+        );
+        let err = corpus_for(&cfg, Some("sudoku"), &held).unwrap_err();
+        assert!(format!("{err:#}").contains("arithmetic or countdown"));
+    }
 }
