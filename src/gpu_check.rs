@@ -496,12 +496,11 @@ fn check_kv_cache(cfg: &GpuCheckConfig, device: &Device) -> Result<Check> {
 // ---------------------------------------------------------------------------------------------
 // Gradients
 
-/// Per-parameter gradients (host, f32) of the masked next-token loss on the fixture's batch.
-fn fixture_grads(
-    cfg: &GpuCheckConfig,
-    dtype: DType,
-    device: &Device,
-) -> Result<(f64, Vec<(String, Option<Vec<f32>>)>)> {
+/// Each parameter's name and gradient (host, f32; `None` when the loss did not reach it).
+type NamedGrads = Vec<(String, Option<Vec<f32>>)>;
+
+/// The loss and per-parameter gradients of the masked next-token loss on the fixture's batch.
+fn fixture_grads(cfg: &GpuCheckConfig, dtype: DType, device: &Device) -> Result<(f64, NamedGrads)> {
     let fx = read_fixture(cfg, "tiny-qwen2")?;
     let loaded = checkpoint::load(
         &cfg.fixtures.join("tiny-qwen2").to_string_lossy(),
