@@ -5,7 +5,8 @@
 //! - [`model`]: the trainable Qwen2-family decoder (Hugging Face names and configs);
 //! - [`checkpoint`], [`hub`], [`tokenizer`]: Hugging Face checkpoints, the Hub cache, tokenizers;
 //! - [`sampling`]: batched, KV-cached sampling of G completions per prompt;
-//! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule.
+//! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule;
+//! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`).
 //!
 //! Re-exports `candle_core` as [`candle`] so a notebook needs one `:dep` line.
 
@@ -15,6 +16,7 @@ pub mod corpus;
 pub mod device;
 pub mod eval;
 pub mod experiments;
+pub mod gpu_check;
 pub mod grpo;
 pub mod hub;
 pub mod model;

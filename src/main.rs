@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use r1lab::experiments::{base_models, r1_zero, Scale};
-use r1lab::{bench, checkpoint, device, eval, sampling, tasks};
+use r1lab::{bench, checkpoint, device, eval, gpu_check, sampling, tasks};
 use std::path::PathBuf;
 
 #[global_allocator]
@@ -19,9 +19,9 @@ const DEFAULT_MODEL: &str = "data/checkpoints/base-1M";
     about = "A literate Rust reproduction of DeepSeek-R1 (GRPO, R1-Zero, R1, distillation)"
 )]
 struct Cli {
-    /// Device: cpu, cuda, cuda:N or auto.
-    #[arg(long, global = true, default_value = "cpu")]
-    device: String,
+    /// Device: cpu, cuda, cuda:N or auto [default: cpu; cuda for gpu-check].
+    #[arg(long, global = true)]
+    device: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -169,6 +169,35 @@ enum Command {
         #[arg(long)]
         bf16: bool,
     },
+    /// Prove the CUDA path: parity, gradients, GRPO and SFT smoke runs, 0.5B bf16 throughput
+    /// (writes gpu_check.json and gpu_check.md; exits 1 if a check fails).
+    GpuCheck {
+        /// Where gpu_check.json and gpu_check.md go.
+        #[arg(long, default_value = "gpu-check")]
+        out: PathBuf,
+        /// Smoke-sized workloads (seconds on a CPU; what the tests run).
+        #[arg(long)]
+        quick: bool,
+        /// The parity fixtures (tiny-qwen2, tiny-llama).
+        #[arg(long, default_value = "tests/fixtures")]
+        fixtures: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The base checkpoint of the GRPO and SFT smoke runs.
+        #[arg(long, default_value = DEFAULT_MODEL)]
+        base: PathBuf,
+        /// GRPO steps (default 40; 3 with --quick).
+        #[arg(long)]
+        grpo_steps: Option<usize>,
+        /// SFT steps (default 40; 6 with --quick).
+        #[arg(long)]
+        sft_steps: Option<usize>,
+        /// Model preset of the throughput check (default 0.5B; 1M with --quick).
+        #[arg(long)]
+        throughput_size: Option<String>,
+        #[arg(long)]
+        skip_throughput: bool,
+    },
 }
 
 /// mimalloc's `mi_option_purge_delay` (v2 option index).
@@ -186,7 +215,12 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let dev = device::select(&cli.device)?;
+    let default_device = if matches!(cli.command, Command::GpuCheck { .. }) {
+        "cuda"
+    } else {
+        "cpu"
+    };
+    let dev = device::select(cli.device.as_deref().unwrap_or(default_device))?;
     match cli.command {
         Command::Info { model } => {
             let loaded = checkpoint::load(&model, candle_core_dtype(&dev), &dev)?;
@@ -487,6 +521,42 @@ fn run(cli: Cli) -> Result<()> {
                 });
                 checkpoint::atomic_write(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
                 eprintln!("wrote {}", path.display());
+            }
+        }
+        Command::GpuCheck {
+            out,
+            quick,
+            fixtures,
+            data,
+            base,
+            grpo_steps,
+            sft_steps,
+            throughput_size,
+            skip_throughput,
+        } => {
+            let mut cfg = gpu_check::GpuCheckConfig::new(quick);
+            cfg.fixtures = fixtures;
+            cfg.data = data;
+            cfg.base = base;
+            cfg.skip_throughput = skip_throughput;
+            if let Some(n) = grpo_steps {
+                cfg.grpo_steps = n;
+            }
+            if let Some(n) = sft_steps {
+                cfg.sft_steps = n;
+            }
+            if let Some(s) = throughput_size {
+                cfg.throughput_size = s;
+            }
+            eprintln!("{}", device::describe(&dev));
+            let report = gpu_check::run(&cfg, &dev, &out, |m| eprintln!("{m}"))?;
+            println!("{}", gpu_check::markdown(&report));
+            println!("wrote {}", out.join("gpu_check.json").display());
+            if !report.pass {
+                anyhow::bail!(
+                    "gpu-check failed: see {}",
+                    out.join("gpu_check.md").display()
+                );
             }
         }
     }

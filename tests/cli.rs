@@ -46,7 +46,15 @@ fn fails(out: &Output) -> String {
 
 #[test]
 fn help_on_every_subcommand() {
-    for sub in ["info", "generate", "pretrain", "eval", "test-sets", "bench"] {
+    for sub in [
+        "info",
+        "generate",
+        "pretrain",
+        "eval",
+        "test-sets",
+        "bench",
+        "gpu-check",
+    ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
         assert!(out.contains("Usage: r1lab"), "{sub}: {out}");
     }
