@@ -197,18 +197,22 @@ fn mean_of(rows: &[StepMetrics], f: impl Fn(&StepMetrics) -> f64) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// The metrics rows of GRPO steps (row 0, the starting model's evaluation, has no training batch).
+fn training_rows(r: &R1ZeroResult) -> Vec<StepMetrics> {
+    r.metrics
+        .iter()
+        .filter(|m| m.completion_len_mean.is_finite())
+        .cloned()
+        .collect()
+}
+
 /// The workshop targets of the R1-Zero experiment (the counterparts of the paper's claims),
 /// checked on a result: held-out pass@1 up by at least 25 points; cons@k above pass@1 at the end;
 /// mean response length on the training batches at least 1.5× its start (means of the first and
 /// last [`ENDS_WINDOW`] steps); the reflection marker more frequent in the last third of training
 /// than in the first.
 pub fn targets(r: &R1ZeroResult) -> Vec<Target> {
-    let train: Vec<StepMetrics> = r
-        .metrics
-        .iter()
-        .filter(|m| m.completion_len_mean.is_finite())
-        .cloned()
-        .collect();
+    let train = training_rows(r);
     let w = ENDS_WINDOW.min(train.len() / 2).max(1);
     let (len0, len1) = if train.is_empty() {
         (f64::NAN, f64::NAN)
@@ -388,12 +392,7 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
     }
     .save(&reports.join("fig2_r1zero_accuracy"))?;
 
-    let train: Vec<StepMetrics> = r
-        .metrics
-        .iter()
-        .filter(|m| m.completion_len_mean.is_finite())
-        .cloned()
-        .collect();
+    let train = training_rows(r);
     let len = series(
         "mean response length (tokens)",
         &train,
