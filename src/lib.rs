@@ -6,6 +6,7 @@
 //! - [`checkpoint`], [`hub`], [`tokenizer`]: Hugging Face checkpoints, the Hub cache, tokenizers;
 //! - [`sampling`]: batched, KV-cached sampling of G completions per prompt;
 //! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule;
+//! - [`rejection`], [`distill`]: rejection sampling (§2.3.3) and distillation (§2.4);
 //! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`).
 //!
 //! Re-exports `candle_core` as [`candle`] so a notebook needs one `:dep` line.
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod corpus;
 pub mod device;
+pub mod distill;
 pub mod eval;
 pub mod experiments;
 pub mod gpu_check;
@@ -21,6 +23,7 @@ pub mod grpo;
 pub mod hub;
 pub mod model;
 pub mod optim;
+pub mod rejection;
 pub mod report;
 pub mod rewards;
 pub mod sampling;

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use r1lab::experiments::{base_models, r1_zero, Scale};
+use r1lab::experiments::{base_models, distillation, r1_pipeline, r1_zero, Scale};
 use r1lab::{bench, checkpoint, device, eval, gpu_check, sampling, tasks};
 use std::path::PathBuf;
 
@@ -126,6 +126,50 @@ enum Command {
         #[arg(long)]
         run_dir: Option<PathBuf>,
         /// Where the figures and tables go.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// DeepSeek-R1's pipeline: cold start, reasoning RL with language consistency (and the
+    /// ablation without it), rejection-sampling SFT, final RL (Table 4).
+    R1 {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// The base checkpoint every SFT stage starts from.
+        #[arg(long)]
+        base: Option<String>,
+        /// Where every stage is saved (a rerun skips finished stages and resumes RL).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// The R1-Zero run compared against (run first if it is not finished).
+        #[arg(long)]
+        r1_zero_run_dir: Option<PathBuf>,
+        /// Skip the stage-2 run without the language-consistency reward.
+        #[arg(long)]
+        no_ablation: bool,
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Distillation: SFT students of three sizes on the R1 teacher's traces, logit distillation,
+    /// and distillation vs RL on the same student (Tables 5 and 6). Needs `r1lab r1` first.
+    Distill {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// The teacher checkpoint (default: the R1 pipeline's final model at this scale).
+        #[arg(long)]
+        teacher: Option<String>,
+        /// Student sizes (data/checkpoints/base-<size>).
+        #[arg(long, value_delimiter = ',')]
+        students: Option<Vec<String>>,
+        /// Where traces, students and evaluations go (a rerun reuses them).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// The R1-Zero run of Table 6 (run first if it is not finished).
+        #[arg(long)]
+        r1_zero_run_dir: Option<PathBuf>,
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
         #[arg(long, default_value = "data")]
@@ -441,6 +485,100 @@ fn run(cli: Cli) -> Result<()> {
                     t.required
                 );
             }
+        }
+        Command::R1 {
+            scale,
+            base,
+            run_dir,
+            r1_zero_run_dir,
+            no_ablation,
+            reports,
+            data,
+        } => {
+            let mut cfg = r1_pipeline::R1Config::preset(scale);
+            if let Some(b) = base {
+                cfg.base = b.clone();
+                cfg.r1_zero.base = b;
+            }
+            if let Some(d) = r1_zero_run_dir {
+                cfg.r1_zero_run_dir = d;
+            }
+            cfg.ablation = !no_ablation;
+            let run_dir = run_dir.unwrap_or_else(|| r1_pipeline::default_run_dir(scale));
+            let result =
+                r1_pipeline::run(&cfg, &data, &run_dir, &reports, |line| eprintln!("{line}"))?;
+            println!(
+                "R1 pipeline on {} ({:.0} s); k = {}:",
+                cfg.task, result.wall_s, cfg.eval_k
+            );
+            for s in &result.stages {
+                println!(
+                    "  {:<24} pass@1 {:.3} cons@k {:.3} mixing {:.3} target-language {:.3} format {:.3} length {:.1}",
+                    s.stage,
+                    s.report.pass_at_1,
+                    s.report.cons_at_k,
+                    s.report.mixing_rate,
+                    s.target_language_share,
+                    s.report.format_rate,
+                    s.report.mean_length
+                );
+            }
+            if let Some(f) = r1_pipeline::consistency_finding(&result) {
+                println!("{f}");
+            }
+            println!("reports in {}", reports.display());
+        }
+        Command::Distill {
+            scale,
+            teacher,
+            students,
+            run_dir,
+            r1_zero_run_dir,
+            reports,
+            data,
+        } => {
+            let mut cfg = distillation::DistillConfig::preset(scale);
+            if let Some(t) = teacher {
+                cfg.teacher = t;
+            }
+            if let Some(s) = students {
+                cfg.students = s;
+            }
+            if let Some(d) = r1_zero_run_dir {
+                cfg.r1_zero_run_dir = d;
+            }
+            let run_dir = run_dir.unwrap_or_else(|| distillation::default_run_dir(scale));
+            let start = std::time::Instant::now();
+            let result =
+                distillation::run(&cfg, &data, &run_dir, &reports, |line| eprintln!("{line}"))?;
+            println!(
+                "teacher pass@1 {:.3}; {} traces kept of {} ({:.0} s)",
+                result.teacher.pass_at_1,
+                result.traces.count(r1lab::rejection::Verdict::Kept),
+                result.traces.judged,
+                start.elapsed().as_secs_f64()
+            );
+            for s in result
+                .students
+                .iter()
+                .chain(result.logit.iter())
+                .chain(result.rl.iter())
+            {
+                println!(
+                    "  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
+                    s.size,
+                    s.method,
+                    s.base.pass_at_1,
+                    s.trained.pass_at_1,
+                    s.base.cons_at_k,
+                    s.trained.cons_at_k,
+                    s.compute.flops
+                );
+            }
+            for f in distillation::findings(&result) {
+                println!("{f}");
+            }
+            println!("reports in {}", reports.display());
         }
         Command::EvalBase {
             sizes,

@@ -102,40 +102,61 @@ pub struct SftLog {
     pub loss: f64,
     pub grad_norm: f64,
     pub lr: f64,
+    /// Tokens in this update's batch (inputs, prompt and padding-free), for compute accounting.
+    pub tokens: usize,
     pub tokens_per_s: f64,
+}
+
+/// A batch of SFT rows as tensors: left-padded inputs (`tokens[..-1]`), next-token targets and
+/// the loss mask, all `[b, t]`, and the number of target tokens.
+pub struct SftTensors {
+    pub batch: Batch,
+    pub targets: Tensor,
+    pub mask: Tensor,
+    pub count: f64,
+}
+
+impl SftTensors {
+    /// Errors if no row has a target token.
+    pub fn build(model: &Model, rows: &[&SftRow]) -> Result<Self> {
+        let device = model.device();
+        let inputs: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|r| r.tokens[..r.tokens.len() - 1].to_vec())
+            .collect();
+        let t = inputs.iter().map(|r| r.len()).max().unwrap_or(1);
+        let b = rows.len();
+        let mut targets = Vec::with_capacity(b * t);
+        let mut mask = Vec::with_capacity(b * t);
+        for r in rows {
+            let n = r.tokens.len() - 1;
+            targets.extend(std::iter::repeat_n(0u32, t - n));
+            targets.extend_from_slice(&r.tokens[1..]);
+            mask.extend(std::iter::repeat_n(0f32, t - n));
+            mask.extend(
+                r.loss_mask[1..]
+                    .iter()
+                    .map(|&m| if m { 1f32 } else { 0f32 }),
+            );
+        }
+        let count: f32 = mask.iter().sum();
+        if count == 0.0 {
+            bail!("no target token in this batch: every loss mask is empty");
+        }
+        Ok(Self {
+            batch: Batch::left_padded(&inputs, 0, model.dtype(), device)?,
+            targets: Tensor::from_vec(targets, (b, t), device)?,
+            mask: Tensor::from_vec(mask, (b, t), device)?,
+            count: count as f64,
+        })
+    }
 }
 
 /// Mean next-token cross-entropy over the masked targets of `rows` (with gradients).
 pub fn sft_loss(model: &Model, rows: &[&SftRow]) -> Result<Tensor> {
-    let device = model.device();
-    let inputs: Vec<Vec<u32>> = rows
-        .iter()
-        .map(|r| r.tokens[..r.tokens.len() - 1].to_vec())
-        .collect();
-    let t = inputs.iter().map(|r| r.len()).max().unwrap_or(1);
-    let b = rows.len();
-    let mut targets = Vec::with_capacity(b * t);
-    let mut mask = Vec::with_capacity(b * t);
-    for r in rows {
-        let n = r.tokens.len() - 1;
-        targets.extend(std::iter::repeat_n(0u32, t - n));
-        targets.extend_from_slice(&r.tokens[1..]);
-        mask.extend(std::iter::repeat_n(0f32, t - n));
-        mask.extend(
-            r.loss_mask[1..]
-                .iter()
-                .map(|&m| if m { 1f32 } else { 0f32 }),
-        );
-    }
-    let count: f32 = mask.iter().sum();
-    if count == 0.0 {
-        bail!("no target token in this batch: every loss mask is empty");
-    }
-    let batch = Batch::left_padded(&inputs, 0, model.dtype(), device)?;
-    let targets = Tensor::from_vec(targets, (b, t), device)?;
-    let mask = Tensor::from_vec(mask, (b, t), device)?;
-    let lp = model.token_logprobs(&batch, &targets)?;
-    Ok(((lp * mask)?.sum_all()? / (-(count as f64)))?)
+    let t = SftTensors::build(model, rows)?;
+    let lp = model.token_logprobs(&t.batch, &t.targets)?;
+    Ok(((lp * t.mask)?.sum_all()? / (-t.count))?)
 }
 
 /// Trains `model` in place on `rows`; `on_log` sees every update (progress bars, metrics files).
@@ -143,6 +164,18 @@ pub fn train(
     model: &Model,
     rows: &[SftRow],
     cfg: &SftConfig,
+    on_log: impl FnMut(&SftLog),
+) -> Result<Vec<SftLog>> {
+    train_with(model, rows, cfg, sft_loss, on_log)
+}
+
+/// [`train`] with another loss on the same batches (e.g. the logit distillation of
+/// [`crate::distill`]): `loss(model, batch)` must return a scalar with gradients.
+pub fn train_with(
+    model: &Model,
+    rows: &[SftRow],
+    cfg: &SftConfig,
+    loss_fn: impl Fn(&Model, &[&SftRow]) -> Result<Tensor>,
     mut on_log: impl FnMut(&SftLog),
 ) -> Result<Vec<SftLog>> {
     cfg.validate()?;
@@ -187,7 +220,7 @@ pub fn train(
             batch.push(rows[order[cursor]]);
             cursor += 1;
         }
-        let loss = sft_loss(model, &batch)?;
+        let loss = loss_fn(model, &batch)?;
         let loss_value = loss.to_scalar::<f32>()? as f64;
         if !loss_value.is_finite() {
             bail!(
@@ -205,6 +238,7 @@ pub fn train(
             loss: loss_value,
             grad_norm,
             lr,
+            tokens,
             tokens_per_s: tokens as f64 / start.elapsed().as_secs_f64(),
         };
         on_log(&log);

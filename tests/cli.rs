@@ -54,6 +54,9 @@ fn help_on_every_subcommand() {
         "test-sets",
         "bench",
         "gpu-check",
+        "r1-zero",
+        "r1",
+        "distill",
     ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
         assert!(out.contains("Usage: r1lab"), "{sub}: {out}");
@@ -220,4 +223,26 @@ fn bad_input_gets_one_clear_error() {
     );
     let err = fails(&r1lab(&["--device", "tpu", "info"], &[]));
     assert!(err.contains("tpu"), "{err}");
+}
+
+#[test]
+fn distill_without_a_teacher_says_to_run_the_pipeline_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-teacher");
+    let err = fails(&r1lab(
+        &[
+            "distill",
+            "--scale",
+            "smoke",
+            "--teacher",
+            missing.to_str().unwrap(),
+            "--run-dir",
+            tmp.path().join("run").to_str().unwrap(),
+            "--reports",
+            tmp.path().join("reports").to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(err.contains("r1lab r1"), "{err}");
+    assert!(!tmp.path().join("reports").exists());
 }

@@ -2,6 +2,8 @@
 //! scale: `smoke` (seconds, for tests), `workshop` (minutes on a laptop CPU).
 
 pub mod base_models;
+pub mod distillation;
+pub mod r1_pipeline;
 pub mod r1_zero;
 
 use anyhow::{bail, Result};
@@ -26,4 +28,76 @@ impl Scale {
             Ok(other) => bail!("R1LAB_SCALE={other:?}: use smoke or workshop"),
         }
     }
+}
+
+/// A task by name (`arithmetic` or `countdown`).
+pub fn task_by_name(name: &str) -> Result<std::sync::Arc<dyn crate::tasks::Task>> {
+    crate::tasks::synthetic_tasks()
+        .into_iter()
+        .find(|t| t.name() == name)
+        .map(std::sync::Arc::from)
+        .ok_or_else(|| anyhow::anyhow!("unknown task {name:?}: use arithmetic or countdown"))
+}
+
+/// Runs (or resumes, or just reloads when finished) one GRPO stage in `run_dir`, starting from
+/// the checkpoint `start` when the folder holds no trainer checkpoint yet. A stale `metrics.csv`
+/// without a checkpoint is removed, so a rerun never mixes two runs.
+#[allow(clippy::too_many_arguments)]
+pub fn rl_stage(
+    start: &str,
+    task: std::sync::Arc<dyn crate::tasks::Task>,
+    rewards: std::sync::Arc<crate::rewards::RewardSet>,
+    held_out: std::collections::HashSet<String>,
+    cfg: &crate::grpo::GrpoConfig,
+    run_dir: &std::path::Path,
+    eval: Option<&crate::grpo::trainer::PeriodicEval>,
+    checkpoint_every: usize,
+    on_step: impl FnMut(&crate::grpo::StepMetrics),
+) -> Result<crate::grpo::GrpoTrainer> {
+    use anyhow::Context;
+    let ckpt = run_dir.join("checkpoint");
+    let mut trainer = if ckpt.join("trainer_state.json").exists() {
+        crate::grpo::GrpoTrainer::resume(&ckpt, task, rewards, held_out, cfg.clone())?
+    } else {
+        for f in ["metrics.csv", "samples.jsonl"] {
+            let p = run_dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p)
+                    .with_context(|| format!("cannot remove the stale {}", p.display()))?;
+            }
+        }
+        let loaded =
+            crate::checkpoint::load(start, candle_core::DType::F32, &candle_core::Device::Cpu)
+                .with_context(|| format!("cannot load the starting checkpoint {start}"))?;
+        let tk = loaded.tokenizer()?.clone();
+        crate::grpo::GrpoTrainer::new(loaded.model, tk, task, rewards, held_out, cfg.clone())?
+    };
+    trainer.run(run_dir, eval, checkpoint_every, on_step)?;
+    Ok(trainer)
+}
+
+/// Evaluates `model`, or reads the report cached at `cache` by an earlier identical call (same
+/// label, problems and k). The cache is written atomically after the evaluation.
+pub fn evaluate_cached(
+    cache: &std::path::Path,
+    model: &crate::model::Model,
+    tokenizer: &crate::tokenizer::Tokenizer,
+    label: &str,
+    task: &str,
+    problems: &[crate::tasks::Problem],
+    cfg: &crate::eval::EvalConfig,
+) -> Result<crate::eval::EvalReport> {
+    if let Ok(text) = std::fs::read_to_string(cache) {
+        if let Ok(r) = serde_json::from_str::<crate::eval::EvalReport>(&text) {
+            if r.model == label && r.problems == problems.len() && r.k == cfg.k {
+                return Ok(r);
+            }
+        }
+    }
+    let r = crate::eval::evaluate(model, tokenizer, label, task, problems, cfg, |_, _| {})?;
+    if let Some(dir) = cache.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::checkpoint::atomic_write(cache, serde_json::to_string(&r)?.as_bytes())?;
+    Ok(r)
 }

@@ -13,10 +13,10 @@ use crate::checkpoint;
 use crate::eval::{self, table, EvalConfig, EvalReport};
 use crate::experiments::Scale;
 use crate::grpo::trainer::{PeriodicEval, SampleRecord};
-use crate::grpo::{GrpoConfig, GrpoTrainer, StepMetrics};
+use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, RefLine, Series};
 use crate::rewards::RewardSet;
-use crate::tasks::{self, Task};
+use crate::tasks;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use polars::prelude::*;
@@ -104,11 +104,7 @@ pub fn run(
     let device = Device::Cpu;
     let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
     let held_out = tasks::questions(&test);
-    let task: Arc<dyn Task> = tasks::synthetic_tasks()
-        .into_iter()
-        .find(|t| t.name() == cfg.task)
-        .map(Arc::from)
-        .with_context(|| format!("unknown task {:?}: use arithmetic or countdown", cfg.task))?;
+    let task = super::task_by_name(&cfg.task)?;
     let template = cfg.grpo.template;
     let rewards = Arc::new(RewardSet::r1_zero(template.prompt_opens_think()));
     let eval_cfg = EvalConfig {
@@ -118,32 +114,6 @@ pub fn run(
         ..Default::default()
     };
     let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
-
-    let ckpt = run_dir.join("checkpoint");
-    let mut trainer = if ckpt.join("trainer_state.json").exists() {
-        GrpoTrainer::resume(
-            &ckpt,
-            task.clone(),
-            rewards.clone(),
-            held_out.clone(),
-            cfg.grpo.clone(),
-        )?
-    } else {
-        if run_dir.join("metrics.csv").exists() {
-            std::fs::remove_file(run_dir.join("metrics.csv"))?;
-            let _ = std::fs::remove_file(run_dir.join("samples.jsonl"));
-        }
-        let base = checkpoint::load(&cfg.base, DType::F32, &device)?;
-        let tk = base.tokenizer()?.clone();
-        GrpoTrainer::new(
-            base.model,
-            tk,
-            task.clone(),
-            rewards.clone(),
-            held_out.clone(),
-            cfg.grpo.clone(),
-        )?
-    };
     let base_loaded = checkpoint::load(&cfg.base, DType::F32, &device)?;
     let base_report = eval::evaluate(
         &base_loaded.model,
@@ -159,7 +129,17 @@ pub fn run(
         config: eval_cfg.clone(),
         every: cfg.eval_every,
     };
-    trainer.run(run_dir, Some(&periodic), cfg.checkpoint_every, &mut on_step)?;
+    let trainer = super::rl_stage(
+        &cfg.base,
+        task,
+        rewards,
+        held_out,
+        &cfg.grpo,
+        run_dir,
+        Some(&periodic),
+        cfg.checkpoint_every,
+        &mut on_step,
+    )?;
     let final_report = eval::evaluate(
         &trainer.policy,
         &trainer.tokenizer,
@@ -559,6 +539,31 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
     text.lines()
         .map(|l| serde_json::from_str(l).with_context(|| format!("bad line in {}", path.display())))
         .collect()
+}
+
+/// The checkpoint of a finished R1-Zero run in `run_dir`, running (or resuming) it first when it
+/// is not finished; `reports` receives its reports only when it runs.
+pub fn ensure_finished(
+    cfg: &R1ZeroConfig,
+    data: &Path,
+    run_dir: &Path,
+    reports: &Path,
+    mut log: impl FnMut(String),
+) -> Result<PathBuf> {
+    let ckpt = run_dir.join("checkpoint");
+    let finished = std::fs::read_to_string(ckpt.join("trainer_state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["step"].as_u64())
+        == Some(cfg.grpo.steps as u64);
+    if !finished {
+        log(format!(
+            "R1-Zero: no finished run in {}, running it",
+            run_dir.display()
+        ));
+        run(cfg, data, run_dir, reports, |_| {})?;
+    }
+    Ok(ckpt)
 }
 
 /// The default run folder of a scale.

@@ -1,0 +1,553 @@
+//! Distillation (paper §2.4, Tables 5 and 6), on the task models.
+//!
+//! * **Teacher traces**: the R1 pipeline's final model answers fresh training prompts; rejection
+//!   sampling keeps the correct, well-formed, single-language answers.
+//! * **SFT students** of three sizes (the shipped base checkpoints) → `table5_distilled`: each
+//!   student's pass@1 and cons@k beside its base, the teacher and the paper's Table 5 rows.
+//! * **Distillation vs RL on the same student** → `table6_distill_vs_rl`: the R1-Zero run (GRPO
+//!   from the same base checkpoint) against the distilled student, with the training compute each
+//!   used (FLOPs estimated as in [`crate::distill::compute`]).
+//! * **Beyond the paper**: logit distillation ([`crate::distill::kd_loss`]) of one student on the
+//!   same traces, steps and learning rate, beside plain SFT.
+//!
+//! Departures: the teacher is our R1 of the 1M base model, the same size as the middle student
+//! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
+//! tokenizer; a few hundred traces instead of 800k.
+
+use super::{evaluate_cached, r1_pipeline, r1_zero, task_by_name, Scale};
+use crate::checkpoint;
+use crate::distill::{self, compute, trace_rows, training_problems, Compute};
+use crate::eval::{table, EvalConfig, EvalReport};
+use crate::grpo::trainer::SampleRecord;
+use crate::rejection::{self, RejectionConfig, RejectionStats, Verdict};
+use crate::sft::{SftConfig, SftLog};
+use crate::tasks::{self, Template};
+use anyhow::{Context, Result};
+use candle_core::{DType, Device};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Table 5: DeepSeek-R1-Distill-Qwen AIME 2024 pass@1 and cons@64.
+pub const PAPER_TABLE5: [(&str, f64, f64); 4] = [
+    ("DeepSeek-R1-Distill-Qwen-1.5B", 0.289, 0.527),
+    ("DeepSeek-R1-Distill-Qwen-7B", 0.555, 0.833),
+    ("DeepSeek-R1-Distill-Qwen-14B", 0.697, 0.800),
+    ("DeepSeek-R1-Distill-Qwen-32B", 0.726, 0.833),
+];
+/// Table 6: RL on Qwen-32B-Base (10K+ steps) vs distillation, AIME 2024 pass@1 and cons@64.
+pub const PAPER_TABLE6: [(&str, f64, f64); 2] = [
+    ("DeepSeek-R1-Zero-Qwen-32B (RL, paper)", 0.470, 0.600),
+    ("DeepSeek-R1-Distill-Qwen-32B (SFT, paper)", 0.726, 0.833),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistillConfig {
+    /// The teacher checkpoint: the R1 pipeline's final model.
+    pub teacher: String,
+    /// Student sizes; student `s` starts from `<data>/checkpoints/base-<s>`.
+    pub students: Vec<String>,
+    pub task: String,
+    /// Fresh training prompts the teacher answers.
+    pub trace_prompts: usize,
+    pub rejection: RejectionConfig,
+    /// Passes over the traces. Paper: not given for the students (2 for R1's own stage-3 SFT).
+    pub epochs: f64,
+    /// SFT settings (`steps` is set from the epochs).
+    pub sft: SftConfig,
+    /// The student also trained by logit distillation (beyond the paper), if any.
+    pub logit_student: Option<String>,
+    /// The R1-Zero run of Table 6 (its base must be one of the students).
+    pub r1_zero: r1_zero::R1ZeroConfig,
+    pub r1_zero_run_dir: PathBuf,
+    pub eval_problems: usize,
+    pub eval_k: usize,
+    pub seed: u64,
+}
+
+impl DistillConfig {
+    pub fn preset(scale: Scale) -> Self {
+        let r1 = r1_pipeline::R1Config::preset(scale);
+        Self {
+            teacher: r1_pipeline::default_run_dir(scale)
+                .join("stage4_final_rl")
+                .join("checkpoint")
+                .to_string_lossy()
+                .into_owned(),
+            students: vec!["0.5M".into(), "1M".into(), "2M".into()],
+            task: r1.task.clone(),
+            trace_prompts: match scale {
+                Scale::Smoke => 8,
+                Scale::Workshop => 600,
+            },
+            rejection: RejectionConfig {
+                samples_per_prompt: 2,
+                seed: 11,
+                ..r1.rejection.clone()
+            },
+            epochs: 2.0,
+            sft: r1.sft.clone(),
+            logit_student: Some("1M".into()),
+            r1_zero: r1.r1_zero.clone(),
+            r1_zero_run_dir: r1.r1_zero_run_dir.clone(),
+            eval_problems: r1.eval_problems,
+            eval_k: r1.eval_k,
+            seed: 5,
+        }
+    }
+}
+
+/// One trained student.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudentResult {
+    pub size: String,
+    /// "sft", "logit_kd" or "rl".
+    pub method: String,
+    pub params: usize,
+    pub base: EvalReport,
+    pub trained: EvalReport,
+    /// The student's own training compute.
+    pub compute: Compute,
+    pub wall_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistillResult {
+    pub teacher: EvalReport,
+    pub teacher_params: usize,
+    pub traces: RejectionStats,
+    /// FLOPs the teacher spent sampling the traces (2·N per token).
+    pub teacher_sampling_flops: f64,
+    pub students: Vec<StudentResult>,
+    pub logit: Option<StudentResult>,
+    pub rl: Option<StudentResult>,
+}
+
+fn student_path(data: &Path, size: &str) -> PathBuf {
+    data.join("checkpoints").join(format!("base-{size}"))
+}
+
+/// The R1-Zero run's training compute, from its samples: every prompt + completion token is
+/// sampled (2·N), scored by the reference when β > 0 (2·N) and trained on μ times (6·N each).
+pub fn grpo_compute(
+    samples: &Path,
+    params: usize,
+    tokenizer: &crate::tokenizer::Tokenizer,
+    template: Template,
+    beta: f64,
+    mu: usize,
+) -> Result<Compute> {
+    let text = std::fs::read_to_string(samples)
+        .with_context(|| format!("cannot read {}", samples.display()))?;
+    let mut tokens = 0usize;
+    let mut prompt_len = std::collections::HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let s: SampleRecord = serde_json::from_str(line)
+            .with_context(|| format!("bad line in {}", samples.display()))?;
+        let p = match prompt_len.get(&s.question) {
+            Some(n) => *n,
+            None => {
+                let n = tokenizer.encode(&template.render(&s.question))?.len();
+                prompt_len.insert(s.question.clone(), n);
+                n
+            }
+        };
+        tokens += p + s.num_tokens;
+    }
+    let t = tokens as f64;
+    let forward_passes = 1.0 + if beta > 0.0 { 1.0 } else { 0.0 };
+    Ok(compute(
+        params,
+        t * mu as f64,
+        2.0 * params as f64 * t * forward_passes,
+    ))
+}
+
+fn sft_compute(dir: &Path, params: usize, extra_forward: f64) -> Result<(Compute, f64)> {
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("r1lab_sft.json"))
+            .with_context(|| format!("{} has no r1lab_sft.json", dir.display()))?,
+    )?;
+    let tokens = meta["trained_tokens"].as_f64().unwrap_or(f64::NAN);
+    let wall = meta["wall_s"].as_f64().unwrap_or(f64::NAN);
+    Ok((
+        compute(params, tokens, extra_forward * 2.0 * params as f64 * tokens),
+        wall,
+    ))
+}
+
+/// Runs the distillation experiment and writes Tables 5 and 6. Finished pieces in `run_dir`
+/// (traces, students, evaluations) are reused by a rerun.
+pub fn run(
+    cfg: &DistillConfig,
+    data: &Path,
+    run_dir: &Path,
+    reports: &Path,
+    mut log: impl FnMut(String),
+) -> Result<DistillResult> {
+    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let held_out = tasks::questions(&test);
+    let task = task_by_name(&cfg.task)?;
+    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
+    let eval_cfg = EvalConfig {
+        k: cfg.eval_k,
+        max_new_tokens: cfg.rejection.max_new_tokens,
+        template: cfg.rejection.template,
+        ..Default::default()
+    };
+    if !Path::new(&cfg.teacher).join("config.json").exists() {
+        anyhow::bail!(
+            "no teacher model at {}: run `r1lab r1` at this scale first, or pass --teacher",
+            cfg.teacher
+        );
+    }
+    let teacher = checkpoint::load(&cfg.teacher, DType::F32, &Device::Cpu)?;
+    let tokenizer = teacher.tokenizer()?.clone();
+    let eval = |name: &str, model: &crate::model::Model| {
+        evaluate_cached(
+            &run_dir.join("evals").join(format!("{name}.json")),
+            model,
+            &tokenizer,
+            name,
+            &cfg.task,
+            &problems,
+            &eval_cfg,
+        )
+    };
+    let teacher_report = eval("teacher", &teacher.model)?;
+    let teacher_params = teacher.model.num_parameters();
+
+    log(format!(
+        "teacher traces: {} prompts × {}",
+        cfg.trace_prompts, cfg.rejection.samples_per_prompt
+    ));
+    let tdir = run_dir.join("traces");
+    let (traces, stats) = {
+        let (tp, sp) = (tdir.join("traces.jsonl"), tdir.join("filter.json"));
+        if tp.exists() && sp.exists() {
+            (
+                rejection::read_traces(&tp)?,
+                serde_json::from_str(&std::fs::read_to_string(&sp)?).with_context(|| {
+                    format!("{} is damaged: delete it to resample", sp.display())
+                })?,
+            )
+        } else {
+            let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
+            let (t, s) =
+                distill::teacher_traces(&teacher.model, &tokenizer, &prompts, &cfg.rejection)?;
+            std::fs::create_dir_all(&tdir)?;
+            rejection::write_traces(&tp, &t)?;
+            checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&s)?.as_bytes())?;
+            (t, s)
+        }
+    };
+    log(format!(
+        "  kept {} of {} ({:.0}%)",
+        stats.count(Verdict::Kept),
+        stats.judged,
+        100.0 * stats.kept_rate()
+    ));
+    anyhow::ensure!(
+        !traces.is_empty(),
+        "the teacher produced no usable trace: train it longer or raise trace_prompts"
+    );
+    let rows = trace_rows(&traces, &tokenizer)?;
+    let mut sft_cfg = cfg.sft.clone();
+    sft_cfg.steps = ((cfg.epochs * rows.len() as f64) / sft_cfg.batch_size as f64).ceil() as usize;
+
+    let mut students = Vec::new();
+    let mut logit = None;
+    let mut jobs: Vec<(String, &str)> = cfg.students.iter().map(|s| (s.clone(), "sft")).collect();
+    if let Some(s) = &cfg.logit_student {
+        jobs.push((s.clone(), "logit_kd"));
+    }
+    for (size, method) in jobs {
+        let base_path = student_path(data, &size);
+        let base = checkpoint::load(&base_path.to_string_lossy(), DType::F32, &Device::Cpu)
+            .with_context(|| {
+                format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
+            })?;
+        let params = base.model.num_parameters();
+        let base_report = eval(&format!("base-{size}"), &base.model)?;
+        let out = run_dir.join(format!("student-{size}-{method}"));
+        if !out.join("config.json").exists() {
+            log(format!(
+                "student {size} ({method}): {} steps",
+                sft_cfg.steps
+            ));
+            let t0 = std::time::Instant::now();
+            let logs: Vec<SftLog> = match method {
+                "sft" => crate::sft::train(&base.model, &rows, &sft_cfg, |_| {})?,
+                _ => distill::train_logit(&base.model, &teacher.model, &rows, &sft_cfg, |_| {})?,
+            };
+            let wall = t0.elapsed().as_secs_f64();
+            checkpoint::save(
+                &base.model,
+                Some(&tokenizer),
+                &checkpoint::GenerationConfig::default(),
+                &out,
+            )?;
+            checkpoint::atomic_write(
+                &out.join("r1lab_sft.json"),
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "method": method, "base": base_path, "teacher": cfg.teacher,
+                    "sft": sft_cfg, "rows": rows.len(), "wall_s": wall,
+                    "trained_tokens": logs.iter().map(|l| l.tokens).sum::<usize>(),
+                    "logs": logs,
+                }))?
+                .as_bytes(),
+            )?;
+        }
+        let trained = checkpoint::load(&out.to_string_lossy(), DType::F32, &Device::Cpu)?;
+        let report = eval(&format!("student-{size}-{method}"), &trained.model)?;
+        // Logit distillation also runs the teacher forward on every trained token.
+        let extra = if method == "logit_kd" {
+            teacher_params as f64 / params as f64
+        } else {
+            0.0
+        };
+        let (c, wall) = sft_compute(&out, params, extra)?;
+        let r = StudentResult {
+            size: size.clone(),
+            method: method.into(),
+            params,
+            base: base_report,
+            trained: report,
+            compute: c,
+            wall_s: wall,
+        };
+        log(format!(
+            "  {size} {method}: pass@1 {:.3} -> {:.3}",
+            r.base.pass_at_1, r.trained.pass_at_1
+        ));
+        if method == "sft" {
+            students.push(r);
+        } else {
+            logit = Some(r);
+        }
+    }
+
+    // Table 6: the R1-Zero run from the same base as one of the students.
+    let rl_size = cfg
+        .students
+        .iter()
+        .find(|s| Path::new(&cfg.r1_zero.base) == student_path(data, s))
+        .cloned();
+    let rl = match rl_size {
+        None => {
+            log(format!(
+                "Table 6 skipped: the R1-Zero base {} is not one of the students",
+                cfg.r1_zero.base
+            ));
+            None
+        }
+        Some(size) => {
+            let ckpt = r1_zero::ensure_finished(
+                &cfg.r1_zero,
+                data,
+                &cfg.r1_zero_run_dir,
+                reports,
+                &mut log,
+            )?;
+            let m = checkpoint::load(&ckpt.to_string_lossy(), DType::F32, &Device::Cpu)?;
+            let params = m.model.num_parameters();
+            let report = eval(&format!("rl-{size}"), &m.model)?;
+            let g = &cfg.r1_zero.grpo;
+            let c = grpo_compute(
+                &cfg.r1_zero_run_dir.join("samples.jsonl"),
+                params,
+                &tokenizer,
+                g.template,
+                g.beta,
+                g.mu,
+            )?;
+            let state: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(ckpt.join("trainer_state.json"))?)?;
+            let base = students
+                .iter()
+                .find(|s| s.size == size)
+                .map(|s| s.base.clone())
+                .context("the RL student has no base evaluation")?;
+            Some(StudentResult {
+                size,
+                method: "rl".into(),
+                params,
+                base,
+                trained: report,
+                compute: c,
+                wall_s: state["wall_s"].as_f64().unwrap_or(f64::NAN),
+            })
+        }
+    };
+    let result = DistillResult {
+        teacher: teacher_report,
+        teacher_params,
+        teacher_sampling_flops: 2.0 * teacher_params as f64 * stats.sampled_tokens as f64,
+        traces: stats,
+        students,
+        logit,
+        rl,
+    };
+    write_reports(cfg, &result, reports)?;
+    Ok(result)
+}
+
+/// The experiment's findings in sentences, from the measured numbers.
+pub fn findings(r: &DistillResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rl) = &r.rl {
+        if let Some(d) = r.students.iter().find(|s| s.size == rl.size) {
+            out.push(format!(
+                "Distillation {} RL on the same {} student: pass@1 {:.3} distilled vs {:.3} after RL, with {:.3} vs {:.3} training GFLOP.",
+                if d.trained.pass_at_1 > rl.trained.pass_at_1 { "beats" } else { "does not beat" },
+                rl.size, d.trained.pass_at_1, rl.trained.pass_at_1, d.compute.flops / 1e9, rl.compute.flops / 1e9
+            ));
+        }
+    }
+    let mut by_size: Vec<&StudentResult> = r.students.iter().collect();
+    by_size.sort_by_key(|s| s.params);
+    let monotone = by_size
+        .windows(2)
+        .all(|w| w[1].trained.pass_at_1 >= w[0].trained.pass_at_1);
+    out.push(format!(
+        "Larger students {} at least as well as smaller ones: {}.",
+        if monotone {
+            "score"
+        } else {
+            "do not all score"
+        },
+        by_size
+            .iter()
+            .map(|s| format!("{} {:.3}", s.size, s.trained.pass_at_1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if let (Some(l), Some(s)) = (
+        &r.logit,
+        r.logit
+            .as_ref()
+            .and_then(|l| r.students.iter().find(|s| s.size == l.size)),
+    ) {
+        out.push(format!(
+            "Logit distillation of the {} student: pass@1 {:.3} vs {:.3} for plain SFT on the same traces and steps.",
+            l.size, l.trained.pass_at_1, s.trained.pass_at_1
+        ));
+    }
+    out
+}
+
+/// Writes `table5_distilled` and `table6_distill_vs_rl` into `reports`.
+pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> Result<()> {
+    let k = cfg.eval_k;
+    let (mut model, mut params, mut p1, mut ck, mut bp1, mut bck, mut flops) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    model.push(format!("teacher: R1 (ours, {})", cfg.teacher));
+    params.push(r.teacher_params as f64);
+    p1.push(r.teacher.pass_at_1);
+    ck.push(r.teacher.cons_at_k);
+    bp1.push(f64::NAN);
+    bck.push(f64::NAN);
+    flops.push(f64::NAN);
+    for s in r.students.iter().chain(r.logit.iter()) {
+        model.push(format!(
+            "base-{} distilled ({})",
+            s.size,
+            if s.method == "sft" {
+                "SFT on teacher traces"
+            } else {
+                "logit distillation, beyond the paper"
+            }
+        ));
+        params.push(s.params as f64);
+        p1.push(s.trained.pass_at_1);
+        ck.push(s.trained.cons_at_k);
+        bp1.push(s.base.pass_at_1);
+        bck.push(s.base.cons_at_k);
+        flops.push(s.compute.flops / 1e9);
+    }
+    for (name, a, c) in PAPER_TABLE5 {
+        model.push(format!("{name} (paper, AIME 2024; cons@64)"));
+        for v in [&mut params, &mut bp1, &mut bck, &mut flops] {
+            v.push(f64::NAN);
+        }
+        p1.push(a);
+        ck.push(c);
+    }
+    let df = df!(
+        "model" => model,
+        "params" => params,
+        "pass@1" => p1,
+        format!("cons@{k}").as_str() => ck,
+        "base pass@1" => bp1,
+        format!("base cons@{k}").as_str() => bck,
+        "training GFLOP" => flops
+    )?;
+    let f = findings(r);
+    table::write_table(
+        &df,
+        &reports.join("table5_distilled"),
+        Some(&format!(
+            "# Table 5 (ours): students fine-tuned on the teacher's traces, {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nTraces: the teacher answered {} prompts × {}; rejection sampling kept {} of {} ({:.0}%). Teacher sampling: {:.3} GFLOP.\n\n{}",
+            cfg.eval_problems,
+            cfg.task,
+            cfg.trace_prompts,
+            cfg.rejection.samples_per_prompt,
+            r.traces.count(Verdict::Kept),
+            r.traces.judged,
+            100.0 * r.traces.kept_rate(),
+            r.teacher_sampling_flops / 1e9,
+            f.join(" ")
+        )),
+    )?;
+
+    if let Some(rl) = &r.rl {
+        let d = r.students.iter().find(|s| s.size == rl.size);
+        let mut rows: Vec<(String, f64, f64, f64, f64)> = vec![(
+            format!(
+                "base-{} + R1-Zero RL ({} GRPO steps)",
+                rl.size, cfg.r1_zero.grpo.steps
+            ),
+            rl.trained.pass_at_1,
+            rl.trained.cons_at_k,
+            rl.compute.flops / 1e9,
+            rl.wall_s,
+        )];
+        if let Some(d) = d {
+            rows.push((
+                format!("base-{} distilled (SFT on the R1 teacher's traces)", d.size),
+                d.trained.pass_at_1,
+                d.trained.cons_at_k,
+                d.compute.flops / 1e9,
+                d.wall_s,
+            ));
+        }
+        for (name, a, c) in PAPER_TABLE6 {
+            rows.push((name.into(), a, c, f64::NAN, f64::NAN));
+        }
+        let df = df!(
+            "model" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            "pass@1" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            format!("cons@{k}").as_str() => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "student training GFLOP" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "training wall s" => rows.iter().map(|r| r.4).collect::<Vec<_>>()
+        )?;
+        table::write_table(
+            &df,
+            &reports.join("table6_distill_vs_rl"),
+            Some(&format!(
+                "# Table 6 (ours): distillation vs RL on the same student (base-{}), {} held-out {} problems, k = {k}\n\nFLOPs: 6·N per trained token plus 2·N per sampled or reference-scored token (the RL run's wall time includes its periodic held-out evaluations). The teacher's own training and sampling are not counted for the distilled student (teacher sampling: {:.3} GFLOP).\n\n{}",
+                rl.size, cfg.eval_problems, cfg.task, r.teacher_sampling_flops / 1e9,
+                f.first().cloned().unwrap_or_default()
+            )),
+        )?;
+    }
+    Ok(())
+}
+
+/// The default run folder of a scale.
+pub fn default_run_dir(scale: Scale) -> PathBuf {
+    PathBuf::from(match scale {
+        Scale::Smoke => "runs/distill-smoke",
+        Scale::Workshop => "runs/distill",
+    })
+}

@@ -1,0 +1,805 @@
+//! DeepSeek-R1's multi-stage pipeline (paper §2.3), on the task models.
+//!
+//! 1. **Cold start** (§2.3.1): a few hundred long, readable chains of thought, SFT from the base.
+//!    The paper collected thousands, "gathering DeepSeek-R1-Zero outputs in a readable format, and
+//!    refining the results through post-processing by human annotators", in the shape
+//!    `|special_token|<reasoning_process>|special_token|<summary>`. Ours are written by the task's
+//!    own worked solutions ([`cold_start_traces`]) in the target language only — the project's
+//!    stand-in for the annotators — and pass through the same filter as rejection sampling. The
+//!    special tokens are `<think>`/`</think>` (the prompt opens the first) and the summary is the
+//!    closing "so the answer is …" plus the `<answer>` block, so every RL reward applies unchanged.
+//! 2. **Reasoning-oriented RL** (§2.3.2) with accuracy + format + the language-consistency reward
+//!    ([`RewardSet::r1`]), with an ablation that leaves the consistency reward out.
+//! 3. **Rejection sampling and SFT** (§2.3.3): sample from the stage-2 model, keep the correct,
+//!    well-formed, single-language answers ([`crate::rejection`]), add non-reasoning data (the
+//!    paper's ≈200k of 800k: here the corpus's arithmetic-fact documents, a quarter of the rows),
+//!    and fine-tune **the base model** again.
+//! 4. **RL for all scenarios** (§2.3.4) at the paper's stage-2 temperature, 0.7, with the rule-based
+//!    rewards of stage 2 (we have no helpfulness or harmlessness preference data).
+//!
+//! Table 4 of the paper compares R1 with o1; ours puts R1-Zero and every R1 stage side by side on
+//! the held-out set: pass@1, cons@k, pass@k, language mixing, target-language share, format and
+//! length. Departures: the scale; the cold-start data is generated, not annotated; no preference
+//! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
+
+use super::{evaluate_cached, r1_zero, rl_stage, task_by_name, Scale};
+use crate::checkpoint::{self, GenerationConfig};
+use crate::corpus::{generate_documents, CorpusConfig, KindMix};
+use crate::distill::training_problems;
+use crate::eval::{table, EvalConfig, EvalReport};
+use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::{GrpoConfig, StepMetrics};
+use crate::model::Model;
+use crate::rejection::{self, filter, RejectionConfig, RejectionStats, Trace};
+use crate::rewards::{Completion, LanguageConsistency, Reward, RewardSet};
+use crate::sft::{self, SftConfig, SftRow};
+use crate::tasks::language::Lang;
+use crate::tasks::{self, Flaw, Step, Task, Template};
+use crate::tokenizer::Tokenizer;
+use anyhow::{Context, Result};
+use candle_core::{DType, Device};
+use polars::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Table 4 / §2.3: AIME 2024 pass@1 of DeepSeek-R1 (and of R1-Zero, Table 2).
+pub const PAPER_R1_PASS1: f64 = 0.798;
+
+/// Every setting of the pipeline, with the paper's value where it gives one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct R1Config {
+    /// The base checkpoint every SFT stage starts from (the paper: DeepSeek-V3-Base).
+    pub base: String,
+    /// `arithmetic` or `countdown`.
+    pub task: String,
+    /// The language the chains of thought should use (the consistency reward's target).
+    pub target: Lang,
+    /// Cold-start examples. Paper: "thousands". Ours: a few hundred.
+    pub cold_start_examples: usize,
+    /// Share of cold-start examples that catch and correct a slip ("wait, check: …"): readable
+    /// reflection. Paper: not given. Ours: 0.2.
+    pub cold_start_reflection: f64,
+    /// Passes over the cold-start data. Paper: not given. Ours: 3.
+    pub cold_start_epochs: f64,
+    /// The SFT settings of stages 1 and 3 (`steps` is set from the epochs).
+    pub sft: SftConfig,
+    /// Stage 2: reasoning-oriented RL (paper: as R1-Zero, ε = 10, temperature 1).
+    pub reasoning_rl: GrpoConfig,
+    /// Also run stage 2 without the language-consistency reward (the paper's ablation).
+    pub ablation: bool,
+    /// Stage 3: prompts answered by the stage-2 model for rejection sampling.
+    pub rejection_prompts: usize,
+    pub rejection: RejectionConfig,
+    /// Share of non-reasoning rows in the stage-3 data. Paper: ≈200k of 800k = 0.25.
+    pub non_reasoning_share: f64,
+    /// Passes over the stage-3 data. Paper: 2.
+    pub rejection_epochs: f64,
+    /// Stage 4: RL for all scenarios (paper: temperature 0.7).
+    pub final_rl: GrpoConfig,
+    /// Held-out problems of every evaluation (the first N of the test set).
+    pub eval_problems: usize,
+    /// k of pass@k and cons@k (the paper: 16 for Figure 2, 64 for the tables).
+    pub eval_k: usize,
+    /// Held-out evaluation every N RL steps (0 = only before and after).
+    pub eval_every: usize,
+    pub checkpoint_every: usize,
+    /// The R1-Zero run compared against (its reports are written only if it has to be run).
+    pub r1_zero: r1_zero::R1ZeroConfig,
+    pub r1_zero_run_dir: PathBuf,
+    pub seed: u64,
+}
+
+impl R1Config {
+    pub fn preset(scale: Scale) -> Self {
+        let r1z = r1_zero::R1ZeroConfig::preset(scale);
+        let (steps2, steps4, rejection_prompts, examples) = match scale {
+            Scale::Smoke => (2, 2, 8, 16),
+            Scale::Workshop => (80, 40, 400, 300),
+        };
+        let reasoning_rl = GrpoConfig {
+            steps: steps2,
+            // With μ = 1 and one minibatch the ratio is exactly 1, so the clip never acts; the
+            // value is the paper's (Nature) for R1's first RL stage.
+            eps_low: 10.0,
+            eps_high: 10.0,
+            seed: 2,
+            ..r1z.grpo.clone()
+        };
+        let final_rl = GrpoConfig {
+            steps: steps4,
+            temperature: 0.7,
+            seed: 4,
+            ..r1z.grpo.clone()
+        };
+        let (eval_problems, eval_k) = (r1z.eval_problems, r1z.eval_k);
+        Self {
+            base: r1z.base.clone(),
+            task: r1z.task.clone(),
+            target: Lang::A,
+            cold_start_examples: examples,
+            cold_start_reflection: 0.2,
+            cold_start_epochs: 3.0,
+            sft: SftConfig {
+                steps: 0,
+                batch_size: 16,
+                lr: 5e-4,
+                warmup_steps: 5,
+                min_lr_ratio: 0.1,
+                ..Default::default()
+            },
+            reasoning_rl,
+            ablation: true,
+            rejection_prompts,
+            rejection: RejectionConfig {
+                max_new_tokens: r1z.max_new_tokens,
+                ..Default::default()
+            },
+            non_reasoning_share: 0.25,
+            rejection_epochs: 2.0,
+            final_rl,
+            eval_problems,
+            eval_k,
+            eval_every: match scale {
+                Scale::Smoke => 0,
+                Scale::Workshop => 40,
+            },
+            checkpoint_every: 20,
+            r1_zero_run_dir: r1_zero::default_run_dir(scale),
+            r1_zero: r1z,
+            seed: 0,
+        }
+    }
+}
+
+/// Cold-start examples (§2.3.1) written from the task's worked solutions, entirely in `target`,
+/// a share `reflection` of them catching a slip with "wait, check: …", each checked by the
+/// rejection filter (so an example the task cannot write correctly is dropped and counted).
+pub fn cold_start_traces(
+    task: &dyn Task,
+    n: usize,
+    reflection: f64,
+    target: Lang,
+    held_out: &HashSet<String>,
+    seed: u64,
+) -> Result<(Vec<Trace>, RejectionStats)> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&reflection),
+        "cold_start_reflection must be in [0, 1], got {reflection}"
+    );
+    let problems = training_problems(task, n, held_out, seed)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc01d);
+    let template = Template::R1ZeroShort;
+    let candidates: Vec<_> = problems
+        .iter()
+        .map(|p| {
+            let flaw = if rng.random_bool(reflection) {
+                Flaw::SelfCorrect
+            } else {
+                Flaw::None
+            };
+            let text = task
+                .worked_solution(p, flaw, &mut rng)
+                .or_else(|| task.worked_solution(p, Flaw::None, &mut rng))
+                .map(|w| {
+                    let mut steps: Vec<String> = w.steps.iter().map(|s| s.render(target)).collect();
+                    steps.push(Step::answer_is(&w.answer).render(target));
+                    format!(
+                        " {} </think> <answer> {} </answer>",
+                        steps.join(" "),
+                        w.answer
+                    )
+                })
+                .unwrap_or_default();
+            (p, text, false)
+        })
+        .collect();
+    Ok(filter(candidates, template, target))
+}
+
+/// One evaluated model of Table 4.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageResult {
+    /// Short id ("base", "r1_zero", "cold_start", …).
+    pub stage: String,
+    /// What it is, for the table.
+    pub description: String,
+    pub report: EvalReport,
+    /// Mean language-consistency score of the evaluation samples (share of target-language words
+    /// among the language-tagged words of each chain of thought).
+    pub target_language_share: f64,
+}
+
+/// What the pipeline measured (owned, for notebooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct R1Result {
+    pub stages: Vec<StageResult>,
+    /// The cold-start filter and the stage-3 rejection-sampling filter.
+    pub cold_start_filter: RejectionStats,
+    pub rejection_filter: RejectionStats,
+    /// Non-reasoning rows added to the stage-3 data.
+    pub non_reasoning_rows: usize,
+    /// The RL stages' metrics rows, tagged with the stage.
+    pub rl_metrics: Vec<(String, StepMetrics)>,
+    pub wall_s: f64,
+}
+
+impl R1Result {
+    /// The stage with id `stage`.
+    pub fn stage(&self, stage: &str) -> Option<&StageResult> {
+        self.stages.iter().find(|s| s.stage == stage)
+    }
+}
+
+fn target_share(report: &EvalReport, target: Lang, template: Template) -> f64 {
+    let lc = LanguageConsistency {
+        target,
+        prompt_opens_think: template.prompt_opens_think(),
+    };
+    let problem = crate::tasks::arithmetic::ArithmeticTask::problem(
+        crate::tasks::arithmetic::ArithOp::Add,
+        0,
+        0,
+    );
+    let scores: Vec<f64> = report
+        .samples
+        .iter()
+        .map(|s| {
+            lc.score(&problem, &Completion::new(&s.text, s.num_tokens))
+                .score as f64
+        })
+        .collect();
+    scores.iter().sum::<f64>() / scores.len().max(1) as f64
+}
+
+fn save_model(model: &Model, tokenizer: &Tokenizer, dir: &Path) -> Result<()> {
+    let gen = GenerationConfig {
+        eos_token_id: Some(serde_json::json!(tokenizer.eos_ids[0])),
+        pad_token_id: Some(tokenizer.pad_id),
+        temperature: Some(0.6),
+        top_p: Some(0.95),
+        do_sample: Some(true),
+        ..Default::default()
+    };
+    checkpoint::save(model, Some(tokenizer), &gen, dir)
+}
+
+/// SFT from `start` on `rows` for `epochs` passes, saved to `dir` (skipped when `dir` already holds
+/// a finished model). Returns the model's folder.
+pub fn sft_stage(
+    start: &str,
+    rows: &[SftRow],
+    epochs: f64,
+    cfg: &SftConfig,
+    dir: &Path,
+    mut log: impl FnMut(String),
+) -> Result<String> {
+    if dir.join("config.json").exists() {
+        return Ok(dir.to_string_lossy().into_owned());
+    }
+    anyhow::ensure!(
+        epochs > 0.0 && epochs.is_finite(),
+        "epochs must be positive, got {epochs}"
+    );
+    anyhow::ensure!(!rows.is_empty(), "no SFT rows for {}", dir.display());
+    let loaded = checkpoint::load(start, DType::F32, &Device::Cpu)
+        .with_context(|| format!("cannot load {start}"))?;
+    let mut cfg = cfg.clone();
+    cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
+    let logs = sft::train(&loaded.model, rows, &cfg, |_| {})?;
+    log(format!(
+        "  SFT {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
+        rows.len(),
+        cfg.steps,
+        logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
+        logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
+    ));
+    save_model(&loaded.model, loaded.tokenizer()?, dir)?;
+    let tokens: usize = logs.iter().map(|l| l.tokens).sum();
+    checkpoint::atomic_write(
+        &dir.join("r1lab_sft.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
+            "trained_tokens": tokens, "logs": logs,
+        }))?
+        .as_bytes(),
+    )?;
+    Ok(dir.to_string_lossy().into_owned())
+}
+
+fn stats_path(dir: &Path) -> PathBuf {
+    dir.join("filter.json")
+}
+
+/// Reads cached traces and filter stats, or makes them with `make` and caches them.
+fn cached_traces(
+    dir: &Path,
+    make: impl FnOnce() -> Result<(Vec<Trace>, RejectionStats)>,
+) -> Result<(Vec<Trace>, RejectionStats)> {
+    let (tp, sp) = (dir.join("traces.jsonl"), stats_path(dir));
+    if tp.exists() && sp.exists() {
+        let stats = serde_json::from_str(&std::fs::read_to_string(&sp)?)
+            .with_context(|| format!("{} is damaged: delete it to redo the stage", sp.display()))?;
+        return Ok((rejection::read_traces(&tp)?, stats));
+    }
+    let (traces, stats) = make()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    rejection::write_traces(&tp, &traces)?;
+    checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&stats)?.as_bytes())?;
+    Ok((traces, stats))
+}
+
+/// Runs R1-Zero if its run is not finished, then the four R1 stages (and the ablation), evaluates
+/// every model on the same held-out problems and writes Table 4 and the filter table. Every stage
+/// is saved in `run_dir`; a rerun skips what is finished and resumes an interrupted RL stage.
+pub fn run(
+    cfg: &R1Config,
+    data: &Path,
+    run_dir: &Path,
+    reports: &Path,
+    mut log: impl FnMut(String),
+) -> Result<R1Result> {
+    let start = std::time::Instant::now();
+    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let held_out = tasks::questions(&test);
+    let task = task_by_name(&cfg.task)?;
+    let template = cfg.reasoning_rl.template;
+    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
+    let eval_cfg = EvalConfig {
+        k: cfg.eval_k,
+        max_new_tokens: cfg.reasoning_rl.max_completion_length,
+        template,
+        ..Default::default()
+    };
+    let periodic = (cfg.eval_every > 0).then(|| PeriodicEval {
+        problems: problems.clone(),
+        config: eval_cfg.clone(),
+        every: cfg.eval_every,
+    });
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let base = checkpoint::load(&cfg.base, DType::F32, &Device::Cpu)
+        .with_context(|| format!("cannot load the base model {}", cfg.base))?;
+    let tokenizer = base.tokenizer()?.clone();
+    let mut stages = Vec::new();
+    let mut evaluate = |stage: &str, description: &str, model: &Model| -> Result<()> {
+        let report = evaluate_cached(
+            &run_dir.join("evals").join(format!("{stage}.json")),
+            model,
+            &tokenizer,
+            stage,
+            &cfg.task,
+            &problems,
+            &eval_cfg,
+        )?;
+        let share = target_share(&report, cfg.target, template);
+        stages.push(StageResult {
+            stage: stage.into(),
+            description: description.into(),
+            report,
+            target_language_share: share,
+        });
+        Ok(())
+    };
+    evaluate("base", "base model", &base.model)?;
+
+    // R1-Zero, for comparison.
+    let r1z_ckpt =
+        r1_zero::ensure_finished(&cfg.r1_zero, data, &cfg.r1_zero_run_dir, reports, &mut log)?;
+    let r1z = checkpoint::load(&r1z_ckpt.to_string_lossy(), DType::F32, &Device::Cpu)?;
+    evaluate("r1_zero", "R1-Zero (accuracy + format RL)", &r1z.model)?;
+
+    // Stage 1: cold start.
+    log("stage 1: cold-start SFT".into());
+    let cold_dir = run_dir.join("stage1_cold_start");
+    let (cold, cold_stats) = cached_traces(&cold_dir, || {
+        cold_start_traces(
+            task.as_ref(),
+            cfg.cold_start_examples,
+            cfg.cold_start_reflection,
+            cfg.target,
+            &held_out,
+            cfg.seed ^ 0xc0,
+        )
+    })?;
+    let rows = cold
+        .iter()
+        .map(|t| t.to_row(&tokenizer))
+        .collect::<Result<Vec<_>>>()?;
+    let cold_model = sft_stage(
+        &cfg.base,
+        &rows,
+        cfg.cold_start_epochs,
+        &cfg.sft,
+        &cold_dir.join("model"),
+        &mut log,
+    )?;
+    let m = checkpoint::load(&cold_model, DType::F32, &Device::Cpu)?;
+    evaluate("cold_start", "stage 1: cold-start SFT", &m.model)?;
+
+    // Stage 2: reasoning RL with the language-consistency reward, and the ablation without it.
+    let mut rl_metrics = Vec::new();
+    let mut rl = |stage: &str,
+                  from: &str,
+                  rewards: RewardSet,
+                  grpo: &GrpoConfig,
+                  log: &mut dyn FnMut(String)|
+     -> Result<(String, Model)> {
+        log(format!("{stage}: {} GRPO steps", grpo.steps));
+        let dir = run_dir.join(stage);
+        let trainer = rl_stage(
+            from,
+            task.clone(),
+            Arc::new(rewards),
+            held_out.clone(),
+            grpo,
+            &dir,
+            periodic.as_ref(),
+            cfg.checkpoint_every,
+            |m| {
+                if m.completion_len_mean.is_finite() && m.step % 10 == 0 {
+                    log(format!(
+                        "  step {}: reward {:.3} accuracy {:.3} length {:.1}",
+                        m.step, m.reward_mean, m.accuracy, m.completion_len_mean
+                    ))
+                }
+            },
+        )?;
+        for m in r1_zero::read_metrics(&dir.join("metrics.csv"))? {
+            rl_metrics.push((stage.to_string(), m));
+        }
+        Ok((
+            dir.join("checkpoint").to_string_lossy().into_owned(),
+            trainer.policy,
+        ))
+    };
+    let opens = template.prompt_opens_think();
+    let (_, m2) = rl(
+        "stage2_reasoning_rl",
+        &cold_model,
+        RewardSet::r1(opens, cfg.target),
+        &cfg.reasoning_rl,
+        &mut log,
+    )?;
+    evaluate(
+        "stage2_reasoning_rl",
+        "stage 2: reasoning RL (accuracy + format + language consistency)",
+        &m2,
+    )?;
+    if cfg.ablation {
+        let (_, m) = rl(
+            "stage2_no_consistency",
+            &cold_model,
+            RewardSet::r1_zero(opens),
+            &cfg.reasoning_rl,
+            &mut log,
+        )?;
+        evaluate(
+            "stage2_no_consistency",
+            "ablation: stage 2 without the language-consistency reward",
+            &m,
+        )?;
+    }
+
+    // Stage 3: rejection sampling from stage 2, plus non-reasoning data, SFT from the base.
+    log("stage 3: rejection sampling and SFT from the base".into());
+    let rs_dir = run_dir.join("stage3_rejection_sft");
+    let (kept, rs_stats) = cached_traces(&rs_dir, || {
+        let prompts = training_problems(
+            task.as_ref(),
+            cfg.rejection_prompts,
+            &held_out,
+            cfg.seed ^ 0x3e,
+        )?;
+        rejection::rejection_sample(&m2, &tokenizer, &prompts, &cfg.rejection)
+    })?;
+    log(format!(
+        "  kept {} of {} sampled completions ({:.0}%)",
+        rs_stats.count(rejection::Verdict::Kept),
+        rs_stats.judged,
+        100.0 * rs_stats.kept_rate()
+    ));
+    let mut rows = kept
+        .iter()
+        .map(|t| t.to_row(&tokenizer))
+        .collect::<Result<Vec<_>>>()?;
+    let non_reasoning = non_reasoning_rows(
+        &tokenizer,
+        task.as_ref(),
+        rows.len(),
+        cfg.non_reasoning_share,
+        &held_out,
+        cfg.seed,
+    )?;
+    let non_reasoning_n = non_reasoning.len();
+    rows.extend(non_reasoning);
+    let stage3 = sft_stage(
+        &cfg.base,
+        &rows,
+        cfg.rejection_epochs,
+        &cfg.sft,
+        &rs_dir.join("model"),
+        &mut log,
+    )?;
+    let m3 = checkpoint::load(&stage3, DType::F32, &Device::Cpu)?;
+    evaluate(
+        "stage3_rejection_sft",
+        "stage 3: rejection-sampling SFT from the base",
+        &m3.model,
+    )?;
+
+    // Stage 4: RL for all scenarios.
+    let (_, m4) = rl(
+        "stage4_final_rl",
+        &stage3,
+        RewardSet::r1(opens, cfg.target),
+        &cfg.final_rl,
+        &mut log,
+    )?;
+    evaluate(
+        "stage4_final_rl",
+        "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
+        &m4,
+    )?;
+
+    let result = R1Result {
+        stages,
+        cold_start_filter: cold_stats,
+        rejection_filter: rs_stats,
+        non_reasoning_rows: non_reasoning_n,
+        rl_metrics,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_reports(cfg, &result, reports)?;
+    Ok(result)
+}
+
+/// `share / (1 − share)` × `reasoning_rows` rows of arithmetic-fact text (the corpus's facts
+/// documents), loss on every token: the non-reasoning part of the stage-3 data.
+pub fn non_reasoning_rows(
+    tokenizer: &Tokenizer,
+    task: &dyn Task,
+    reasoning_rows: usize,
+    share: f64,
+    held_out: &HashSet<String>,
+    seed: u64,
+) -> Result<Vec<SftRow>> {
+    anyhow::ensure!(
+        (0.0..1.0).contains(&share),
+        "non_reasoning_share must be in [0, 1), got {share}"
+    );
+    let n = ((reasoning_rows as f64) * share / (1.0 - share)).round() as usize;
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let cfg = CorpusConfig {
+        num_docs: n,
+        seed: seed ^ 0xfac7,
+        kinds: KindMix {
+            direct: 0.0,
+            step_by_step: 0.0,
+            slip: 0.0,
+            self_correct: 0.0,
+            facts: 1.0,
+        },
+        ..Default::default()
+    };
+    generate_documents(&cfg, &[task], held_out)?
+        .into_iter()
+        .map(|d| {
+            let mut ids = tokenizer.encode(&d.text)?;
+            ids.push(tokenizer.eos_ids[0]);
+            Ok(SftRow::full(ids))
+        })
+        .collect()
+}
+
+/// The ablation's finding in one sentence, from the measured numbers.
+pub fn consistency_finding(r: &R1Result) -> Option<String> {
+    let (with, without) = (
+        r.stage("stage2_reasoning_rl")?,
+        r.stage("stage2_no_consistency")?,
+    );
+    let (a, b) = (&with.report, &without.report);
+    let mixing = if a.mixing_rate < b.mixing_rate {
+        "lowers"
+    } else {
+        "does not lower"
+    };
+    let acc = if a.pass_at_1 < b.pass_at_1 {
+        "costs"
+    } else {
+        "does not cost"
+    };
+    Some(format!(
+        "The language-consistency reward {mixing} language mixing ({:.3} without it, {:.3} with it; target-language share {:.3} -> {:.3}) and {acc} accuracy (pass@1 {:.3} without, {:.3} with). Paper: a slight accuracy cost for much better readability.",
+        b.mixing_rate, a.mixing_rate, without.target_language_share, with.target_language_share, b.pass_at_1, a.pass_at_1
+    ))
+}
+
+/// Writes `table4_r1_vs_r1zero`, `r1_filters` and `r1_metrics.csv` into `reports`.
+pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()> {
+    std::fs::create_dir_all(reports)
+        .with_context(|| format!("cannot create {}", reports.display()))?;
+    let k = cfg.eval_k;
+    let mut stage: Vec<String> = r.stages.iter().map(|s| s.stage.clone()).collect();
+    let mut desc: Vec<String> = r.stages.iter().map(|s| s.description.clone()).collect();
+    let col = |f: &dyn Fn(&StageResult) -> f64| r.stages.iter().map(f).collect::<Vec<f64>>();
+    let mut pass1 = col(&|s| s.report.pass_at_1);
+    let mut cons = col(&|s| s.report.cons_at_k);
+    let mut passk = col(&|s| s.report.pass_at_k);
+    let mut mixing = col(&|s| s.report.mixing_rate);
+    let mut share = col(&|s| s.target_language_share);
+    let mut format = col(&|s| s.report.format_rate);
+    let mut length = col(&|s| s.report.mean_length);
+    for (id, d, p, c) in [
+        (
+            "paper_r1_zero",
+            "DeepSeek-R1-Zero (paper, AIME 2024; cons@64)",
+            r1_zero::PAPER_PASS1_END,
+            r1_zero::PAPER_CONS_END,
+        ),
+        (
+            "paper_r1",
+            "DeepSeek-R1 (paper, AIME 2024)",
+            PAPER_R1_PASS1,
+            f64::NAN,
+        ),
+    ] {
+        stage.push(id.into());
+        desc.push(d.into());
+        pass1.push(p);
+        cons.push(c);
+        for v in [
+            &mut passk,
+            &mut mixing,
+            &mut share,
+            &mut format,
+            &mut length,
+        ] {
+            v.push(f64::NAN);
+        }
+    }
+    let df = df!(
+        "stage" => stage,
+        "model" => desc,
+        "pass@1" => pass1,
+        format!("cons@{k}").as_str() => cons,
+        format!("pass@{k}").as_str() => passk,
+        "mixing_rate" => mixing,
+        "target_language_share" => share,
+        "format_rate" => format,
+        "mean_length" => length
+    )?;
+    let finding = consistency_finding(r).unwrap_or_default();
+    table::write_table(
+        &df,
+        &reports.join("table4_r1_vs_r1zero"),
+        Some(&format!(
+            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\nTraining wall time of the whole pipeline: {:.0} s (R1-Zero not included when reused).",
+            cfg.eval_problems, cfg.task, r.wall_s
+        )),
+    )?;
+
+    let filt = |name: &str, s: &RejectionStats| -> Vec<(String, String, f64)> {
+        s.rows()
+            .into_iter()
+            .map(|(v, n)| {
+                (
+                    name.to_string(),
+                    v.to_string(),
+                    n as f64 / s.judged.max(1) as f64,
+                )
+            })
+            .zip(s.rows().into_iter().map(|(_, n)| n))
+            .map(|((a, b, c), n)| (a, format!("{b} ({n})"), c))
+            .collect()
+    };
+    let rows: Vec<_> = filt("stage 1: cold-start examples", &r.cold_start_filter)
+        .into_iter()
+        .chain(filt(
+            "stage 3: rejection sampling from stage 2",
+            &r.rejection_filter,
+        ))
+        .collect();
+    let fdf = df!(
+        "data" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        "verdict (count)" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        "share" => rows.iter().map(|r| r.2).collect::<Vec<_>>()
+    )?;
+    table::write_table(
+        &fdf,
+        &reports.join("r1_filters"),
+        Some(&format!(
+            "# R1 data filters: what the cold-start check and stage-3 rejection sampling kept, and why they dropped the rest\n\nStage 3 added {} non-reasoning rows (arithmetic-fact text) to {} kept reasoning answers ({:.0}% non-reasoning; paper: ≈200k of 800k).",
+            r.non_reasoning_rows,
+            r.rejection_filter.count(rejection::Verdict::Kept),
+            100.0 * r.non_reasoning_rows as f64
+                / (r.non_reasoning_rows + r.rejection_filter.count(rejection::Verdict::Kept)).max(1) as f64
+        )),
+    )?;
+
+    // The RL stages' metrics with the trainer's schema, one `stage` column first.
+    let mut csv = String::new();
+    let mut header_written = false;
+    for (stage, m) in &r.rl_metrics {
+        let cols = m.columns();
+        if !header_written {
+            csv.push_str("stage,");
+            csv.push_str(
+                &cols
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            csv.push('\n');
+            header_written = true;
+        }
+        csv.push_str(stage);
+        for (_, v) in cols {
+            csv.push(',');
+            if v.is_finite() {
+                csv.push_str(&format!("{v}"));
+            }
+        }
+        csv.push('\n');
+    }
+    checkpoint::atomic_write(&reports.join("r1_metrics.csv"), csv.as_bytes())?;
+    Ok(())
+}
+
+/// The default run folder of a scale.
+pub fn default_run_dir(scale: Scale) -> PathBuf {
+    PathBuf::from(match scale {
+        Scale::Smoke => "runs/r1-smoke",
+        Scale::Workshop => "runs/r1",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rejection::Verdict;
+    use crate::rewards::chain_of_thought;
+    use crate::tasks::arithmetic::ArithmeticTask;
+    use crate::tasks::language::count_words;
+
+    #[test]
+    fn cold_start_examples_are_correct_single_language_and_some_reflect() {
+        let task = ArithmeticTask::default();
+        let (traces, stats) =
+            cold_start_traces(&task, 60, 0.5, Lang::A, &HashSet::new(), 3).unwrap();
+        assert_eq!(stats.judged, 60);
+        assert_eq!(stats.count(Verdict::Kept), traces.len());
+        assert!(traces.len() >= 55, "{stats:?}");
+        let mut reflective = 0;
+        for t in &traces {
+            let cot = chain_of_thought(&t.completion, true);
+            let c = count_words(cot);
+            assert!(
+                c.get(Lang::A) > 0 && c.get(Lang::B) == 0,
+                "{}",
+                t.completion
+            );
+            assert!(t.completion.ends_with("</answer>"));
+            reflective += cot.contains("wait") as usize;
+        }
+        assert!(reflective > 10 && reflective < traces.len(), "{reflective}");
+        assert!(cold_start_traces(&task, 4, 1.5, Lang::A, &HashSet::new(), 3).is_err());
+    }
+
+    #[test]
+    fn non_reasoning_rows_are_a_quarter_of_the_data() {
+        let dir = Path::new("data/tokenizer/tokenizer.json");
+        let tk = Tokenizer::from_file(dir, &[0]).unwrap();
+        let task = ArithmeticTask::default();
+        let rows = non_reasoning_rows(&tk, &task, 300, 0.25, &HashSet::new(), 1).unwrap();
+        assert_eq!(rows.len(), 100);
+        assert!(rows.iter().all(|r| r.loss_mask.iter().all(|&m| m)));
+        assert!(non_reasoning_rows(&tk, &task, 300, 1.0, &HashSet::new(), 1).is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! The R1 pipeline (Table 4) and distillation (Tables 5 and 6) end to end at smoke scale: every
+//! stage runs, every report is written, the filters account for every sample, and a rerun reuses
+//! the finished stages instead of training again.
+
+use r1lab::experiments::distillation::{self, DistillConfig};
+use r1lab::experiments::r1_pipeline::{self, R1Config};
+use r1lab::experiments::Scale;
+use r1lab::rejection::Verdict;
+use std::path::Path;
+
+fn nonempty(dir: &Path, f: &str) {
+    let p = dir.join(f);
+    assert!(
+        p.metadata().map(|m| m.len() > 0).unwrap_or(false),
+        "missing or empty {f}"
+    );
+}
+
+#[test]
+fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let mut cfg = R1Config::preset(Scale::Smoke);
+    cfg.r1_zero_run_dir = tmp.path().join("r1-zero");
+    let run_dir = tmp.path().join("r1");
+    let mut log = vec![];
+    let r = r1_pipeline::run(&cfg, Path::new("data"), &run_dir, &reports, |l| log.push(l)).unwrap();
+    let ids: Vec<&str> = r.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "base",
+            "r1_zero",
+            "cold_start",
+            "stage2_reasoning_rl",
+            "stage2_no_consistency",
+            "stage3_rejection_sft",
+            "stage4_final_rl"
+        ]
+    );
+    for s in &r.stages {
+        assert_eq!(s.report.problems, cfg.eval_problems);
+        assert!((0.0..=1.0).contains(&s.target_language_share));
+    }
+    // The cold-start examples are generated correct and single-language: all kept.
+    assert_eq!(r.cold_start_filter.judged, cfg.cold_start_examples);
+    assert_eq!(
+        r.cold_start_filter.count(Verdict::Kept),
+        cfg.cold_start_examples
+    );
+    // Stage 3 judged every sampled completion, and every one got exactly one verdict.
+    let rs = &r.rejection_filter;
+    assert_eq!(
+        rs.judged,
+        cfg.rejection_prompts * cfg.rejection.samples_per_prompt
+    );
+    assert_eq!(rs.rows().iter().map(|(_, n)| n).sum::<usize>(), rs.judged);
+    assert!(rs.sampled_tokens > rs.judged);
+    // Three RL stages of two steps each, plus the starting-evaluation rows when enabled.
+    let stages: std::collections::BTreeSet<&str> =
+        r.rl_metrics.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(stages.len(), 3);
+    for f in [
+        "table4_r1_vs_r1zero.csv",
+        "table4_r1_vs_r1zero.md",
+        "r1_filters.csv",
+        "r1_filters.md",
+        "r1_metrics.csv",
+        // R1-Zero had to run first, so its reports are there too.
+        "table2_r1zero.md",
+    ] {
+        nonempty(&reports, f);
+    }
+    let t4 = std::fs::read_to_string(reports.join("table4_r1_vs_r1zero.md")).unwrap();
+    assert!(t4.contains("language-consistency reward"), "{t4}");
+    assert!(
+        t4.contains("stage4_final_rl") && t4.contains("paper_r1"),
+        "{t4}"
+    );
+    let metrics = std::fs::read_to_string(reports.join("r1_metrics.csv")).unwrap();
+    assert!(metrics.starts_with("stage,step,reward_mean"), "{metrics}");
+    assert!(metrics.contains("reward_language_consistency"));
+
+    // A rerun trains nothing (no SFT line, no R1-Zero run) and reproduces every number.
+    let mut again_log = vec![];
+    let again = r1_pipeline::run(&cfg, Path::new("data"), &run_dir, &reports, |l| {
+        again_log.push(l)
+    })
+    .unwrap();
+    assert!(
+        !again_log
+            .iter()
+            .any(|l| l.trim_start().starts_with("SFT ") || l.starts_with("R1-Zero")),
+        "{again_log:?}"
+    );
+    for (a, b) in r.stages.iter().zip(&again.stages) {
+        assert_eq!(a.report.pass_at_1, b.report.pass_at_1, "{}", a.stage);
+    }
+
+    // Distillation from the pipeline's final model.
+    let mut dcfg = DistillConfig::preset(Scale::Smoke);
+    dcfg.teacher = run_dir
+        .join("stage4_final_rl/checkpoint")
+        .to_string_lossy()
+        .into_owned();
+    dcfg.r1_zero_run_dir = cfg.r1_zero_run_dir.clone();
+    let ddir = tmp.path().join("distill");
+    let d = distillation::run(&dcfg, Path::new("data"), &ddir, &reports, |_| {}).unwrap();
+    assert_eq!(d.students.len(), 3);
+    assert!(d.students.windows(2).all(|w| w[0].params < w[1].params));
+    let logit = d.logit.as_ref().expect("logit distillation ran");
+    assert_eq!(logit.method, "logit_kd");
+    let sft_1m = d.students.iter().find(|s| s.size == "1M").unwrap();
+    // Same rows and steps: logit distillation trains the same tokens and adds a teacher forward.
+    assert_eq!(logit.compute.trained_tokens, sft_1m.compute.trained_tokens);
+    assert!(logit.compute.flops > sft_1m.compute.flops);
+    let rl = d.rl.as_ref().expect("Table 6 ran");
+    assert_eq!(rl.size, "1M");
+    assert!(rl.compute.flops > 0.0 && d.teacher_sampling_flops > 0.0);
+    for f in [
+        "table5_distilled.csv",
+        "table5_distilled.md",
+        "table6_distill_vs_rl.csv",
+        "table6_distill_vs_rl.md",
+    ] {
+        nonempty(&reports, f);
+    }
+    let t5 = std::fs::read_to_string(reports.join("table5_distilled.md")).unwrap();
+    assert!(
+        t5.contains("DeepSeek-R1-Distill-Qwen-32B") && t5.contains("base-2M"),
+        "{t5}"
+    );
+    let again = distillation::run(&dcfg, Path::new("data"), &ddir, &reports, |_| {}).unwrap();
+    assert_eq!(
+        again.students[2].trained.pass_at_1,
+        d.students[2].trained.pass_at_1
+    );
+}
