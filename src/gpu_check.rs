@@ -185,8 +185,14 @@ pub fn run(
     };
     type Job<'a> = (&'a str, Box<dyn Fn() -> Result<Check> + 'a>);
     let jobs: Vec<Job> = vec![
-        ("parity_f32", Box::new(|| check_parity_f32(cfg, device))),
-        ("parity_bf16", Box::new(|| check_parity_bf16(cfg, device))),
+        (
+            "parity_f32",
+            Box::new(|| check_parity(cfg, device, DType::F32)),
+        ),
+        (
+            "parity_bf16",
+            Box::new(|| check_parity(cfg, device, DType::BF16)),
+        ),
         ("kv_cache_f32", Box::new(|| check_kv_cache(cfg, device))),
         (
             "gradients_f32",
@@ -363,54 +369,47 @@ fn fixture_logits(
     Ok((fx, logits))
 }
 
-fn check_parity_f32(cfg: &GpuCheckConfig, device: &Device) -> Result<Check> {
+/// Logits of the two tiny fixtures against `transformers`: f32 weights must match every real
+/// position to an absolute tolerance, bf16 weights (and activations) to a relative L2 error.
+fn check_parity(cfg: &GpuCheckConfig, device: &Device, dtype: DType) -> Result<Check> {
+    let f32_mode = dtype == DType::F32;
     let mut details = serde_json::Map::new();
     let mut pass = true;
     let mut parts = vec![];
     for name in ["tiny-qwen2", "tiny-llama"] {
-        let (fx, ours) = fixture_logits(cfg, name, DType::F32, device)?;
+        let (fx, ours) = fixture_logits(cfg, name, dtype, device)?;
         let (worst, rel, n) = compare_logits(&fx, &ours);
-        pass &= worst < TOL_F32_LOGITS && n > 20;
-        parts.push(format!("{name} max |Δ| {worst:.2e}"));
+        if f32_mode {
+            pass &= worst < TOL_F32_LOGITS && n > 20;
+            parts.push(format!("{name} max |Δ| {worst:.2e}"));
+        } else {
+            pass &= rel < TOL_BF16_REL_L2 && worst.is_finite();
+            parts.push(format!("{name} rel L2 {rel:.2e} (max |Δ| {worst:.3})"));
+        }
         details.insert(
             name.into(),
             json!({"max_abs_diff": worst, "rel_l2": rel, "positions": n}),
         );
     }
+    let (check, summary, tolerance) = if f32_mode {
+        (
+            "parity_f32",
+            "logits vs transformers",
+            format!("max abs diff < {TOL_F32_LOGITS:e} at every real position"),
+        )
+    } else {
+        (
+            "parity_bf16",
+            "bf16 weights and activations vs f32 transformers",
+            format!("relative L2 error of the logits < {TOL_BF16_REL_L2:e}"),
+        )
+    };
     Ok(Check {
-        name: "parity_f32".into(),
+        name: check.into(),
         status: judged(pass),
         enforced: true,
-        summary: format!("logits vs transformers: {}", parts.join(", ")),
-        tolerance: format!("max abs diff < {TOL_F32_LOGITS:e} at every real position"),
-        wall_s: 0.0,
-        details: details.into(),
-    })
-}
-
-fn check_parity_bf16(cfg: &GpuCheckConfig, device: &Device) -> Result<Check> {
-    let mut details = serde_json::Map::new();
-    let mut pass = true;
-    let mut parts = vec![];
-    for name in ["tiny-qwen2", "tiny-llama"] {
-        let (fx, ours) = fixture_logits(cfg, name, DType::BF16, device)?;
-        let (worst, rel, n) = compare_logits(&fx, &ours);
-        pass &= rel < TOL_BF16_REL_L2 && worst.is_finite();
-        parts.push(format!("{name} rel L2 {rel:.2e} (max |Δ| {worst:.3})"));
-        details.insert(
-            name.into(),
-            json!({"max_abs_diff": worst, "rel_l2": rel, "positions": n}),
-        );
-    }
-    Ok(Check {
-        name: "parity_bf16".into(),
-        status: judged(pass),
-        enforced: true,
-        summary: format!(
-            "bf16 weights and activations vs f32 transformers: {}",
-            parts.join(", ")
-        ),
-        tolerance: format!("relative L2 error of the logits < {TOL_BF16_REL_L2:e}"),
+        summary: format!("{summary}: {}", parts.join(", ")),
+        tolerance,
         wall_s: 0.0,
         details: details.into(),
     })

@@ -137,6 +137,9 @@ pub struct RejectionStats {
     /// compute of the sampling model.
     #[serde(default)]
     pub sampled_tokens: usize,
+    /// Seconds spent sampling and judging (0 for generated data).
+    #[serde(default)]
+    pub wall_s: f64,
 }
 
 impl RejectionStats {
@@ -235,6 +238,7 @@ pub fn rejection_sample(
     );
     let mut candidates = Vec::with_capacity(problems.len() * cfg.samples_per_prompt);
     let mut sampled_tokens = 0;
+    let start = std::time::Instant::now();
     for (b, chunk) in problems.chunks(cfg.prompts_per_batch).enumerate() {
         let prompts = chunk
             .iter()
@@ -259,6 +263,7 @@ pub fn rejection_sample(
     }
     let (kept, mut stats) = filter(candidates, cfg.template, cfg.target);
     stats.sampled_tokens = sampled_tokens;
+    stats.wall_s = start.elapsed().as_secs_f64();
     Ok((kept, stats))
 }
 

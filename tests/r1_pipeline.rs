@@ -34,6 +34,7 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
             "cold_start",
             "stage2_reasoning_rl",
             "stage2_no_consistency",
+            "r1_zero_consistency",
             "stage3_rejection_sft",
             "stage4_final_rl"
         ]
@@ -56,10 +57,18 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     );
     assert_eq!(rs.rows().iter().map(|(_, n)| n).sum::<usize>(), rs.judged);
     assert!(rs.sampled_tokens > rs.judged);
-    // Three RL stages of two steps each, plus the starting-evaluation rows when enabled.
+    // Four RL stages (two of them ablations), each with its training wall time recorded.
     let stages: std::collections::BTreeSet<&str> =
         r.rl_metrics.iter().map(|(s, _)| s.as_str()).collect();
-    assert_eq!(stages.len(), 3);
+    assert_eq!(stages.len(), 4);
+    for s in &r.stages[1..] {
+        assert!(
+            s.wall_s.is_finite() && s.wall_s >= 0.0,
+            "{}: {}",
+            s.stage,
+            s.wall_s
+        );
+    }
     for f in [
         "table4_r1_vs_r1zero.csv",
         "table4_r1_vs_r1zero.md",

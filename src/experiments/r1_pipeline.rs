@@ -9,7 +9,8 @@
 //!    special tokens are `<think>`/`</think>` (the prompt opens the first) and the summary is the
 //!    closing "so the answer is …" plus the `<answer>` block, so every RL reward applies unchanged.
 //! 2. **Reasoning-oriented RL** (§2.3.2) with accuracy + format + the language-consistency reward
-//!    ([`RewardSet::r1`]), with an ablation that leaves the consistency reward out.
+//!    ([`RewardSet::r1`]), with an ablation that leaves the consistency reward out, and a second
+//!    that adds it to R1-Zero (from the base, no cold start), where the mixing is.
 //! 3. **Rejection sampling and SFT** (§2.3.3): sample from the stage-2 model, keep the correct,
 //!    well-formed, single-language answers ([`crate::rejection`]), add non-reasoning data (the
 //!    paper's ≈200k of 800k: here the corpus's arithmetic-fact documents, a quarter of the rows),
@@ -69,7 +70,9 @@ pub struct R1Config {
     pub sft: SftConfig,
     /// Stage 2: reasoning-oriented RL (paper: as R1-Zero, ε = 10, temperature 1).
     pub reasoning_rl: GrpoConfig,
-    /// Also run stage 2 without the language-consistency reward (the paper's ablation).
+    /// Also run stage 2 without the language-consistency reward (the paper's ablation), and
+    /// R1-Zero *with* it (from the base, R1-Zero's settings): where R1-Zero mixes languages, this
+    /// shows what the reward alone does to the mixing.
     pub ablation: bool,
     /// Stage 3: prompts answered by the stage-2 model for rejection sampling.
     pub rejection_prompts: usize,
@@ -98,7 +101,7 @@ impl R1Config {
         let r1z = r1_zero::R1ZeroConfig::preset(scale);
         let (steps2, steps4, rejection_prompts, examples) = match scale {
             Scale::Smoke => (2, 2, 8, 16),
-            Scale::Workshop => (80, 40, 400, 300),
+            Scale::Workshop => (80, 40, 800, 300),
         };
         let reasoning_rl = GrpoConfig {
             steps: steps2,
@@ -211,6 +214,12 @@ pub struct StageResult {
     /// Mean language-consistency score of the evaluation samples (share of target-language words
     /// among the language-tagged words of each chain of thought).
     pub target_language_share: f64,
+    /// For RL stages: the mixing rate of the training completions (temperature of the rollouts)
+    /// over the last [`r1_zero::ENDS_WINDOW`] steps; NaN for the others.
+    pub train_mixing_rate: f64,
+    /// Seconds this stage trained (SFT, RL, stage 3's rejection sampling; evaluations excluded),
+    /// as recorded when it ran; NaN for the base model.
+    pub wall_s: f64,
 }
 
 /// What the pipeline measured (owned, for notebooks).
@@ -289,7 +298,9 @@ pub fn sft_stage(
         .with_context(|| format!("cannot load {start}"))?;
     let mut cfg = cfg.clone();
     cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
+    let t0 = std::time::Instant::now();
     let logs = sft::train(&loaded.model, rows, &cfg, |_| {})?;
+    let wall_s = t0.elapsed().as_secs_f64();
     log(format!(
         "  SFT {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
         rows.len(),
@@ -303,11 +314,20 @@ pub fn sft_stage(
         &dir.join("r1lab_sft.json"),
         serde_json::to_string_pretty(&serde_json::json!({
             "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
-            "trained_tokens": tokens, "logs": logs,
+            "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
         }))?
         .as_bytes(),
     )?;
     Ok(dir.to_string_lossy().into_owned())
+}
+
+/// The `wall_s` recorded in a JSON file (a trainer state or an SFT record); NaN if absent.
+fn recorded_wall(path: &Path) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["wall_s"].as_f64())
+        .unwrap_or(f64::NAN)
 }
 
 fn stats_path(dir: &Path) -> PathBuf {
@@ -365,7 +385,12 @@ pub fn run(
         .with_context(|| format!("cannot load the base model {}", cfg.base))?;
     let tokenizer = base.tokenizer()?.clone();
     let mut stages = Vec::new();
-    let mut evaluate = |stage: &str, description: &str, model: &Model| -> Result<()> {
+    let mut evaluate = |stage: &str,
+                        description: &str,
+                        model: &Model,
+                        samples: Option<&Path>,
+                        wall_s: f64|
+     -> Result<()> {
         let report = evaluate_cached(
             &run_dir.join("evals").join(format!("{stage}.json")),
             model,
@@ -376,21 +401,33 @@ pub fn run(
             &eval_cfg,
         )?;
         let share = target_share(&report, cfg.target, template);
+        let train_mixing_rate = match samples {
+            Some(p) => r1_zero::late_training_mixing(p, template, r1_zero::ENDS_WINDOW)?,
+            None => f64::NAN,
+        };
         stages.push(StageResult {
             stage: stage.into(),
             description: description.into(),
             report,
             target_language_share: share,
+            train_mixing_rate,
+            wall_s,
         });
         Ok(())
     };
-    evaluate("base", "base model", &base.model)?;
+    evaluate("base", "base model", &base.model, None, f64::NAN)?;
 
     // R1-Zero, for comparison.
     let r1z_ckpt =
         r1_zero::ensure_finished(&cfg.r1_zero, data, &cfg.r1_zero_run_dir, reports, &mut log)?;
     let r1z = checkpoint::load(&r1z_ckpt.to_string_lossy(), DType::F32, &Device::Cpu)?;
-    evaluate("r1_zero", "R1-Zero (accuracy + format RL)", &r1z.model)?;
+    evaluate(
+        "r1_zero",
+        "R1-Zero (accuracy + format RL)",
+        &r1z.model,
+        Some(&cfg.r1_zero_run_dir.join("samples.jsonl")),
+        recorded_wall(&r1z_ckpt.join("trainer_state.json")),
+    )?;
 
     // Stage 1: cold start.
     log("stage 1: cold-start SFT".into());
@@ -418,7 +455,13 @@ pub fn run(
         &mut log,
     )?;
     let m = checkpoint::load(&cold_model, DType::F32, &Device::Cpu)?;
-    evaluate("cold_start", "stage 1: cold-start SFT", &m.model)?;
+    evaluate(
+        "cold_start",
+        "stage 1: cold-start SFT",
+        &m.model,
+        None,
+        recorded_wall(&Path::new(&cold_model).join("r1lab_sft.json")),
+    )?;
 
     // Stage 2: reasoning RL with the language-consistency reward, and the ablation without it.
     let mut rl_metrics = Vec::new();
@@ -468,6 +511,8 @@ pub fn run(
         "stage2_reasoning_rl",
         "stage 2: reasoning RL (accuracy + format + language consistency)",
         &m2,
+        Some(&run_dir.join("stage2_reasoning_rl/samples.jsonl")),
+        recorded_wall(&run_dir.join("stage2_reasoning_rl/checkpoint/trainer_state.json")),
     )?;
     if cfg.ablation {
         let (_, m) = rl(
@@ -481,6 +526,25 @@ pub fn run(
             "stage2_no_consistency",
             "ablation: stage 2 without the language-consistency reward",
             &m,
+            Some(&run_dir.join("stage2_no_consistency/samples.jsonl")),
+            recorded_wall(&run_dir.join("stage2_no_consistency/checkpoint/trainer_state.json")),
+        )?;
+    }
+
+    if cfg.ablation {
+        let (_, m) = rl(
+            "r1_zero_consistency",
+            &cfg.base,
+            RewardSet::r1(opens, cfg.target),
+            &cfg.r1_zero.grpo,
+            &mut log,
+        )?;
+        evaluate(
+            "r1_zero_consistency",
+            "ablation: R1-Zero + language consistency (from the base, no cold start)",
+            &m,
+            Some(&run_dir.join("r1_zero_consistency/samples.jsonl")),
+            recorded_wall(&run_dir.join("r1_zero_consistency/checkpoint/trainer_state.json")),
         )?;
     }
 
@@ -529,6 +593,8 @@ pub fn run(
         "stage3_rejection_sft",
         "stage 3: rejection-sampling SFT from the base",
         &m3.model,
+        None,
+        rs_stats.wall_s + recorded_wall(&Path::new(&stage3).join("r1lab_sft.json")),
     )?;
 
     // Stage 4: RL for all scenarios.
@@ -543,6 +609,8 @@ pub fn run(
         "stage4_final_rl",
         "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
         &m4,
+        Some(&run_dir.join("stage4_final_rl/samples.jsonl")),
+        recorded_wall(&run_dir.join("stage4_final_rl/checkpoint/trainer_state.json")),
     )?;
 
     let result = R1Result {
@@ -597,27 +665,54 @@ pub fn non_reasoning_rows(
         .collect()
 }
 
-/// The ablation's finding in one sentence, from the measured numbers.
+/// The language findings in sentences, from the measured numbers: R1-Zero against the final R1
+/// model, and the ablation of the consistency reward in stage 2.
 pub fn consistency_finding(r: &R1Result) -> Option<String> {
     let (with, without) = (
         r.stage("stage2_reasoning_rl")?,
         r.stage("stage2_no_consistency")?,
     );
     let (a, b) = (&with.report, &without.report);
-    let mixing = if a.mixing_rate < b.mixing_rate {
-        "lowers"
-    } else {
-        "does not lower"
-    };
+    let lowers = |x: f64, y: f64| if x < y { "lowers" } else { "does not lower" };
     let acc = if a.pass_at_1 < b.pass_at_1 {
         "costs"
     } else {
         "does not cost"
     };
-    Some(format!(
-        "The language-consistency reward {mixing} language mixing ({:.3} without it, {:.3} with it; target-language share {:.3} -> {:.3}) and {acc} accuracy (pass@1 {:.3} without, {:.3} with). Paper: a slight accuracy cost for much better readability.",
-        b.mixing_rate, a.mixing_rate, without.target_language_share, with.target_language_share, b.pass_at_1, a.pass_at_1
-    ))
+    let mut out = String::new();
+    if let (Some(z), Some(f)) = (r.stage("r1_zero"), r.stage("stage4_final_rl")) {
+        out.push_str(&format!(
+            "Language mixing on the held-out set: R1-Zero {:.3}, R1 (stage 4) {:.3}; on the last training batches {:.3} vs {:.3}. ",
+            z.report.mixing_rate, f.report.mixing_rate, z.train_mixing_rate, f.train_mixing_rate
+        ));
+    }
+    if let (Some(z), Some(zc)) = (r.stage("r1_zero"), r.stage("r1_zero_consistency")) {
+        out.push_str(&format!(
+            "Adding the consistency reward to R1-Zero (same base, steps and settings) {} held-out mixing ({:.3} -> {:.3}) and {} mixing on the last training batches ({:.3} -> {:.3}); pass@1 {:.3} -> {:.3}. ",
+            lowers(zc.report.mixing_rate, z.report.mixing_rate),
+            z.report.mixing_rate,
+            zc.report.mixing_rate,
+            lowers(zc.train_mixing_rate, z.train_mixing_rate),
+            z.train_mixing_rate,
+            zc.train_mixing_rate,
+            z.report.pass_at_1,
+            zc.report.pass_at_1
+        ));
+    }
+    out.push_str(&format!(
+        "Ablation (stage 2 from the same cold start, same steps): the consistency reward {} held-out mixing ({:.3} without it, {:.3} with it), {} mixing on the last training batches ({:.3} without, {:.3} with; target-language share {:.3} -> {:.3}) and {acc} accuracy (pass@1 {:.3} without, {:.3} with). Paper: a slight accuracy cost for much better readability.",
+        lowers(a.mixing_rate, b.mixing_rate),
+        b.mixing_rate,
+        a.mixing_rate,
+        lowers(with.train_mixing_rate, without.train_mixing_rate),
+        without.train_mixing_rate,
+        with.train_mixing_rate,
+        without.target_language_share,
+        with.target_language_share,
+        b.pass_at_1,
+        a.pass_at_1
+    ));
+    Some(out)
 }
 
 /// Writes `table4_r1_vs_r1zero`, `r1_filters` and `r1_metrics.csv` into `reports`.
@@ -632,9 +727,11 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
     let mut cons = col(&|s| s.report.cons_at_k);
     let mut passk = col(&|s| s.report.pass_at_k);
     let mut mixing = col(&|s| s.report.mixing_rate);
+    let mut train_mixing = col(&|s| s.train_mixing_rate);
     let mut share = col(&|s| s.target_language_share);
     let mut format = col(&|s| s.report.format_rate);
     let mut length = col(&|s| s.report.mean_length);
+    let mut wall = col(&|s| s.wall_s);
     for (id, d, p, c) in [
         (
             "paper_r1_zero",
@@ -656,9 +753,11 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
         for v in [
             &mut passk,
             &mut mixing,
+            &mut train_mixing,
             &mut share,
             &mut format,
             &mut length,
+            &mut wall,
         ] {
             v.push(f64::NAN);
         }
@@ -670,17 +769,22 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
         format!("cons@{k}").as_str() => cons,
         format!("pass@{k}").as_str() => passk,
         "mixing_rate" => mixing,
+        "train_mixing_rate" => train_mixing,
         "target_language_share" => share,
         "format_rate" => format,
-        "mean_length" => length
+        "mean_length" => length,
+        "train_wall_s" => wall
     )?;
     let finding = consistency_finding(r).unwrap_or_default();
     table::write_table(
         &df,
         &reports.join("table4_r1_vs_r1zero"),
         Some(&format!(
-            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\nTraining wall time of the whole pipeline: {:.0} s (R1-Zero not included when reused).",
-            cfg.eval_problems, cfg.task, r.wall_s
+            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {:.0} s.",
+            cfg.eval_problems, cfg.task, r.stages.iter().filter(|s| {
+                    (s.stage.starts_with("stage") || s.stage == "cold_start")
+                        && s.stage != "stage2_no_consistency"
+                }).map(|s| s.wall_s).filter(|w| w.is_finite()).sum::<f64>()
         )),
     )?;
 

@@ -531,7 +531,7 @@ pub fn is_direct_answer(completion: &str) -> bool {
         .starts_with("</think>")
 }
 
-fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
+pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
     if !path.exists() {
         return Ok(vec![]);
     }
@@ -564,6 +564,31 @@ pub fn ensure_finished(
         run(cfg, data, run_dir, reports, |_| {})?;
     }
     Ok(ckpt)
+}
+
+/// Share of the completions of the last `window` training steps in `samples` whose chain of
+/// thought mixes both languages (NaN without samples).
+pub fn late_training_mixing(
+    samples: &Path,
+    template: tasks::Template,
+    window: usize,
+) -> Result<f64> {
+    let records = read_samples(samples)?;
+    let last = records.iter().map(|s| s.step).max().unwrap_or(0);
+    let late: Vec<&SampleRecord> = records.iter().filter(|s| s.step + window > last).collect();
+    if late.is_empty() {
+        return Ok(f64::NAN);
+    }
+    let mixed = late
+        .iter()
+        .filter(|s| {
+            crate::eval::metrics::language_mixing(crate::rewards::chain_of_thought(
+                &s.completion,
+                template.prompt_opens_think(),
+            ))
+        })
+        .count();
+    Ok(mixed as f64 / late.len() as f64)
 }
 
 /// The default run folder of a scale.
