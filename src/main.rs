@@ -175,6 +175,16 @@ enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
+    /// Regenerate every report: R1-Zero (Figures 2-3, Tables 2-3), the R1 pipeline (Table 4) and
+    /// distillation (Tables 5-6), one after the other; finished runs under runs/ are reused.
+    Reproduce {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
     /// Evaluate the shipped base models on every task (data/checkpoints/base_models_eval.{csv,md}).
     EvalBase {
         /// Sizes whose data/checkpoints/base-<size> to evaluate.
@@ -579,6 +589,64 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{f}");
             }
             println!("reports in {}", reports.display());
+        }
+        Command::Reproduce {
+            scale,
+            reports,
+            data,
+        } => {
+            let start = std::time::Instant::now();
+            let device = cli.device.clone();
+            let steps: [(&str, Command); 3] = [
+                (
+                    "R1-Zero",
+                    Command::R1Zero {
+                        scale,
+                        base: None,
+                        task: None,
+                        steps: None,
+                        run_dir: None,
+                        reports: reports.clone(),
+                        data: data.clone(),
+                    },
+                ),
+                (
+                    "R1 pipeline",
+                    Command::R1 {
+                        scale,
+                        base: None,
+                        run_dir: None,
+                        r1_zero_run_dir: None,
+                        no_ablation: false,
+                        reports: reports.clone(),
+                        data: data.clone(),
+                    },
+                ),
+                (
+                    "distillation",
+                    Command::Distill {
+                        scale,
+                        teacher: None,
+                        students: None,
+                        run_dir: None,
+                        r1_zero_run_dir: None,
+                        reports: reports.clone(),
+                        data: data.clone(),
+                    },
+                ),
+            ];
+            for (name, command) in steps {
+                println!("== {name}");
+                run(Cli {
+                    device: device.clone(),
+                    command,
+                })?;
+            }
+            println!(
+                "every report regenerated in {} ({:.0} s)",
+                reports.display(),
+                start.elapsed().as_secs_f64()
+            );
         }
         Command::EvalBase {
             sizes,

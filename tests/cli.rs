@@ -57,6 +57,7 @@ fn help_on_every_subcommand() {
         "r1-zero",
         "r1",
         "distill",
+        "reproduce",
     ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
         assert!(out.contains("Usage: r1lab"), "{sub}: {out}");
