@@ -9,7 +9,9 @@
 //! - [`rejection`], [`distill`]: rejection sampling (§2.3.3) and distillation (§2.4);
 //! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`).
 //!
-//! Re-exports `candle_core` as [`candle`] so a notebook needs one `:dep` line.
+//! - [`notebook`]: what the evcxr notebooks share (scale, folders, inline charts and tables).
+//!
+//! Re-exports `candle_core` as [`candle`], and polars, so a notebook needs one `:dep` line.
 
 pub mod bench;
 pub mod checkpoint;
@@ -22,6 +24,7 @@ pub mod gpu_check;
 pub mod grpo;
 pub mod hub;
 pub mod model;
+pub mod notebook;
 pub mod optim;
 pub mod rejection;
 pub mod report;
@@ -33,3 +36,4 @@ pub mod tokenizer;
 
 pub use candle_core as candle;
 pub use candle_nn;
+pub use polars;

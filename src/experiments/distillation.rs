@@ -78,7 +78,7 @@ impl DistillConfig {
             task: r1.task.clone(),
             trace_prompts: match scale {
                 Scale::Smoke => 8,
-                Scale::Workshop => 600,
+                Scale::Workshop => 1500,
             },
             rejection: RejectionConfig {
                 samples_per_prompt: 2,

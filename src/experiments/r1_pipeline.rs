@@ -788,31 +788,28 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
         )),
     )?;
 
-    let filt = |name: &str, s: &RejectionStats| -> Vec<(String, String, f64)> {
-        s.rows()
-            .into_iter()
-            .map(|(v, n)| {
-                (
-                    name.to_string(),
-                    v.to_string(),
-                    n as f64 / s.judged.max(1) as f64,
-                )
-            })
-            .zip(s.rows().into_iter().map(|(_, n)| n))
-            .map(|((a, b, c), n)| (a, format!("{b} ({n})"), c))
-            .collect()
-    };
-    let rows: Vec<_> = filt("stage 1: cold-start examples", &r.cold_start_filter)
-        .into_iter()
-        .chain(filt(
+    let mut rows: Vec<(String, &str, usize, f64)> = Vec::new();
+    for (name, st) in [
+        ("stage 1: cold-start examples", &r.cold_start_filter),
+        (
             "stage 3: rejection sampling from stage 2",
             &r.rejection_filter,
-        ))
-        .collect();
+        ),
+    ] {
+        for (verdict, n) in st.rows() {
+            rows.push((
+                name.to_string(),
+                verdict,
+                n,
+                n as f64 / st.judged.max(1) as f64,
+            ));
+        }
+    }
     let fdf = df!(
         "data" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-        "verdict (count)" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
-        "share" => rows.iter().map(|r| r.2).collect::<Vec<_>>()
+        "verdict" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "count" => rows.iter().map(|r| r.2 as u64).collect::<Vec<_>>(),
+        "share" => rows.iter().map(|r| r.3).collect::<Vec<_>>()
     )?;
     table::write_table(
         &fdf,
