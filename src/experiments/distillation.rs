@@ -123,6 +123,14 @@ pub struct DistillResult {
     pub rl: Option<StudentResult>,
 }
 
+/// Whether two paths name the same existing file or folder (relative or absolute).
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 fn student_path(data: &Path, size: &str) -> PathBuf {
     data.join("checkpoints").join(format!("base-{size}"))
 }
@@ -331,7 +339,7 @@ pub fn run(
     let rl_size = cfg
         .students
         .iter()
-        .find(|s| Path::new(&cfg.r1_zero.base) == student_path(data, s))
+        .find(|s| same_path(Path::new(&cfg.r1_zero.base), &student_path(data, s)))
         .cloned();
     let rl = match rl_size {
         None => {
@@ -442,7 +450,7 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
     let (mut model, mut params, mut p1, mut ck, mut bp1, mut bck, mut flops) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     model.push(format!("teacher: R1 (ours, {})", cfg.teacher));
-    params.push(r.teacher_params as f64);
+    params.push(r.teacher_params as f64 / 1e6);
     p1.push(r.teacher.pass_at_1);
     ck.push(r.teacher.cons_at_k);
     bp1.push(f64::NAN);
@@ -458,7 +466,7 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
                 "logit distillation, beyond the paper"
             }
         ));
-        params.push(s.params as f64);
+        params.push(s.params as f64 / 1e6);
         p1.push(s.trained.pass_at_1);
         ck.push(s.trained.cons_at_k);
         bp1.push(s.base.pass_at_1);
@@ -475,7 +483,7 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
     }
     let df = df!(
         "model" => model,
-        "params" => params,
+        "params (M)" => params,
         "pass@1" => p1,
         format!("cons@{k}").as_str() => ck,
         "base pass@1" => bp1,
@@ -550,4 +558,22 @@ pub fn default_run_dir(scale: Scale) -> PathBuf {
         Scale::Smoke => "runs/distill-smoke",
         Scale::Workshop => "runs/distill",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rl_student_is_found_from_relative_and_absolute_paths() {
+        let abs = std::env::current_dir().unwrap().join("data");
+        assert!(same_path(
+            Path::new("data/checkpoints/base-1M"),
+            &student_path(&abs, "1M")
+        ));
+        assert!(!same_path(
+            Path::new("data/checkpoints/base-1M"),
+            &student_path(&abs, "2M")
+        ));
+    }
 }
