@@ -84,7 +84,10 @@ impl Setup {
 
     /// The R1-Zero preset of this scale, with its run folder.
     pub fn r1_zero(&self) -> (r1_zero::R1ZeroConfig, PathBuf) {
-        (r1_zero::R1ZeroConfig::preset(self.scale), self.run_dir("r1-zero"))
+        (
+            r1_zero::R1ZeroConfig::preset(self.scale),
+            self.run_dir("r1-zero"),
+        )
     }
 
     /// The R1 pipeline preset of this scale (comparing against [`Setup::r1_zero`]'s run), with
@@ -133,7 +136,10 @@ impl Svg {
     /// Reads an SVG file (e.g. a chart the experiments wrote into `reports/`).
     pub fn from_file(path: &Path) -> Result<Self> {
         Ok(Self(std::fs::read_to_string(path).with_context(|| {
-            format!("cannot read {}: run the cell that writes it first", path.display())
+            format!(
+                "cannot read {}: run the cell that writes it first",
+                path.display()
+            )
         })?))
     }
 
@@ -150,7 +156,10 @@ impl Markdown {
     /// Reads a Markdown file.
     pub fn from_file(path: &Path) -> Result<Self> {
         Ok(Self(std::fs::read_to_string(path).with_context(|| {
-            format!("cannot read {}: run the cell that writes it first", path.display())
+            format!(
+                "cannot read {}: run the cell that writes it first",
+                path.display()
+            )
         })?))
     }
 

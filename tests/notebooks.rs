@@ -31,7 +31,11 @@ fn source(cell: &serde_json::Value) -> String {
 #[test]
 fn every_notebook_follows_the_conventions() {
     let nbs = notebooks();
-    assert!(nbs.len() >= 6, "{:?}", nbs.iter().map(|n| &n.0).collect::<Vec<_>>());
+    assert!(
+        nbs.len() >= 6,
+        "{:?}",
+        nbs.iter().map(|n| &n.0).collect::<Vec<_>>()
+    );
     for (i, (name, nb)) in nbs.iter().enumerate() {
         assert!(
             name.starts_with(&format!("{i:02}_")),
@@ -42,7 +46,10 @@ fn every_notebook_follows_the_conventions() {
         assert_eq!(cells[0]["cell_type"], "markdown", "{name}");
         let intro = source(&cells[0]).to_lowercase();
         for word in ["scale", "runtime", "success"] {
-            assert!(intro.contains(word), "{name}: the first cell must give the {word}");
+            assert!(
+                intro.contains(word),
+                "{name}: the first cell must give the {word}"
+            );
         }
         let deps: Vec<&serde_json::Value> = cells
             .iter()
