@@ -148,6 +148,19 @@ pub fn read_safetensors(paths: &[PathBuf]) -> Result<HashMap<String, Tensor>> {
 
 /// Writes a checkpoint folder atomically: `config.json`, `model.safetensors` (in the model's
 /// dtype), `generation_config.json`, and `tokenizer.json` if given.
+/// The `generation_config.json` of the project's models: the tokenizer's end-of-sequence and
+/// padding ids, and the paper's sampling settings (temperature 0.6, top-p 0.95).
+pub fn sampling_generation_config(tokenizer: &Tokenizer) -> GenerationConfig {
+    GenerationConfig {
+        eos_token_id: Some(serde_json::json!(tokenizer.eos_ids[0])),
+        pad_token_id: Some(tokenizer.pad_id),
+        temperature: Some(0.6),
+        top_p: Some(0.95),
+        do_sample: Some(true),
+        ..Default::default()
+    }
+}
+
 pub fn save(
     model: &Model,
     tokenizer: Option<&Tokenizer>,

@@ -124,6 +124,16 @@ impl Setup {
     }
 }
 
+/// A report file's text, or an error that says which cell to run first.
+fn read_report(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {}: run the cell that writes it first",
+            path.display()
+        )
+    })
+}
+
 fn display(mime: &str, content: &str) {
     println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
 }
@@ -135,12 +145,7 @@ pub struct Svg(pub String);
 impl Svg {
     /// Reads an SVG file (e.g. a chart the experiments wrote into `reports/`).
     pub fn from_file(path: &Path) -> Result<Self> {
-        Ok(Self(std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read {}: run the cell that writes it first",
-                path.display()
-            )
-        })?))
+        read_report(path).map(Self)
     }
 
     pub fn evcxr_display(&self) {
@@ -155,12 +160,7 @@ pub struct Markdown(pub String);
 impl Markdown {
     /// Reads a Markdown file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        Ok(Self(std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read {}: run the cell that writes it first",
-                path.display()
-            )
-        })?))
+        read_report(path).map(Self)
     }
 
     pub fn evcxr_display(&self) {

@@ -247,3 +247,50 @@ fn distill_without_a_teacher_says_to_run_the_pipeline_first() {
     assert!(err.contains("r1lab r1"), "{err}");
     assert!(!tmp.path().join("reports").exists());
 }
+
+#[test]
+fn r1_and_distill_run_end_to_end_from_the_cli_at_smoke_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_string_lossy().into_owned();
+    let out = ok(&r1lab(
+        &[
+            "r1",
+            "--scale",
+            "smoke",
+            "--run-dir",
+            &p("r1"),
+            "--r1-zero-run-dir",
+            &p("r1-zero"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(out.contains("stage4_final_rl"), "{out}");
+    let teacher = p("r1/stage4_final_rl/checkpoint");
+    let out = ok(&r1lab(
+        &[
+            "distill",
+            "--scale",
+            "smoke",
+            "--teacher",
+            &teacher,
+            "--run-dir",
+            &p("distill"),
+            "--r1-zero-run-dir",
+            &p("r1-zero"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(out.contains("logit_kd") && out.contains(" rl "), "{out}");
+    for f in [
+        "table4_r1_vs_r1zero.md",
+        "r1_filters.md",
+        "table5_distilled.md",
+        "table6_distill_vs_rl.md",
+    ] {
+        assert!(tmp.path().join("reports").join(f).exists(), "{f}");
+    }
+}

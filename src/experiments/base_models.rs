@@ -5,7 +5,7 @@
 //! Departures from the paper: the base model is pretrained here, on a corpus made to contain the
 //! behaviours RL will select (see [`crate::corpus`]), instead of trillions of web tokens.
 
-use crate::checkpoint::{self, GenerationConfig};
+use crate::checkpoint;
 use crate::corpus::{generate_corpus, CorpusConfig};
 use crate::experiments::Scale;
 use crate::model::{Model, ModelConfig};
@@ -161,14 +161,7 @@ pub fn pretrain(
         .collect::<Result<Vec<_>>>()?;
     let rows = sft::pack(&encoded, tokenizer.eos_ids[0], cfg.seq_len);
     let logs = sft::train(&model, &rows, &cfg.sft, on_log).context("pretraining failed")?;
-    let gen = GenerationConfig {
-        eos_token_id: Some(serde_json::json!(tokenizer.eos_ids[0])),
-        pad_token_id: Some(tokenizer.pad_id),
-        temperature: Some(0.6),
-        top_p: Some(0.95),
-        do_sample: Some(true),
-        ..Default::default()
-    };
+    let gen = checkpoint::sampling_generation_config(tokenizer);
     checkpoint::save(&model, Some(tokenizer), &gen, out)?;
     let meta = serde_json::json!({ "pretrain": cfg, "final_loss": logs.last().map(|l| l.loss) });
     checkpoint::atomic_write(

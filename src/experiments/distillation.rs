@@ -19,7 +19,7 @@ use crate::checkpoint;
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::{table, EvalConfig, EvalReport};
 use crate::grpo::trainer::SampleRecord;
-use crate::rejection::{self, RejectionConfig, RejectionStats, Verdict};
+use crate::rejection::{RejectionConfig, RejectionStats, Verdict};
 use crate::sft::{SftConfig, SftLog};
 use crate::tasks::{self, Template};
 use anyhow::{Context, Result};
@@ -230,25 +230,10 @@ pub fn run(
         cfg.trace_prompts, cfg.rejection.samples_per_prompt
     ));
     let tdir = run_dir.join("traces");
-    let (traces, stats) = {
-        let (tp, sp) = (tdir.join("traces.jsonl"), tdir.join("filter.json"));
-        if tp.exists() && sp.exists() {
-            (
-                rejection::read_traces(&tp)?,
-                serde_json::from_str(&std::fs::read_to_string(&sp)?).with_context(|| {
-                    format!("{} is damaged: delete it to resample", sp.display())
-                })?,
-            )
-        } else {
-            let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
-            let (t, s) =
-                distill::teacher_traces(&teacher.model, &tokenizer, &prompts, &cfg.rejection)?;
-            std::fs::create_dir_all(&tdir)?;
-            rejection::write_traces(&tp, &t)?;
-            checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&s)?.as_bytes())?;
-            (t, s)
-        }
-    };
+    let (traces, stats) = r1_pipeline::cached_traces(&tdir, || {
+        let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
+        distill::teacher_traces(&teacher.model, &tokenizer, &prompts, &cfg.rejection)
+    })?;
     log(format!(
         "  kept {} of {} ({:.0}%)",
         stats.count(Verdict::Kept),
@@ -292,7 +277,7 @@ pub fn run(
             checkpoint::save(
                 &base.model,
                 Some(&tokenizer),
-                &checkpoint::GenerationConfig::default(),
+                &checkpoint::sampling_generation_config(&tokenizer),
                 &out,
             )?;
             checkpoint::atomic_write(
@@ -449,7 +434,7 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
     let k = cfg.eval_k;
     let (mut model, mut params, mut p1, mut ck, mut bp1, mut bck, mut flops) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    model.push(format!("teacher: R1 (ours, {})", cfg.teacher));
+    model.push("teacher: our R1 (the pipeline's final model)".to_string());
     params.push(r.teacher_params as f64 / 1e6);
     p1.push(r.teacher.pass_at_1);
     ck.push(r.teacher.cons_at_k);

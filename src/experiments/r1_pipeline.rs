@@ -24,7 +24,7 @@
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
 use super::{evaluate_cached, r1_zero, rl_stage, task_by_name, Scale};
-use crate::checkpoint::{self, GenerationConfig};
+use crate::checkpoint;
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
 use crate::eval::{table, EvalConfig, EvalReport};
@@ -264,18 +264,6 @@ fn target_share(report: &EvalReport, target: Lang, template: Template) -> f64 {
     scores.iter().sum::<f64>() / scores.len().max(1) as f64
 }
 
-fn save_model(model: &Model, tokenizer: &Tokenizer, dir: &Path) -> Result<()> {
-    let gen = GenerationConfig {
-        eos_token_id: Some(serde_json::json!(tokenizer.eos_ids[0])),
-        pad_token_id: Some(tokenizer.pad_id),
-        temperature: Some(0.6),
-        top_p: Some(0.95),
-        do_sample: Some(true),
-        ..Default::default()
-    };
-    checkpoint::save(model, Some(tokenizer), &gen, dir)
-}
-
 /// SFT from `start` on `rows` for `epochs` passes, saved to `dir` (skipped when `dir` already holds
 /// a finished model). Returns the model's folder.
 pub fn sft_stage(
@@ -308,7 +296,13 @@ pub fn sft_stage(
         logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
         logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
     ));
-    save_model(&loaded.model, loaded.tokenizer()?, dir)?;
+    let tk = loaded.tokenizer()?;
+    checkpoint::save(
+        &loaded.model,
+        Some(tk),
+        &checkpoint::sampling_generation_config(tk),
+        dir,
+    )?;
     let tokens: usize = logs.iter().map(|l| l.tokens).sum();
     checkpoint::atomic_write(
         &dir.join("r1lab_sft.json"),
@@ -334,8 +328,9 @@ fn stats_path(dir: &Path) -> PathBuf {
     dir.join("filter.json")
 }
 
-/// Reads cached traces and filter stats, or makes them with `make` and caches them.
-fn cached_traces(
+/// Reads the traces and filter stats cached in `dir` (`traces.jsonl`, `filter.json`), or makes
+/// them with `make` and caches them.
+pub fn cached_traces(
     dir: &Path,
     make: impl FnOnce() -> Result<(Vec<Trace>, RejectionStats)>,
 ) -> Result<(Vec<Trace>, RejectionStats)> {
