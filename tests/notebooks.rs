@@ -51,6 +51,10 @@ fn every_notebook_follows_the_conventions() {
                 "{name}: the first cell must give the {word}"
             );
         }
+        assert!(
+            source(&cells[1]).contains(":dep r1lab"),
+            "{name}: the second cell holds the `:dep` line"
+        );
         let deps: Vec<&serde_json::Value> = cells
             .iter()
             .filter(|c| source(c).contains(":dep r1lab"))
