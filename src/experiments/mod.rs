@@ -76,8 +76,32 @@ pub fn rl_stage(
     Ok(trainer)
 }
 
-/// Evaluates `model`, or reads the report cached at `cache` by an earlier identical call (same
-/// label, problems and k). The cache is written atomically after the evaluation.
+/// A fingerprint of a model's weights: per tensor (by name) the sum and the sum of squares.
+/// Different weights give different fingerprints except by a vanishing coincidence.
+pub fn weights_fingerprint(model: &crate::model::Model) -> Result<String> {
+    let tensors = model.params().tensors();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut out = String::new();
+    for n in names {
+        let t = tensors[n].to_dtype(candle_core::DType::F64)?;
+        let sum = t.sum_all()?.to_scalar::<f64>()?;
+        let sq = t.sqr()?.sum_all()?.to_scalar::<f64>()?;
+        out.push_str(&format!("{n}:{sum:e}:{sq:e};"));
+    }
+    Ok(out)
+}
+
+/// A cached evaluation and the weights it was made with.
+#[derive(Serialize, Deserialize)]
+struct CachedEval {
+    fingerprint: String,
+    report: crate::eval::EvalReport,
+}
+
+/// Evaluates `model`, or reads the report cached at `cache` by an earlier identical call: same
+/// weights ([`weights_fingerprint`]), label, problems and k. A stage trained again is therefore
+/// evaluated again. The cache is written atomically after the evaluation.
 pub fn evaluate_cached(
     cache: &std::path::Path,
     model: &crate::model::Model,
@@ -87,17 +111,56 @@ pub fn evaluate_cached(
     problems: &[crate::tasks::Problem],
     cfg: &crate::eval::EvalConfig,
 ) -> Result<crate::eval::EvalReport> {
+    let fingerprint = weights_fingerprint(model)?;
     if let Ok(text) = std::fs::read_to_string(cache) {
-        if let Ok(r) = serde_json::from_str::<crate::eval::EvalReport>(&text) {
-            if r.model == label && r.problems == problems.len() && r.k == cfg.k {
+        if let Ok(c) = serde_json::from_str::<CachedEval>(&text) {
+            let r = c.report;
+            if c.fingerprint == fingerprint
+                && r.model == label
+                && r.problems == problems.len()
+                && r.k == cfg.k
+            {
                 return Ok(r);
             }
         }
     }
-    let r = crate::eval::evaluate(model, tokenizer, label, task, problems, cfg, |_, _| {})?;
+    let report = crate::eval::evaluate(model, tokenizer, label, task, problems, cfg, |_, _| {})?;
     if let Some(dir) = cache.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::checkpoint::atomic_write(cache, serde_json::to_string(&r)?.as_bytes())?;
-    Ok(r)
+    let entry = CachedEval {
+        fingerprint,
+        report,
+    };
+    crate::checkpoint::atomic_write(cache, serde_json::to_string(&entry)?.as_bytes())?;
+    Ok(entry.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Model, ModelConfig};
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn the_fingerprint_follows_the_weights() {
+        let m = |seed| {
+            Model::new_random(
+                ModelConfig::preset("tiny", 16).unwrap(),
+                seed,
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap()
+        };
+        let (a, b) = (m(1), m(2));
+        assert_eq!(
+            weights_fingerprint(&a).unwrap(),
+            weights_fingerprint(&a.deep_copy().unwrap()).unwrap()
+        );
+        assert_ne!(
+            weights_fingerprint(&a).unwrap(),
+            weights_fingerprint(&b).unwrap()
+        );
+    }
 }
