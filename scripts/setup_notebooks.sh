@@ -10,6 +10,8 @@ if ! command -v evcxr_jupyter >/dev/null || ! evcxr_jupyter --help 2>&1 | grep -
   echo "== installing evcxr_jupyter $EVCXR_VERSION (cargo install, minutes)"
   cargo install evcxr_jupyter --locked --version "$EVCXR_VERSION"
 fi
+# evcxr's documentation lists rust-src as part of its installation (completions).
+rustup component add rust-src >/dev/null 2>&1 || true
 evcxr_jupyter --install >/dev/null
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
   echo "python3 with venv is needed (Debian: apt-get install python3 python3-venv)" >&2
