@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EVCXR_VERSION=0.22.0
 export PATH="$HOME/.cargo/bin:$PATH"
-if ! command -v evcxr_jupyter >/dev/null || ! evcxr_jupyter --help 2>&1 | grep -q .; then
+if ! command -v evcxr_jupyter >/dev/null; then
   echo "== installing evcxr_jupyter $EVCXR_VERSION (cargo install, minutes)"
   cargo install evcxr_jupyter --locked --version "$EVCXR_VERSION"
 fi
