@@ -274,3 +274,96 @@ fn loss_and_gradient_match_the_golden_fixture() {
         }
     }
 }
+
+/// A reward that is flat (always 0) on questions with an even byte sum and varies otherwise, so
+/// that some groups carry no signal.
+struct FlatOnEven;
+
+impl Reward for FlatOnEven {
+    fn name(&self) -> &str {
+        "flat_on_even"
+    }
+    fn score(&self, p: &Problem, c: &Completion<'_>) -> RewardOutcome {
+        let even = p.question.bytes().map(|b| b as u32).sum::<u32>() % 2 == 0;
+        RewardOutcome {
+            score: if even {
+                0.0
+            } else {
+                (c.text.len() % 3) as f32 / 2.0
+            },
+            reason: "test".into(),
+        }
+    }
+}
+
+/// Groups (consecutive runs of `g` samples) whose rewards are not all equal.
+fn groups_with_signal(samples: &[r1lab::grpo::trainer::SampleRecord], g: usize) -> usize {
+    samples
+        .chunks(g)
+        .filter(|grp| grp.iter().any(|s| s.reward != grp[0].reward))
+        .count()
+}
+
+#[test]
+fn dynamic_sampling_refills_the_batch_with_groups_that_carry_a_signal() {
+    let cfg = |rounds: usize| GrpoConfig {
+        prompts_per_step: 4,
+        mu: 1,
+        minibatches: 1,
+        dynamic_sampling: true,
+        max_sampling_rounds: rounds,
+        ..small_cfg(1)
+    };
+    let run = |rounds: usize| {
+        let (model, tk, task, _) = setup(4);
+        let rewards = Arc::new(RewardSet::new().with(FlatOnEven, 1.0).unwrap());
+        let mut t =
+            GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), cfg(rounds)).unwrap();
+        t.train_step().unwrap()
+    };
+    // One round: the step's questions only, flat groups dropped.
+    let single = run(1);
+    assert_eq!(single.metrics.sampled_groups, 4.0);
+    assert_eq!(single.samples.len(), 16);
+    let first_round_signal = groups_with_signal(&single.samples, 4);
+    assert!(
+        first_round_signal < 4,
+        "the fixture must leave flat groups in the first round ({first_round_signal} of 4 carry a signal)"
+    );
+    // Up to eight rounds: fresh questions until four groups carry a signal.
+    let refilled = run(8);
+    let groups = refilled.metrics.sampled_groups as usize;
+    assert!(groups > 4, "no refill happened");
+    assert_eq!(refilled.samples.len(), groups * 4);
+    // The first round is the same rollouts as without refilling.
+    assert_eq!(refilled.samples[..16], single.samples[..]);
+    let signal = groups_with_signal(&refilled.samples, 4);
+    assert!(
+        signal >= 4 || groups == 32,
+        "stopped with {signal} groups carrying a signal after {groups} groups"
+    );
+    // It stops at the round that filled the batch.
+    let before_last = groups_with_signal(&refilled.samples[..(groups - 4) * 4], 4);
+    assert!(before_last < 4);
+    let zero = refilled.metrics.zero_variance_frac;
+    assert!((zero - (groups - signal) as f64 / groups as f64).abs() < 1e-12);
+}
+
+#[test]
+fn appending_to_metrics_with_other_columns_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("metrics.csv");
+    std::fs::write(&path, "step,reward_mean\n1,0.5\n").unwrap();
+    let (model, tk, task, rewards) = setup(5);
+    let mut t = GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), small_cfg(1)).unwrap();
+    let m = t.train_step().unwrap().metrics;
+    let err = r1lab::grpo::trainer::append_metrics(&path, &m)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other columns"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "step,reward_mean\n1,0.5\n",
+        "the existing file must be left as it was"
+    );
+}

@@ -288,6 +288,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
             reflection_rate: get("reflection_rate"),
             truncation_rate: get("truncation_rate"),
             zero_variance_frac: get("zero_variance_frac"),
+            sampled_groups: get("sampled_groups"),
             kl: get("kl"),
             clip_low: get("clip_low"),
             clip_high: get("clip_high"),

@@ -60,6 +60,11 @@ pub struct GrpoConfig {
     pub aggregation: LossAggregation,
     /// DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal). Off in GRPO.
     pub dynamic_sampling: bool,
+    /// With dynamic sampling, at most this many rounds of rollouts per step: while fewer than
+    /// `prompts_per_step` groups carry a signal, fresh questions are sampled to fill the batch
+    /// (DAPO; verl's `max_num_gen_batches`). 1 = drop the flat groups without resampling.
+    #[serde(default = "one")]
+    pub max_sampling_rounds: usize,
     /// Leave truncated completions out of the loss (DAPO's overlong filtering). Off in GRPO.
     pub mask_truncated: bool,
     /// Peak learning rate. Paper: 3e-6 (R1-Zero), 1e-6 (DeepSeekMath). Ours: 1e-4 (tiny models).
@@ -92,6 +97,7 @@ impl Default for GrpoConfig {
             advantage_scale: Scale::Group,
             aggregation: LossAggregation::SequenceMean,
             dynamic_sampling: false,
+            max_sampling_rounds: 1,
             mask_truncated: false,
             lr: 1e-4,
             warmup_steps: 5,
@@ -104,6 +110,10 @@ impl Default for GrpoConfig {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 impl GrpoConfig {
     pub fn validate(&self) -> Result<()> {
         if self.group_size < 2 {
@@ -111,8 +121,13 @@ impl GrpoConfig {
                 "group_size (G) must be at least 2: advantages compare completions within a group"
             );
         }
-        if self.prompts_per_step == 0 || self.mu == 0 || self.minibatches == 0 || self.steps == 0 {
-            bail!("prompts_per_step, mu, minibatches and steps must all be at least 1");
+        if self.prompts_per_step == 0
+            || self.mu == 0
+            || self.minibatches == 0
+            || self.steps == 0
+            || self.max_sampling_rounds == 0
+        {
+            bail!("prompts_per_step, mu, minibatches, steps and max_sampling_rounds must all be at least 1");
         }
         if self.minibatches > self.prompts_per_step * self.group_size {
             bail!(
@@ -156,6 +171,8 @@ pub struct StepMetrics {
     pub reflection_rate: f64,
     pub truncation_rate: f64,
     pub zero_variance_frac: f64,
+    /// Question groups sampled this step (more than `prompts_per_step` when dynamic sampling refilled the batch).
+    pub sampled_groups: f64,
     pub kl: f64,
     pub clip_low: f64,
     pub clip_high: f64,
@@ -190,6 +207,7 @@ impl StepMetrics {
             ("reflection_rate".into(), self.reflection_rate),
             ("truncation_rate".into(), self.truncation_rate),
             ("zero_variance_frac".into(), self.zero_variance_frac),
+            ("sampled_groups".into(), self.sampled_groups),
             ("kl".into(), self.kl),
             ("clip_low".into(), self.clip_low),
             ("clip_high".into(), self.clip_high),
@@ -297,7 +315,14 @@ impl GrpoTrainer {
 
     /// The problems of step `step` (deterministic: derived from the seed and the step).
     pub fn problems_for_step(&self, step: usize) -> Result<Vec<Problem>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x5eed_0000);
+        self.problems_for_round(step, 0)
+    }
+
+    /// The problems of rollout round `round` of step `step` (round 0: [`Self::problems_for_step`];
+    /// later rounds refill a batch under dynamic sampling).
+    pub fn problems_for_round(&self, step: usize, round: usize) -> Result<Vec<Problem>> {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0x5eed_0000 ^ ((round as u64) << 48));
         rng.set_stream(step as u64);
         (0..self.cfg.prompts_per_step)
             .map(|_| {
@@ -314,70 +339,101 @@ impl GrpoTrainer {
         let cfg = self.cfg.clone();
         let step = self.step;
         let g = cfg.group_size;
-        let problems = self.problems_for_step(step)?;
-        let prompts = problems
-            .iter()
-            .map(|p| self.tokenizer.encode(&cfg.template.render(&p.question)))
-            .collect::<Result<Vec<_>>>()?;
-        let sampling = SamplingConfig::until_answer(
-            cfg.temperature,
-            cfg.top_p,
-            cfg.max_completion_length,
-            cfg.seed.wrapping_mul(1_000_003).wrapping_add(step as u64),
-        );
-        // Rollouts: the sampler runs no backward graph, so they are detached by construction.
-        let completions = generate(&self.policy, &self.tokenizer, &prompts, g, &sampling)?;
-
-        // Rewards (rule-based) and group-relative advantages.
-        let mut totals = Vec::with_capacity(completions.len());
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut prompts: Vec<Vec<u32>> = Vec::new();
+        let mut completions = Vec::new();
+        let mut totals = Vec::new();
         let mut per_reward: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        let mut samples = Vec::with_capacity(completions.len());
+        let mut samples = Vec::new();
         let mut correct = 0usize;
         let mut formatted = 0usize;
         let mut reflections = 0usize;
-        for c in &completions {
-            let problem = &problems[c.prompt_index];
-            let scored = self
-                .rewards
-                .score(problem, &RewardInput::new(&c.text, c.token_ids.len()));
-            for part in &scored.parts {
-                per_reward
-                    .entry(part.name.clone())
-                    .or_default()
-                    .push(part.outcome.score as f64);
+        for round in 0..cfg.max_sampling_rounds {
+            let offset = problems.len();
+            let round_problems = self.problems_for_round(step, round)?;
+            let round_prompts = round_problems
+                .iter()
+                .map(|p| self.tokenizer.encode(&cfg.template.render(&p.question)))
+                .collect::<Result<Vec<_>>>()?;
+            let sampling = SamplingConfig::until_answer(
+                cfg.temperature,
+                cfg.top_p,
+                cfg.max_completion_length,
+                cfg.seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(step as u64)
+                    .wrapping_add((round as u64) << 40),
+            );
+            // Rollouts: the sampler runs no backward graph, so they are detached by construction.
+            let round_completions =
+                generate(&self.policy, &self.tokenizer, &round_prompts, g, &sampling)?;
+            problems.extend(round_problems);
+            prompts.extend(round_prompts);
+            // Rule-based rewards.
+            for mut c in round_completions {
+                c.prompt_index += offset;
+                let problem = &problems[c.prompt_index];
+                let scored = self
+                    .rewards
+                    .score(problem, &RewardInput::new(&c.text, c.token_ids.len()));
+                for part in &scored.parts {
+                    per_reward
+                        .entry(part.name.clone())
+                        .or_default()
+                        .push(part.outcome.score as f64);
+                }
+                let passed = |name: &str| {
+                    scored
+                        .parts
+                        .iter()
+                        .any(|p| p.name == name && p.outcome.score > 0.0)
+                };
+                let is_correct = passed("accuracy");
+                correct += is_correct as usize;
+                formatted += passed("format") as usize;
+                if has_reflection(crate::rewards::chain_of_thought(
+                    &c.text,
+                    cfg.template.prompt_opens_think(),
+                )) {
+                    reflections += 1;
+                }
+                totals.push(scored.total as f64);
+                samples.push(SampleRecord {
+                    step,
+                    problem_id: problem.id.clone(),
+                    question: problem.question.clone(),
+                    completion: c.text.clone(),
+                    reward: scored.total as f64,
+                    correct: is_correct,
+                    num_tokens: c.token_ids.len(),
+                });
+                completions.push(c);
             }
-            let passed = |name: &str| {
-                scored
-                    .parts
-                    .iter()
-                    .any(|p| p.name == name && p.outcome.score > 0.0)
-            };
-            let is_correct = passed("accuracy");
-            correct += is_correct as usize;
-            formatted += passed("format") as usize;
-            if has_reflection(crate::rewards::chain_of_thought(
-                &c.text,
-                cfg.template.prompt_opens_think(),
-            )) {
-                reflections += 1;
+            let with_signal = zero_variance_groups(&totals, g)
+                .iter()
+                .filter(|&&z| !z)
+                .count();
+            if !cfg.dynamic_sampling || with_signal >= cfg.prompts_per_step {
+                break;
             }
-            totals.push(scored.total as f64);
-            samples.push(SampleRecord {
-                step,
-                problem_id: problem.id.clone(),
-                question: problem.question.clone(),
-                completion: c.text.clone(),
-                reward: scored.total as f64,
-                correct: is_correct,
-                num_tokens: c.token_ids.len(),
-            });
         }
+        // Group-relative advantages (each group is normalised on its own).
         let advantages = group_advantages(&totals, g, cfg.advantage_scale)?;
         let zero_var = zero_variance_groups(&totals, g);
 
-        // The rows that enter the loss.
-        let keep: Vec<usize> = (0..completions.len())
-            .filter(|&i| !(cfg.dynamic_sampling && zero_var[i / g]))
+        // The rows that enter the loss: every group, or with dynamic sampling the first
+        // `prompts_per_step` groups that carry a signal.
+        let kept_groups: Vec<usize> = if cfg.dynamic_sampling {
+            (0..problems.len())
+                .filter(|&q| !zero_var[q])
+                .take(cfg.prompts_per_step)
+                .collect()
+        } else {
+            (0..problems.len()).collect()
+        };
+        let keep: Vec<usize> = kept_groups
+            .iter()
+            .flat_map(|&q| q * g..(q + 1) * g)
             .filter(|&i| !completions[i].token_ids.is_empty())
             .collect();
         let n = completions.len() as f64;
@@ -408,6 +464,7 @@ impl GrpoTrainer {
             truncation_rate: completions.iter().filter(|c| c.truncated).count() as f64 / n,
             zero_variance_frac: zero_var.iter().filter(|&&z| z).count() as f64
                 / zero_var.len() as f64,
+            sampled_groups: problems.len() as f64,
             kl: 0.0,
             clip_low: 0.0,
             clip_high: 0.0,
@@ -592,6 +649,7 @@ impl GrpoTrainer {
             reflection_rate: f64::NAN,
             truncation_rate: f64::NAN,
             zero_variance_frac: f64::NAN,
+            sampled_groups: f64::NAN,
             kl: f64::NAN,
             clip_low: f64::NAN,
             clip_high: f64::NAN,
@@ -748,21 +806,35 @@ fn csv_value(v: f64) -> String {
 /// Appends one row to `metrics.csv` (header first when the file is new).
 pub fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
     let cols = m.columns();
+    let header = cols
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let new = !path.exists();
+    if !new {
+        use std::io::BufRead;
+        let mut existing = String::new();
+        std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .read_line(&mut existing)?;
+        let existing = existing.trim_end();
+        if existing != header {
+            bail!(
+                "{} has other columns than this version writes ({existing:?}): \
+                 finish that run with the version that started it, or move the run folder away and start again",
+                path.display()
+            );
+        }
+    }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if new {
-        writeln!(
-            f,
-            "{}",
-            cols.iter()
-                .map(|(k, _)| k.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        )?;
+        writeln!(f, "{header}")?;
     }
     writeln!(
         f,
