@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use r1lab::experiments::{base_models, distillation, r1_pipeline, r1_zero, Scale};
+use r1lab::experiments::{base_models, distillation, grpo_variants, r1_pipeline, r1_zero, Scale};
 use r1lab::{bench, checkpoint, device, eval, gpu_check, sampling, tasks};
 use std::path::PathBuf;
 
@@ -175,8 +175,25 @@ enum Command {
         #[arg(long, default_value = "data")]
         data: PathBuf,
     },
-    /// Regenerate every report: R1-Zero (Figures 2-3, Tables 2-3), the R1 pipeline (Table 4) and
-    /// distillation (Tables 5-6), one after the other; finished runs under runs/ are reused.
+    /// GRPO vs Dr. GRPO vs DAPO on the R1-Zero task and budget (beyond the paper); the GRPO run
+    /// is the R1-Zero run (run first if it is not finished).
+    Variants {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// Where the Dr. GRPO and DAPO runs go (a rerun resumes them).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// The R1-Zero run that serves as the GRPO variant.
+        #[arg(long)]
+        r1_zero_run_dir: Option<PathBuf>,
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Regenerate every report: R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1
+    /// pipeline (Table 4) and distillation (Tables 5-6), one after the other; finished runs under
+    /// runs/ are reused.
     Reproduce {
         #[arg(long, value_enum, default_value = "workshop")]
         scale: Scale,
@@ -590,6 +607,26 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("reports in {}", reports.display());
         }
+        Command::Variants {
+            scale,
+            run_dir,
+            r1_zero_run_dir,
+            reports,
+            data,
+        } => {
+            let mut cfg = grpo_variants::VariantsConfig::preset(scale);
+            if let Some(d) = r1_zero_run_dir {
+                cfg.r1_zero_run_dir = d;
+            }
+            let run_dir = run_dir.unwrap_or_else(|| grpo_variants::default_run_dir(scale));
+            let result =
+                grpo_variants::run(&cfg, &data, &run_dir, &reports, |line| eprintln!("{line}"))?;
+            println!("GRPO variants ({:.0} s):", result.wall_s);
+            for f in grpo_variants::findings(&result) {
+                println!("  {f}");
+            }
+            println!("reports in {}", reports.display());
+        }
         Command::Reproduce {
             scale,
             reports,
@@ -597,7 +634,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let start = std::time::Instant::now();
             let device = cli.device.clone();
-            let steps: [(&str, Command); 3] = [
+            let steps: [(&str, Command); 4] = [
                 (
                     "R1-Zero",
                     Command::R1Zero {
@@ -606,6 +643,16 @@ fn run(cli: Cli) -> Result<()> {
                         task: None,
                         steps: None,
                         run_dir: None,
+                        reports: reports.clone(),
+                        data: data.clone(),
+                    },
+                ),
+                (
+                    "GRPO variants",
+                    Command::Variants {
+                        scale,
+                        run_dir: None,
+                        r1_zero_run_dir: None,
                         reports: reports.clone(),
                         data: data.clone(),
                     },

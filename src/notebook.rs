@@ -11,7 +11,7 @@
 //! [`Svg`], [`Table`] and [`Markdown`] implement evcxr's `evcxr_display` protocol, so the last
 //! expression of a cell renders as an image or a formatted table in Jupyter.
 
-use crate::experiments::{distillation, r1_pipeline, r1_zero, Scale};
+use crate::experiments::{distillation, grpo_variants, r1_pipeline, r1_zero, Scale};
 use anyhow::{Context, Result};
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,14 @@ impl Setup {
             r1_zero::R1ZeroConfig::preset(self.scale),
             self.run_dir("r1-zero"),
         )
+    }
+
+    /// The GRPO-variants preset of this scale (its GRPO run is [`Setup::r1_zero`]'s), with its
+    /// run folder.
+    pub fn variants(&self) -> (grpo_variants::VariantsConfig, PathBuf) {
+        let mut cfg = grpo_variants::VariantsConfig::preset(self.scale);
+        cfg.r1_zero_run_dir = self.run_dir("r1-zero");
+        (cfg, self.run_dir("grpo-variants"))
     }
 
     /// The R1 pipeline preset of this scale (comparing against [`Setup::r1_zero`]'s run), with

@@ -3,6 +3,7 @@
 
 pub mod base_models;
 pub mod distillation;
+pub mod grpo_variants;
 pub mod r1_pipeline;
 pub mod r1_zero;
 

@@ -129,3 +129,65 @@ pub fn grpo_loss(
     };
     Ok((loss, stats))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// At ρ = 1 (μ = 1: the old policy is the current one) the gradient of the loss with respect
+    /// to each token's log-prob is −Â_i · w_it, where w is the aggregation's weight of the token:
+    /// 1/(G·|o_i|) (GRPO), 1/Σ|o| (DAPO), 1/(G·L) (Dr. GRPO).
+    #[test]
+    fn each_aggregation_weighs_tokens_as_documented() {
+        let lens = [2usize, 6, 3, 4];
+        let adv = [0.5f32, -0.5, -0.5, 0.5];
+        let (g, l) = (lens.len(), 8usize);
+        let total: usize = lens.iter().sum();
+        let mask: Vec<f32> = lens
+            .iter()
+            .flat_map(|&n| (0..l).map(move |t| if t < n { 1.0 } else { 0.0 }))
+            .collect();
+        let dev = Device::Cpu;
+        let mask = Tensor::from_vec(mask, (g, l), &dev).unwrap();
+        let advantages = Tensor::new(&adv, &dev).unwrap();
+        for agg in [
+            LossAggregation::SequenceMean,
+            LossAggregation::TokenMean,
+            LossAggregation::ConstantNorm,
+        ] {
+            let logp = Var::from_tensor(&Tensor::full(-1.0f32, (g, l), &dev).unwrap()).unwrap();
+            let old = logp.as_tensor().detach();
+            let cfg = LossConfig {
+                eps_low: 0.2,
+                eps_high: 0.28,
+                beta: 0.0,
+                aggregation: agg,
+                max_completion_length: l,
+                kl_bias_correction: false,
+            };
+            let (loss, _) =
+                grpo_loss(logp.as_tensor(), &old, None, &advantages, &mask, &cfg).unwrap();
+            let grads = loss.backward().unwrap();
+            let grad = grads
+                .get(logp.as_tensor())
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            for (i, &n) in lens.iter().enumerate() {
+                let w = match agg {
+                    LossAggregation::SequenceMean => 1.0 / (g * n) as f32,
+                    LossAggregation::TokenMean => 1.0 / total as f32,
+                    LossAggregation::ConstantNorm => 1.0 / (g * l) as f32,
+                };
+                for (t, &gt) in grad[i].iter().enumerate() {
+                    let want = if t < n { -adv[i] * w } else { 0.0 };
+                    assert!(
+                        (gt - want).abs() < 1e-7,
+                        "{agg:?}: token {t} of completion {i}: gradient {gt}, expected {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! GRPO and two of its successors on the same task and budget (beyond the paper; notebook
+//! `06_grpo_variants`):
+//!
+//! * **GRPO** — the paper's objective (R1 eq. 1–3) with the R1-Zero settings: group-std
+//!   advantages, per-sequence mean, ε = 0.2 on both sides, β = 0.001. This is the R1-Zero run
+//!   itself, reused.
+//! * **Dr. GRPO** (Liu et al., arXiv 2503.20783) — no division by the group's std, a constant
+//!   normaliser (completions × maximum length) instead of the 1/|o_i| of each completion, no KL.
+//! * **DAPO** (Yu et al., arXiv 2503.14476) — clip-higher (ε_high = 0.28), token-level mean,
+//!   dynamic sampling (groups whose rewards are all equal are dropped and fresh questions refill
+//!   the batch, at most [`DAPO_SAMPLING_ROUNDS`] rounds), overlong filtering (truncated completions
+//!   leave the loss), the soft overlong penalty, no KL.
+//!
+//! Same base checkpoint, task, steps, G, questions per step, completion length, learning rate,
+//! seeds and held-out evaluation for all three; each variant changes only what its authors
+//! changed. Writes `grpo_variants_{reward,length,accuracy}` (charts) and `grpo_variants` (table).
+//!
+//! Departures: DAPO's refill is capped at [`DAPO_SAMPLING_ROUNDS`] rounds (verl's
+//! `max_num_gen_batches`), so a step may train on fewer than `prompts_per_step` groups; the budget
+//! is the same number of updates, and the table gives each variant's sampled completions and wall
+//! time.
+
+use super::{r1_zero, rl_stage, task_by_name, Scale};
+use crate::eval::{table, EvalConfig};
+use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
+use crate::report::{LineChart, Series};
+use crate::rewards::{OverlongPenalty, RewardSet};
+use crate::tasks;
+use anyhow::{Context, Result};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// DAPO's refill cap: rollout rounds per step at most.
+pub const DAPO_SAMPLING_ROUNDS: usize = 3;
+/// DAPO's soft overlong penalty starts this many tokens before the maximum length (DAPO: 4,096 of
+/// 20,480, a fifth; ours a quarter of 128).
+pub const DAPO_OVERLONG_CACHE: usize = 32;
+
+/// One variant: its name, what it changes, and its settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    /// What differs from GRPO, in words.
+    pub changes: String,
+    pub grpo: GrpoConfig,
+    /// DAPO's soft overlong penalty, starting this many tokens before the maximum length.
+    pub overlong_cache: Option<usize>,
+}
+
+impl Variant {
+    /// The variant's rewards: R1-Zero's accuracy + format, plus the overlong penalty if any.
+    pub fn rewards(&self) -> Result<RewardSet> {
+        let set = RewardSet::r1_zero(self.grpo.template.prompt_opens_think());
+        match self.overlong_cache {
+            None => Ok(set),
+            Some(cache) => set.with(
+                OverlongPenalty::new(self.grpo.max_completion_length, cache)?,
+                1.0,
+            ),
+        }
+    }
+
+    /// A folder name for the variant.
+    pub fn slug(&self) -> String {
+        self.name
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect()
+    }
+}
+
+/// The three variants on the R1-Zero settings `grpo`.
+pub fn variants(grpo: &GrpoConfig) -> Vec<Variant> {
+    vec![
+        Variant {
+            name: "GRPO".into(),
+            changes: "the paper: group-std advantages, per-sequence mean, ε 0.2, β 0.001".into(),
+            grpo: grpo.clone(),
+            overlong_cache: None,
+        },
+        Variant {
+            name: "Dr. GRPO".into(),
+            changes: "no std division, constant normaliser (G·max length), β 0".into(),
+            grpo: GrpoConfig {
+                advantage_scale: crate::grpo::Scale::None,
+                aggregation: LossAggregation::ConstantNorm,
+                beta: 0.0,
+                ..grpo.clone()
+            },
+            overlong_cache: None,
+        },
+        Variant {
+            name: "DAPO".into(),
+            changes: format!(
+                "ε_high 0.28, token-level mean, dynamic sampling (≤ {DAPO_SAMPLING_ROUNDS} rounds), overlong filtering and soft penalty ({DAPO_OVERLONG_CACHE} tokens), β 0"
+            ),
+            grpo: GrpoConfig {
+                eps_high: 0.28,
+                aggregation: LossAggregation::TokenMean,
+                dynamic_sampling: true,
+                max_sampling_rounds: DAPO_SAMPLING_ROUNDS,
+                mask_truncated: true,
+                beta: 0.0,
+                ..grpo.clone()
+            },
+            overlong_cache: Some(DAPO_OVERLONG_CACHE),
+        },
+    ]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantsConfig {
+    /// The shared settings (base, task, budget, evaluation): the R1-Zero preset. The GRPO
+    /// variant is the R1-Zero run.
+    pub r1_zero: r1_zero::R1ZeroConfig,
+    /// Where the R1-Zero run is (run there first when it is not finished).
+    pub r1_zero_run_dir: PathBuf,
+    pub variants: Vec<Variant>,
+}
+
+impl VariantsConfig {
+    pub fn preset(scale: Scale) -> Self {
+        let r1_zero = r1_zero::R1ZeroConfig::preset(scale);
+        Self {
+            variants: variants(&r1_zero.grpo),
+            r1_zero,
+            r1_zero_run_dir: r1_zero::default_run_dir(scale),
+        }
+    }
+}
+
+/// One variant's run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantResult {
+    pub name: String,
+    pub changes: String,
+    pub run_dir: PathBuf,
+    /// Every row of its `metrics.csv` (evaluation rows included).
+    pub metrics: Vec<StepMetrics>,
+}
+
+impl VariantResult {
+    fn training(&self) -> Vec<&StepMetrics> {
+        self.metrics
+            .iter()
+            .filter(|m| m.reward_mean.is_finite())
+            .collect()
+    }
+
+    fn evals(&self) -> Vec<&StepMetrics> {
+        self.metrics
+            .iter()
+            .filter(|m| m.eval_pass_at_1.is_finite())
+            .collect()
+    }
+
+    /// Held-out pass@1 at the first and last evaluation.
+    pub fn pass_at_1(&self) -> (f64, f64) {
+        let e = self.evals();
+        (
+            e.first().map_or(f64::NAN, |m| m.eval_pass_at_1),
+            e.last().map_or(f64::NAN, |m| m.eval_pass_at_1),
+        )
+    }
+
+    /// Held-out cons@k at the last evaluation.
+    pub fn cons_at_k(&self) -> f64 {
+        self.evals().last().map_or(f64::NAN, |m| m.eval_cons_at_k)
+    }
+
+    /// Mean of `f` over the first (`last` = false) or last `w` training steps.
+    pub fn window_mean(&self, w: usize, last: bool, f: impl Fn(&StepMetrics) -> f64) -> f64 {
+        let t = self.training();
+        let w = w.min(t.len());
+        let rows = if last { &t[t.len() - w..] } else { &t[..w] };
+        rows.iter().map(|m| f(m)).sum::<f64>() / w as f64
+    }
+
+    /// Question groups sampled over the run (G completions each).
+    pub fn sampled_groups(&self, prompts_per_step: usize) -> f64 {
+        self.training()
+            .iter()
+            .map(|m| {
+                if m.sampled_groups.is_finite() {
+                    m.sampled_groups
+                } else {
+                    prompts_per_step as f64
+                }
+            })
+            .sum()
+    }
+
+    /// Training wall time (the trainer's clock at the last row).
+    pub fn wall_s(&self) -> f64 {
+        self.metrics.last().map_or(f64::NAN, |m| m.wall_s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantsResult {
+    pub variants: Vec<VariantResult>,
+    /// Held-out problems of every evaluation.
+    pub problems: usize,
+    pub k: usize,
+    pub group_size: usize,
+    pub prompts_per_step: usize,
+    pub wall_s: f64,
+}
+
+/// Runs every variant (the GRPO one is the R1-Zero run: reused when finished), or resumes the
+/// unfinished ones, then writes the reports. `log` receives progress lines.
+pub fn run(
+    cfg: &VariantsConfig,
+    data: &Path,
+    run_dir: &Path,
+    reports: &Path,
+    mut log: impl FnMut(String),
+) -> Result<VariantsResult> {
+    let start = std::time::Instant::now();
+    let base = &cfg.r1_zero;
+    let test = tasks::read_test_set(&data.join("tasks"), &base.task)?;
+    let held_out = tasks::questions(&test);
+    let periodic = PeriodicEval {
+        problems: test.iter().take(base.eval_problems).cloned().collect(),
+        config: EvalConfig {
+            k: base.eval_k,
+            max_new_tokens: base.max_new_tokens,
+            template: base.grpo.template,
+            ..Default::default()
+        },
+        every: base.eval_every,
+    };
+    let mut out = Vec::new();
+    for v in &cfg.variants {
+        v.grpo
+            .validate()
+            .with_context(|| format!("variant {}", v.name))?;
+        let dir = if v.grpo == base.grpo && v.overlong_cache.is_none() {
+            r1_zero::ensure_finished(base, data, &cfg.r1_zero_run_dir, reports, &mut log)?;
+            cfg.r1_zero_run_dir.clone()
+        } else {
+            let dir = run_dir.join(v.slug());
+            log(format!(
+                "{}: {} steps in {}",
+                v.name,
+                v.grpo.steps,
+                dir.display()
+            ));
+            rl_stage(
+                &base.base,
+                task_by_name(&base.task)?,
+                Arc::new(v.rewards()?),
+                held_out.clone(),
+                &v.grpo,
+                &dir,
+                Some(&periodic),
+                base.checkpoint_every,
+                |m| {
+                    if m.eval_pass_at_1.is_finite() {
+                        log(format!(
+                            "{} step {}: held-out pass@1 {:.3}",
+                            v.name, m.step, m.eval_pass_at_1
+                        ))
+                    }
+                },
+            )?;
+            dir
+        };
+        let metrics = r1_zero::read_metrics(&dir.join("metrics.csv"))?;
+        out.push(VariantResult {
+            name: v.name.clone(),
+            changes: v.changes.clone(),
+            run_dir: dir,
+            metrics,
+        });
+    }
+    let result = VariantsResult {
+        variants: out,
+        problems: periodic.problems.len(),
+        k: base.eval_k,
+        group_size: base.grpo.group_size,
+        prompts_per_step: base.grpo.prompts_per_step,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_reports(&result, reports)?;
+    Ok(result)
+}
+
+/// Steps averaged at the start and the end of training in the table (fewer in shorter runs).
+const WINDOW: usize = 20;
+
+fn window(r: &VariantsResult) -> usize {
+    let steps = r
+        .variants
+        .iter()
+        .map(|v| v.training().len())
+        .min()
+        .unwrap_or(0);
+    WINDOW.min(steps).max(1)
+}
+
+fn moving_average(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
+    (0..points.len())
+        .map(|i| {
+            let lo = i.saturating_sub(w - 1);
+            let win = &points[lo..=i];
+            (
+                points[i].0,
+                win.iter().map(|p| p.1).sum::<f64>() / win.len() as f64,
+            )
+        })
+        .collect()
+}
+
+fn curve(v: &VariantResult, f: impl Fn(&StepMetrics) -> f64, smooth: usize) -> Series {
+    let points: Vec<(f64, f64)> = v
+        .training()
+        .iter()
+        .map(|m| (m.step as f64, f(m)))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    Series {
+        name: v.name.clone(),
+        points: moving_average(&points, smooth),
+        solid: true,
+    }
+}
+
+/// The comparison as a table (one row per variant).
+pub fn table(r: &VariantsResult) -> Result<DataFrame> {
+    let v = &r.variants;
+    let col = |f: &dyn Fn(&VariantResult) -> f64| v.iter().map(f).collect::<Vec<f64>>();
+    let k = r.k;
+    let w = window(r);
+    Ok(df!(
+        "variant" => v.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
+        "changes from GRPO" => v.iter().map(|x| x.changes.clone()).collect::<Vec<_>>(),
+        "pass@1 start" => col(&|x| x.pass_at_1().0),
+        "pass@1 end" => col(&|x| x.pass_at_1().1),
+        format!("cons@{k} end") => col(&|x| x.cons_at_k()),
+        format!("train accuracy last {w}") => col(&|x| x.window_mean(w, true, |m| m.accuracy)),
+        format!("length first {w}") => col(&|x| x.window_mean(w, false, |m| m.completion_len_mean)),
+        format!("length last {w}") => col(&|x| x.window_mean(w, true, |m| m.completion_len_mean)),
+        format!("truncated last {w}") => col(&|x| x.window_mean(w, true, |m| m.truncation_rate)),
+        "zero-variance groups" => col(&|x| x.window_mean(usize::MAX, true, |m| m.zero_variance_frac)),
+        "clip_high" => col(&|x| x.window_mean(usize::MAX, true, |m| m.clip_high)),
+        "completions sampled" => col(&|x| x.sampled_groups(r.prompts_per_step) * r.group_size as f64),
+        "train wall_s" => col(&|x| x.wall_s())
+    )?)
+}
+
+/// What the comparison shows, in sentences with the measured numbers.
+pub fn findings(r: &VariantsResult) -> Vec<String> {
+    let Some(grpo) = r.variants.iter().find(|v| v.name == "GRPO") else {
+        return vec![];
+    };
+    let w = window(r);
+    let (g0, g1) = grpo.pass_at_1();
+    let glen = grpo.window_mean(w, true, |m| m.completion_len_mean);
+    let mut out = vec![format!(
+        "GRPO: held-out pass@1 {g0:.3} → {g1:.3}; mean training length over the last {w} steps {glen:.1} tokens."
+    )];
+    for v in r.variants.iter().filter(|v| v.name != "GRPO") {
+        let (_, p1) = v.pass_at_1();
+        let len = v.window_mean(w, true, |m| m.completion_len_mean);
+        let sampled =
+            v.sampled_groups(r.prompts_per_step) / grpo.sampled_groups(r.prompts_per_step);
+        out.push(format!(
+            "{}: pass@1 {p1:.3} ({:+.3} vs GRPO); last-{w}-step length {len:.1} tokens ({:+.1}); {sampled:.2}× GRPO's rollouts; {:.0} s vs {:.0} s of training.",
+            v.name,
+            p1 - g1,
+            len - glen,
+            v.wall_s(),
+            grpo.wall_s()
+        ));
+    }
+    out
+}
+
+/// Writes the three curves and the table into `reports`.
+pub fn write_reports(r: &VariantsResult, reports: &Path) -> Result<()> {
+    std::fs::create_dir_all(reports)
+        .with_context(|| format!("cannot create {}", reports.display()))?;
+    let smooth = 10;
+    let train_steps = r
+        .variants
+        .iter()
+        .map(|v| v.training().len())
+        .max()
+        .unwrap_or(0);
+    let smooth = smooth.min(train_steps.max(1));
+    LineChart {
+        title: format!(
+            "GRPO variants: accuracy reward on the training batches ({smooth}-step moving average)"
+        ),
+        x_label: "RL step".into(),
+        y_label: "share of correct completions".into(),
+        series: r
+            .variants
+            .iter()
+            .map(|v| curve(v, |m| m.accuracy, smooth))
+            .collect(),
+        ref_lines: vec![],
+        y_range: Some((0.0, 1.0)),
+    }
+    .save(&reports.join("grpo_variants_reward"))?;
+    LineChart {
+        title: format!(
+            "GRPO variants: mean response length on the training batches ({smooth}-step moving average)"
+        ),
+        x_label: "RL step".into(),
+        y_label: "completion length (tokens)".into(),
+        series: r
+            .variants
+            .iter()
+            .map(|v| curve(v, |m| m.completion_len_mean, smooth))
+            .collect(),
+        ref_lines: vec![],
+        y_range: None,
+    }
+    .save(&reports.join("grpo_variants_length"))?;
+    LineChart {
+        title: format!(
+            "GRPO variants: held-out pass@1 ({} problems, k = {})",
+            r.problems, r.k
+        ),
+        x_label: "RL step".into(),
+        y_label: "pass@1 (fraction of problems)".into(),
+        series: r
+            .variants
+            .iter()
+            .map(|v| Series {
+                name: v.name.clone(),
+                points: v
+                    .evals()
+                    .iter()
+                    .map(|m| (m.step as f64, m.eval_pass_at_1))
+                    .collect(),
+                solid: true,
+            })
+            .collect(),
+        ref_lines: vec![],
+        y_range: Some((0.0, 1.0)),
+    }
+    .save(&reports.join("grpo_variants_accuracy"))?;
+    let df = table(r)?;
+    let mut title = format!(
+        "# GRPO vs Dr. GRPO vs DAPO (ours; not a table of the paper)\n\n\
+         Same base model, task, steps, G = {}, {} questions per step, learning rate and held-out \
+         evaluation (pass@1 and cons@{} with k = {}); lengths in tokens on the training batches; \
+         `zero-variance groups` and `clip_high` are means over all steps.\n",
+        r.group_size, r.prompts_per_step, r.k, r.k
+    );
+    for f in findings(r) {
+        title.push_str(&format!("\n- {f}"));
+    }
+    table::write_table(&df, &reports.join("grpo_variants"), Some(&title))
+}
+
+/// The default run folder of a scale.
+pub fn default_run_dir(scale: Scale) -> PathBuf {
+    PathBuf::from(match scale {
+        Scale::Smoke => "runs/grpo-variants-smoke",
+        Scale::Workshop => "runs/grpo-variants",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_changes_only_what_its_authors_changed() {
+        let base = r1_zero::R1ZeroConfig::preset(Scale::Workshop).grpo;
+        let v = variants(&base);
+        assert_eq!(v[0].grpo, base);
+        let dr = &v[1].grpo;
+        assert_eq!(
+            GrpoConfig {
+                advantage_scale: base.advantage_scale,
+                aggregation: base.aggregation,
+                beta: base.beta,
+                ..dr.clone()
+            },
+            base
+        );
+        let dapo = &v[2].grpo;
+        assert_eq!(
+            GrpoConfig {
+                eps_high: base.eps_high,
+                aggregation: base.aggregation,
+                dynamic_sampling: false,
+                max_sampling_rounds: 1,
+                mask_truncated: false,
+                beta: base.beta,
+                ..dapo.clone()
+            },
+            base
+        );
+        assert_eq!(v[2].rewards().unwrap().names().len(), 3);
+        assert_eq!(
+            v.iter().map(Variant::slug).collect::<Vec<_>>(),
+            ["grpo", "drgrpo", "dapo"]
+        );
+    }
+}
