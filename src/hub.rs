@@ -100,22 +100,7 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
     }
     let cache = hf_hub::Cache::from_env();
     if offline() {
-        let src = HubCache {
-            id: spec.to_string(),
-            cache: cache.clone(),
-        };
-        if src.get("config.json")?.is_none() {
-            bail!(
-                "{spec} is not a folder and is not in the Hugging Face cache {} (HF_HUB_OFFLINE is set): download it \
-                 first, point HF_HOME at the cache that holds it, or give a checkpoint folder",
-                cache.path().display()
-            );
-        }
-        let dir = src
-            .get("config.json")?
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_default();
-        return collect(&src, dir);
+        return from_cache(spec, cache, "HF_HUB_OFFLINE is set");
     }
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(true)
@@ -129,6 +114,39 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
         .get("config.json")?
         .with_context(|| format!("{spec} has no config.json on the Hub"))?;
     let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    collect(&src, dir)
+}
+
+/// Resolves a Hub id from the cache rooted at `cache_root` (a `$HF_HOME/hub` folder) only, never
+/// the network; a folder path resolves as in [`resolve`].
+pub fn resolve_in_cache(spec: &str, cache_root: &Path) -> Result<ModelFiles> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return collect(&Folder(path.to_path_buf()), path.to_path_buf());
+    }
+    from_cache(
+        spec,
+        hf_hub::Cache::new(cache_root.to_path_buf()),
+        "a cache was given",
+    )
+}
+
+fn from_cache(spec: &str, cache: hf_hub::Cache, why: &str) -> Result<ModelFiles> {
+    let src = HubCache {
+        id: spec.to_string(),
+        cache: cache.clone(),
+    };
+    if src.get("config.json")?.is_none() {
+        bail!(
+            "{spec} is not a folder and is not in the Hugging Face cache {} ({why}): download it \
+             first, point HF_HOME at the cache that holds it, or give a checkpoint folder",
+            cache.path().display()
+        );
+    }
+    let dir = src
+        .get("config.json")?
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
     collect(&src, dir)
 }
 

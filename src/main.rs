@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use r1lab::experiments::{base_models, distillation, grpo_variants, r1_pipeline, r1_zero, Scale};
+use r1lab::experiments::{
+    base_models, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, Scale,
+};
 use r1lab::{bench, checkpoint, device, eval, gpu_check, sampling, tasks};
 use std::path::PathBuf;
 
@@ -186,6 +188,31 @@ enum Command {
         /// The R1-Zero run that serves as the GRPO variant.
         #[arg(long)]
         r1_zero_run_dir: Option<PathBuf>,
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// The same GRPO on a real checkpoint and word problems (with --model, --train and --test; on
+    /// a GPU: --device cuda with a `cuda` build), or, without --model, on the CPU stand-in: the
+    /// shipped base-1M loaded by id from a local Hub cache, arithmetic as word problems.
+    Real {
+        #[arg(long, value_enum, default_value = "workshop")]
+        scale: Scale,
+        /// A Hugging Face Hub id or a checkpoint folder, e.g. Qwen/Qwen2.5-0.5B.
+        #[arg(long, requires_all = ["train", "test"])]
+        model: Option<String>,
+        /// Word problems to train on (JSONL or parquet, `question` and `answer`: GSM8K's layout).
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Word problems to evaluate on.
+        #[arg(long)]
+        test: Option<PathBuf>,
+        /// RL steps (default: the preset's).
+        #[arg(long)]
+        steps: Option<usize>,
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
         #[arg(long, default_value = "data")]
@@ -626,6 +653,41 @@ fn run(cli: Cli) -> Result<()> {
                 println!("  {f}");
             }
             println!("reports in {}", reports.display());
+        }
+        Command::Real {
+            scale,
+            model,
+            train,
+            test,
+            steps,
+            run_dir,
+            reports,
+            data,
+        } => {
+            let run_dir = run_dir.unwrap_or_else(|| real_models::default_run_dir(scale));
+            let mut cfg = match (model, train, test) {
+                (Some(m), Some(train), Some(test)) => {
+                    real_models::RealConfig::gpu(&m, &train, &test)
+                }
+                _ => {
+                    let cfg = real_models::RealConfig::stand_in(scale, &run_dir);
+                    real_models::prepare_stand_in(&cfg, &data)?;
+                    cfg
+                }
+            };
+            if let Some(n) = steps {
+                cfg.grpo.steps = n;
+            }
+            let result = real_models::run(&cfg, &dev, &run_dir, &reports, |l| eprintln!("{l}"))?;
+            println!(
+                "{} on {}: held-out pass@1 {:.3} -> {:.3} ({:.0} s); reports in {}",
+                result.model,
+                result.device,
+                result.before.pass_at_1,
+                result.after.pass_at_1,
+                result.wall_s,
+                reports.display()
+            );
         }
         Command::Reproduce {
             scale,

@@ -57,6 +57,8 @@ fn help_on_every_subcommand() {
         "r1-zero",
         "r1",
         "distill",
+        "variants",
+        "real",
         "reproduce",
     ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
@@ -293,4 +295,104 @@ fn r1_and_distill_run_end_to_end_from_the_cli_at_smoke_scale() {
     ] {
         assert!(tmp.path().join("reports").join(f).exists(), "{f}");
     }
+}
+
+#[test]
+fn variants_and_real_run_end_to_end_from_the_cli_at_smoke_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_string_lossy().into_owned();
+    let out = ok(&r1lab(
+        &[
+            "variants",
+            "--scale",
+            "smoke",
+            "--run-dir",
+            &p("variants"),
+            "--r1-zero-run-dir",
+            &p("r1-zero"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(out.contains("Dr. GRPO:") && out.contains("DAPO:"), "{out}");
+    let table = std::fs::read_to_string(tmp.path().join("reports/grpo_variants.md")).unwrap();
+    for v in ["| GRPO |", "| Dr. GRPO |", "| DAPO |"] {
+        assert!(table.contains(v), "{v} missing from {table}");
+    }
+    // The GRPO variant is the R1-Zero run, not a third run.
+    assert!(tmp.path().join("r1-zero/metrics.csv").exists());
+    assert!(!tmp.path().join("variants/grpo").exists());
+    for f in [
+        "grpo_variants_reward.svg",
+        "grpo_variants_length.svg",
+        "grpo_variants_accuracy.svg",
+    ] {
+        assert!(tmp.path().join("reports").join(f).exists(), "{f}");
+    }
+
+    // The stand-in: base-1M by Hub id from a scratch cache, arithmetic as word problems.
+    let out = ok(&r1lab(
+        &[
+            "real",
+            "--scale",
+            "smoke",
+            "--run-dir",
+            &p("real"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(out.contains("r1lab/base-1M on r1lab"), "{out}");
+    assert!(tmp
+        .path()
+        .join("real/hf-home/hub/models--r1lab--base-1M/snapshots")
+        .exists());
+    let table =
+        std::fs::read_to_string(tmp.path().join("reports/real_models_cpu_stand_in.md")).unwrap();
+    assert!(table.contains("after 2 GRPO steps"), "{table}");
+
+    // A real model that is not in the cache, offline: one clear error, nothing trained.
+    let train = p("real/word_problems_train.jsonl");
+    let test = p("real/word_problems_test.jsonl");
+    let err = fails(&r1lab(
+        &[
+            "real",
+            "--model",
+            "Qwen/Qwen2.5-0.5B",
+            "--train",
+            &train,
+            "--test",
+            &test,
+            "--run-dir",
+            &p("qwen"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[("HF_HUB_OFFLINE", Path::new("1")), ("HF_HOME", tmp.path())],
+    ));
+    assert!(
+        err.contains("Qwen/Qwen2.5-0.5B") && err.contains("download it"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("qwen/metrics.csv").exists());
+    // A word-problem file in another format.
+    let err = fails(&r1lab(
+        &[
+            "real",
+            "--model",
+            "data/checkpoints/base-1M",
+            "--train",
+            "Cargo.toml",
+            "--test",
+            &test,
+            "--run-dir",
+            &p("bad"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(err.contains(".jsonl or .parquet"), "{err}");
 }

@@ -6,6 +6,7 @@ pub mod distillation;
 pub mod grpo_variants;
 pub mod r1_pipeline;
 pub mod r1_zero;
+pub mod real_models;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,393 @@
+//! The same GRPO trainer on a real checkpoint and word problems (notebook `07_real_models`):
+//! R1-Zero-style RL (accuracy + format rewards, the paper's Table 1 template) from a Hugging Face
+//! checkpoint loaded through `hf-hub`, on GSM8K-style word problems read from JSONL or parquet.
+//!
+//! Two presets:
+//! * [`RealConfig::gpu`] — a real Qwen2.5 base model (default `Qwen/Qwen2.5-0.5B`) and the user's
+//!   word-problem files, sized for one GPU (a build with the `cuda` feature). The model must be in
+//!   the Hugging Face cache or downloadable; this repository ships neither model nor GSM8K.
+//! * [`RealConfig::stand_in`] — what runs on a CPU and in the tests: the shipped `base-1M`
+//!   checkpoint installed into a scratch Hub cache as `r1lab/base-1M` (the real cache layout) and
+//!   loaded by id offline, on arithmetic questions written out as a word-problem JSONL file and
+//!   read back by the word-problem loader. Every line of code is the GPU run's, at toy size.
+//!
+//! Departures from the paper: everything about scale (see [`crate::grpo`]); GSM8K-style problems
+//! instead of AIME; the stand-in is not a real model.
+//!
+//! A run writes `metrics.csv`, `samples.jsonl` and the trained checkpoint in its run folder and
+//! `real_models_<label>.{csv,md}` plus `real_models_<label>_reward.{svg,png}` into the reports.
+//! On the CPU an interrupted run resumes from its last checkpoint; on a GPU it starts again.
+
+use super::Scale;
+use crate::checkpoint;
+use crate::distill::training_problems;
+use crate::eval::{self, table, EvalConfig, EvalReport};
+use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::{GrpoConfig, GrpoTrainer, StepMetrics};
+use crate::report::{LineChart, Series};
+use crate::rewards::RewardSet;
+use crate::tasks::word_problems::WordProblemTask;
+use crate::tasks::{self, Problem, Template};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The Hub id the stand-in checkpoint is installed under in its scratch cache.
+pub const STAND_IN_ID: &str = "r1lab/base-1M";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RealConfig {
+    /// A Hugging Face Hub id (`owner/name`) or a checkpoint folder.
+    pub model: String,
+    /// A Hugging Face cache root (`$HF_HOME`) to load `model` from, offline; `None` = the
+    /// environment's cache (and the network, unless `HF_HUB_OFFLINE=1`).
+    pub hf_home: Option<PathBuf>,
+    /// Word problems to train on and to evaluate on (JSONL or parquet with `question` and
+    /// `answer`; GSM8K's layout).
+    pub train: PathBuf,
+    pub test: PathBuf,
+    /// Evaluate on the first N test problems.
+    pub test_problems: usize,
+    pub grpo: GrpoConfig,
+    pub eval_k: usize,
+    pub eval_every: usize,
+    /// Names the reports: `real_models_<label>`.
+    pub label: String,
+}
+
+impl RealConfig {
+    /// A real base model on one GPU, R1-Zero style. Paper (R1-Zero): lr 3e-6, β 0.001, G 16,
+    /// temperature 1; ours for a 0.5B model in a few minutes: lr 1e-6, G 8, 16 questions per step,
+    /// 512 tokens, 100 steps.
+    pub fn gpu(model: &str, train: &Path, test: &Path) -> Self {
+        Self {
+            model: model.into(),
+            hf_home: None,
+            train: train.into(),
+            test: test.into(),
+            test_problems: 200,
+            grpo: GrpoConfig {
+                group_size: 8,
+                prompts_per_step: 16,
+                max_completion_length: 512,
+                lr: 1e-6,
+                warmup_steps: 10,
+                steps: 100,
+                template: Template::R1ZeroPaper,
+                ..Default::default()
+            },
+            eval_k: 4,
+            eval_every: 25,
+            label: "gpu".into(),
+        }
+    }
+
+    /// The CPU stand-in: the shipped base-1M from a local Hub cache, arithmetic as word problems.
+    /// Call [`prepare_stand_in`] first to create the cache and the problem files in `dir`.
+    pub fn stand_in(scale: Scale, dir: &Path) -> Self {
+        let (steps, g, prompts, max_len, test_problems, k, every) = match scale {
+            Scale::Smoke => (2, 4, 2, 48, 4, 2, 1),
+            Scale::Workshop => (40, 8, 8, 96, 50, 8, 10),
+        };
+        Self {
+            model: STAND_IN_ID.into(),
+            hf_home: Some(dir.join("hf-home")),
+            train: dir.join("word_problems_train.jsonl"),
+            test: dir.join("word_problems_test.jsonl"),
+            test_problems,
+            grpo: GrpoConfig {
+                group_size: g,
+                prompts_per_step: prompts,
+                max_completion_length: max_len,
+                steps,
+                ..Default::default()
+            },
+            eval_k: k,
+            eval_every: every,
+            label: "cpu_stand_in".into(),
+        }
+    }
+}
+
+fn write_word_problems(path: &Path, problems: &[Problem]) -> Result<()> {
+    let mut text = String::new();
+    for p in problems {
+        text.push_str(&serde_json::to_string(&serde_json::json!({
+            "question": p.question,
+            "answer": p.answer,
+        }))?);
+        text.push('\n');
+    }
+    checkpoint::atomic_write(path, text.as_bytes())
+}
+
+/// Lays out the stand-in of `cfg` (from [`RealConfig::stand_in`]): installs
+/// `<data>/checkpoints/base-1M` into `cfg.hf_home` as [`STAND_IN_ID`] and writes the arithmetic
+/// held-out set and fresh training questions as word-problem files. Safe to call again.
+pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
+    let hf_home = cfg
+        .hf_home
+        .as_ref()
+        .context("the stand-in needs its own hf_home")?;
+    crate::hub::install_in_cache(
+        &data.join("checkpoints").join("base-1M"),
+        &hf_home.join("hub"),
+        STAND_IN_ID,
+        "0000000000000000000000000000000000000000",
+    )?;
+    let test = tasks::read_test_set(&data.join("tasks"), "arithmetic")?;
+    let task = super::task_by_name("arithmetic")?;
+    let train = training_problems(task.as_ref(), 2000, &tasks::questions(&test), 17)?;
+    write_word_problems(&cfg.test, &test)?;
+    write_word_problems(&cfg.train, &train)
+}
+
+fn read_word_problems(path: &Path) -> Result<WordProblemTask> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => WordProblemTask::from_parquet(path),
+        Some("jsonl") | Some("json") => WordProblemTask::from_jsonl(path),
+        _ => bail!(
+            "{}: word problems must be a .jsonl or .parquet file with question and answer",
+            path.display()
+        ),
+    }
+}
+
+/// What a run measured (owned, for notebooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RealResult {
+    pub label: String,
+    pub model: String,
+    pub device: String,
+    pub params: usize,
+    pub train_problems: usize,
+    pub before: EvalReport,
+    pub after: EvalReport,
+    pub metrics: Vec<StepMetrics>,
+    pub wall_s: f64,
+}
+
+/// Loads the model, evaluates it, trains it with GRPO on `device`, evaluates it again and writes
+/// the reports. `log` receives progress lines.
+pub fn run(
+    cfg: &RealConfig,
+    device: &Device,
+    run_dir: &Path,
+    reports: &Path,
+    mut log: impl FnMut(String),
+) -> Result<RealResult> {
+    let start = std::time::Instant::now();
+    cfg.grpo.validate()?;
+    let train = read_word_problems(&cfg.train)?;
+    let test_task = read_word_problems(&cfg.test)?;
+    let test: Vec<Problem> = test_task
+        .problems()
+        .iter()
+        .take(cfg.test_problems)
+        .cloned()
+        .collect();
+    let held_out: HashSet<String> = tasks::questions(test_task.problems());
+    let fresh = train
+        .problems()
+        .iter()
+        .filter(|p| !held_out.contains(&p.question))
+        .count();
+    if fresh == 0 {
+        bail!(
+            "every training question of {} is also in the test file {}: give a training file with other questions",
+            cfg.train.display(),
+            cfg.test.display()
+        );
+    }
+    let files = match &cfg.hf_home {
+        Some(home) => crate::hub::resolve_in_cache(&cfg.model, &home.join("hub"))?,
+        None => crate::hub::resolve(&cfg.model)?,
+    };
+    let loaded = checkpoint::load_files(&files, DType::F32, device)
+        .with_context(|| format!("cannot load {}", cfg.model))?;
+    let tokenizer = loaded.tokenizer()?.clone();
+    let params = loaded.model.num_parameters();
+    log(format!(
+        "{} ({params} parameters) on {}",
+        cfg.model,
+        crate::device::describe(device)
+    ));
+    let eval_cfg = EvalConfig {
+        k: cfg.eval_k,
+        max_new_tokens: cfg.grpo.max_completion_length,
+        template: cfg.grpo.template,
+        ..Default::default()
+    };
+    let task_name = tasks::Task::name(&train).to_string();
+    let before = eval::evaluate(
+        &loaded.model,
+        &tokenizer,
+        "before",
+        &task_name,
+        &test,
+        &eval_cfg,
+        |_, _| {},
+    )?;
+    log(format!("before RL: pass@1 {:.3}", before.pass_at_1));
+    let periodic = PeriodicEval {
+        problems: test.clone(),
+        config: eval_cfg.clone(),
+        every: cfg.eval_every,
+    };
+    let rewards = Arc::new(RewardSet::r1_zero(cfg.grpo.template.prompt_opens_think()));
+    let task: Arc<dyn tasks::Task> = Arc::new(train);
+    let on_step = |m: &StepMetrics| {
+        let mut line = format!("step {}:", m.step);
+        if m.reward_mean.is_finite() {
+            line.push_str(&format!(
+                " reward {:.3}, accuracy {:.3}, length {:.1};",
+                m.reward_mean, m.accuracy, m.completion_len_mean
+            ));
+        }
+        if m.eval_pass_at_1.is_finite() {
+            line.push_str(&format!(" held-out pass@1 {:.3}", m.eval_pass_at_1));
+        }
+        log(line)
+    };
+    let trainer = if device.is_cpu() {
+        // Resumable: the stage helper reloads from the run folder's checkpoint.
+        let start_from = files.dir.to_string_lossy().into_owned();
+        super::rl_stage(
+            &start_from,
+            task,
+            rewards,
+            held_out,
+            &cfg.grpo,
+            run_dir,
+            Some(&periodic),
+            10,
+            on_step,
+        )?
+    } else {
+        for f in ["metrics.csv", "samples.jsonl"] {
+            let _ = std::fs::remove_file(run_dir.join(f));
+        }
+        let mut t = GrpoTrainer::new(
+            loaded.model,
+            tokenizer,
+            task,
+            rewards,
+            held_out,
+            cfg.grpo.clone(),
+        )?;
+        t.run(run_dir, Some(&periodic), 0, on_step)?;
+        t
+    };
+    let after = eval::evaluate(
+        &trainer.policy,
+        &trainer.tokenizer,
+        "after",
+        &task_name,
+        &test,
+        &eval_cfg,
+        |_, _| {},
+    )?;
+    let metrics = super::r1_zero::read_metrics(&run_dir.join("metrics.csv"))?;
+    let result = RealResult {
+        label: cfg.label.clone(),
+        model: cfg.model.clone(),
+        device: crate::device::describe(device),
+        params,
+        train_problems: fresh,
+        before,
+        after,
+        metrics,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_reports(cfg, &result, reports)?;
+    Ok(result)
+}
+
+/// Writes `real_models_<label>` (table) and `real_models_<label>_reward` (chart).
+pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result<()> {
+    std::fs::create_dir_all(reports)
+        .with_context(|| format!("cannot create {}", reports.display()))?;
+    let k = r.before.k;
+    let train: Vec<&StepMetrics> = r
+        .metrics
+        .iter()
+        .filter(|m| m.reward_mean.is_finite())
+        .collect();
+    let tokens_per_s =
+        train.iter().map(|m| m.tokens_per_s).sum::<f64>() / train.len().max(1) as f64;
+    let df = df!(
+        "model" => [format!("{} before RL", r.model), format!("{} after {} GRPO steps", r.model, cfg.grpo.steps)],
+        "pass@1" => [r.before.pass_at_1, r.after.pass_at_1],
+        format!("cons@{k}") => [r.before.cons_at_k, r.after.cons_at_k],
+        format!("pass@{k}") => [r.before.pass_at_k, r.after.pass_at_k],
+        "format_rate" => [r.before.format_rate, r.after.format_rate],
+        "mean_length" => [r.before.mean_length, r.after.mean_length]
+    )?;
+    table::write_table(
+        &df,
+        &reports.join(format!("real_models_{}", r.label)),
+        Some(&format!(
+            "# GRPO on {} ({} parameters), R1-Zero rewards and template\n\n\
+             Device: {}. {} held-out word problems ({}), k = {k}, temperature 0.6, top-p 0.95; \
+             {} training questions; G = {}, {} questions per step, ≤ {} tokens, lr {:e}. \
+             {:.0} s in all, {:.0} tokens/s while training.",
+            r.model,
+            r.params,
+            r.device,
+            r.before.problems,
+            cfg.test
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            r.train_problems,
+            cfg.grpo.group_size,
+            cfg.grpo.prompts_per_step,
+            cfg.grpo.max_completion_length,
+            cfg.grpo.lr,
+            r.wall_s,
+            tokens_per_s
+        )),
+    )?;
+    let points = |f: fn(&StepMetrics) -> f64| -> Vec<(f64, f64)> {
+        r.metrics
+            .iter()
+            .map(|m| (m.step as f64, f(m)))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    };
+    LineChart {
+        title: format!(
+            "GRPO on {}: accuracy on the training batches and held out",
+            r.model
+        ),
+        x_label: "RL step".into(),
+        y_label: "share of correct answers".into(),
+        series: vec![
+            Series {
+                name: "training batch accuracy".into(),
+                points: points(|m| m.accuracy),
+                solid: false,
+            },
+            Series {
+                name: "held-out pass@1".into(),
+                points: points(|m| m.eval_pass_at_1),
+                solid: true,
+            },
+        ],
+        ref_lines: vec![],
+        y_range: Some((0.0, 1.0)),
+    }
+    .save(&reports.join(format!("real_models_{}_reward", r.label)))
+}
+
+/// The default run folder of the stand-in at a scale.
+pub fn default_run_dir(scale: Scale) -> PathBuf {
+    PathBuf::from(match scale {
+        Scale::Smoke => "runs/real-models-smoke",
+        Scale::Workshop => "runs/real-models",
+    })
+}
