@@ -125,17 +125,10 @@ pub fn compute(params: usize, trained_tokens: f64, forward_flops: f64) -> Comput
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelConfig;
     use candle_core::{DType, Device};
 
     fn model(seed: u64) -> Model {
-        Model::new_random(
-            ModelConfig::preset("tiny", 16).unwrap(),
-            seed,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap()
+        crate::model::tiny_random(16, seed)
     }
 
     fn rows() -> Vec<SftRow> {
@@ -227,13 +220,7 @@ mod tests {
     #[test]
     fn different_vocabularies_are_refused() {
         let s = model(1);
-        let t = Model::new_random(
-            ModelConfig::preset("tiny", 20).unwrap(),
-            1,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
+        let t = crate::model::tiny_random(20, 1);
         let rows = rows();
         let err = kd_loss(&s, &t, &[&rows[0]]).unwrap_err().to_string();
         assert!(err.contains("same tokenizer"), "{err}");

@@ -250,8 +250,6 @@ pub fn train_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelConfig;
-    use candle_core::Device;
 
     #[test]
     fn packing_keeps_order_and_separators() {
@@ -264,13 +262,7 @@ mod tests {
 
     #[test]
     fn masked_prompt_tokens_do_not_count() {
-        let model = Model::new_random(
-            ModelConfig::preset("tiny", 20).unwrap(),
-            0,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
+        let model = crate::model::tiny_random(20, 0);
         let a = SftRow::prompt_completion(&[1, 2, 3], &[4, 5]);
         let mut b = a.clone();
         b.tokens[1] = 9; // a prompt token changes the context only
@@ -288,13 +280,7 @@ mod tests {
 
     #[test]
     fn training_memorises_a_tiny_corpus() {
-        let model = Model::new_random(
-            ModelConfig::preset("tiny", 16).unwrap(),
-            1,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
+        let model = crate::model::tiny_random(16, 1);
         let rows: Vec<SftRow> = (0..4)
             .map(|i| SftRow::full(vec![1, 2 + i, 3 + i, 4 + i, 5 + i]))
             .collect();

@@ -14,13 +14,13 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
-use super::{evaluate_cached, r1_pipeline, r1_zero, task_by_name, Scale};
+use super::{r1_pipeline, r1_zero, task_by_name, Evaluator, Scale};
 use crate::checkpoint;
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::{table, EvalConfig, EvalReport};
 use crate::grpo::trainer::SampleRecord;
 use crate::rejection::{RejectionConfig, RejectionStats, Verdict};
-use crate::sft::{SftConfig, SftLog};
+use crate::sft::SftConfig;
 use crate::tasks::{self, Template};
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
@@ -172,12 +172,14 @@ pub fn grpo_compute(
 }
 
 fn sft_compute(dir: &Path, params: usize, extra_forward: f64) -> Result<(Compute, f64)> {
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("r1lab_sft.json"))
-            .with_context(|| format!("{} has no r1lab_sft.json", dir.display()))?,
-    )?;
-    let tokens = meta["trained_tokens"].as_f64().unwrap_or(f64::NAN);
-    let wall = meta["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let record = dir.join("r1lab_sft.json");
+    anyhow::ensure!(
+        record.exists(),
+        "{} has no r1lab_sft.json: remove the folder and run again",
+        dir.display()
+    );
+    let tokens = super::recorded(&record, "trained_tokens");
+    let wall = super::recorded(&record, "wall_s");
     Ok((
         compute(params, tokens, extra_forward * 2.0 * params as f64 * tokens),
         wall,
@@ -211,17 +213,14 @@ pub fn run(
     }
     let teacher = checkpoint::load(&cfg.teacher, DType::F32, &Device::Cpu)?;
     let tokenizer = teacher.tokenizer()?.clone();
-    let eval = |name: &str, model: &crate::model::Model| {
-        evaluate_cached(
-            &run_dir.join("evals").join(format!("{name}.json")),
-            model,
-            &tokenizer,
-            name,
-            &cfg.task,
-            &problems,
-            &eval_cfg,
-        )
+    let evaluator = Evaluator {
+        dir: run_dir.join("evals"),
+        tokenizer: &tokenizer,
+        task: &cfg.task,
+        problems: &problems,
+        config: &eval_cfg,
     };
+    let eval = |name: &str, model: &crate::model::Model| evaluator.evaluate(name, model);
     let teacher_report = eval("teacher", &teacher.model)?;
     let teacher_params = teacher.model.num_parameters();
 
@@ -245,8 +244,6 @@ pub fn run(
         "the teacher produced no usable trace: train it longer or raise trace_prompts"
     );
     let rows = trace_rows(&traces, &tokenizer)?;
-    let mut sft_cfg = cfg.sft.clone();
-    sft_cfg.steps = ((cfg.epochs * rows.len() as f64) / sft_cfg.batch_size as f64).ceil() as usize;
 
     let mut students = Vec::new();
     let mut logit = None;
@@ -264,33 +261,21 @@ pub fn run(
         let base_report = eval(&format!("base-{size}"), &base.model)?;
         let out = run_dir.join(format!("student-{size}-{method}"));
         if !out.join("config.json").exists() {
-            log(format!(
-                "student {size} ({method}): {} steps",
-                sft_cfg.steps
-            ));
-            let t0 = std::time::Instant::now();
-            let logs: Vec<SftLog> = match method {
-                "sft" => crate::sft::train(&base.model, &rows, &sft_cfg, |_| {})?,
-                _ => distill::train_logit(&base.model, &teacher.model, &rows, &sft_cfg, |_| {})?,
-            };
-            let wall = t0.elapsed().as_secs_f64();
-            checkpoint::save(
-                &base.model,
-                Some(&tokenizer),
-                &checkpoint::sampling_generation_config(&tokenizer),
-                &out,
-            )?;
-            checkpoint::atomic_write(
-                &out.join("r1lab_sft.json"),
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "method": method, "base": base_path, "teacher": cfg.teacher,
-                    "sft": sft_cfg, "rows": rows.len(), "wall_s": wall,
-                    "trained_tokens": logs.iter().map(|l| l.tokens).sum::<usize>(),
-                    "logs": logs,
-                }))?
-                .as_bytes(),
-            )?;
+            log(format!("student {size} ({method}):"));
         }
+        r1_pipeline::sft_stage_with(
+            &base_path.to_string_lossy(),
+            &rows,
+            cfg.epochs,
+            &cfg.sft,
+            &out,
+            serde_json::json!({ "method": method, "teacher": cfg.teacher }),
+            |model, rows, sft_cfg| match method {
+                "sft" => crate::sft::train(model, rows, sft_cfg, |_| {}),
+                _ => distill::train_logit(model, &teacher.model, rows, sft_cfg, |_| {}),
+            },
+            &mut log,
+        )?;
         let trained = checkpoint::load(&out.to_string_lossy(), DType::F32, &Device::Cpu)?;
         let report = eval(&format!("student-{size}-{method}"), &trained.model)?;
         // Logit distillation also runs the teacher forward on every trained token.
@@ -354,8 +339,6 @@ pub fn run(
                 g.beta,
                 g.mu,
             )?;
-            let state: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(ckpt.join("trainer_state.json"))?)?;
             let base = students
                 .iter()
                 .find(|s| s.size == size)
@@ -368,7 +351,7 @@ pub fn run(
                 base,
                 trained: report,
                 compute: c,
-                wall_s: state["wall_s"].as_f64().unwrap_or(f64::NAN),
+                wall_s: super::recorded(&ckpt.join("trainer_state.json"), "wall_s"),
             })
         }
     };

@@ -78,6 +78,16 @@ pub fn rl_stage(
     Ok(trainer)
 }
 
+/// The number `field` of the JSON object in `path` (a trainer state, an SFT record), or NaN when
+/// the file, the field or a number is missing.
+pub fn recorded(path: &std::path::Path, field: &str) -> f64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v[field].as_f64())
+        .unwrap_or(f64::NAN)
+}
+
 /// A fingerprint of a model's weights: per tensor (by name) the sum and the sum of squares.
 /// Different weights give different fingerprints except by a vanishing coincidence.
 pub fn weights_fingerprint(model: &crate::model::Model) -> Result<String> {
@@ -138,23 +148,42 @@ pub fn evaluate_cached(
     Ok(entry.report)
 }
 
+/// The evaluations of one experiment: every model on the same problems and settings, each cached
+/// under `<dir>/<name>.json` by [`evaluate_cached`].
+pub struct Evaluator<'a> {
+    pub dir: std::path::PathBuf,
+    pub tokenizer: &'a crate::tokenizer::Tokenizer,
+    pub task: &'a str,
+    pub problems: &'a [crate::tasks::Problem],
+    pub config: &'a crate::eval::EvalConfig,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates `model` under `name` (or reads its cached report).
+    pub fn evaluate(
+        &self,
+        name: &str,
+        model: &crate::model::Model,
+    ) -> Result<crate::eval::EvalReport> {
+        evaluate_cached(
+            &self.dir.join(format!("{name}.json")),
+            model,
+            self.tokenizer,
+            name,
+            self.task,
+            self.problems,
+            self.config,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Model, ModelConfig};
-    use candle_core::{DType, Device};
 
     #[test]
     fn the_fingerprint_follows_the_weights() {
-        let m = |seed| {
-            Model::new_random(
-                ModelConfig::preset("tiny", 16).unwrap(),
-                seed,
-                DType::F32,
-                &Device::Cpu,
-            )
-            .unwrap()
-        };
+        let m = |seed| crate::model::tiny_random(16, seed);
         let (a, b) = (m(1), m(2));
         assert_eq!(
             weights_fingerprint(&a).unwrap(),

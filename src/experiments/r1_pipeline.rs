@@ -23,7 +23,7 @@
 //! length. Departures: the scale; the cold-start data is generated, not annotated; no preference
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
-use super::{evaluate_cached, r1_zero, rl_stage, task_by_name, Scale};
+use super::{r1_zero, rl_stage, task_by_name, Evaluator, Scale};
 use crate::checkpoint;
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
@@ -272,6 +272,33 @@ pub fn sft_stage(
     epochs: f64,
     cfg: &SftConfig,
     dir: &Path,
+    log: impl FnMut(String),
+) -> Result<String> {
+    sft_stage_with(
+        start,
+        rows,
+        epochs,
+        cfg,
+        dir,
+        serde_json::json!({ "method": "sft" }),
+        |model, rows, cfg| sft::train(model, rows, cfg, |_| {}),
+        log,
+    )
+}
+
+/// [`sft_stage`] with another training loop on the same rows (e.g. logit distillation,
+/// [`crate::distill::train_logit`]): loads `start`, sets the steps from the epochs, trains with
+/// `train`, saves the model with the sampling generation config, and records `meta`, the settings,
+/// the trained tokens, the wall time and the losses in `r1lab_sft.json`.
+#[allow(clippy::too_many_arguments)]
+pub fn sft_stage_with(
+    start: &str,
+    rows: &[SftRow],
+    epochs: f64,
+    cfg: &SftConfig,
+    dir: &Path,
+    meta: serde_json::Value,
+    train: impl FnOnce(&crate::model::Model, &[SftRow], &SftConfig) -> Result<Vec<crate::sft::SftLog>>,
     mut log: impl FnMut(String),
 ) -> Result<String> {
     if dir.join("config.json").exists() {
@@ -287,10 +314,11 @@ pub fn sft_stage(
     let mut cfg = cfg.clone();
     cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
     let t0 = std::time::Instant::now();
-    let logs = sft::train(&loaded.model, rows, &cfg, |_| {})?;
+    let logs = train(&loaded.model, rows, &cfg)?;
     let wall_s = t0.elapsed().as_secs_f64();
     log(format!(
-        "  SFT {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
+        "  {} {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
+        meta["method"].as_str().unwrap_or("SFT"),
         rows.len(),
         cfg.steps,
         logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
@@ -304,24 +332,23 @@ pub fn sft_stage(
         dir,
     )?;
     let tokens: usize = logs.iter().map(|l| l.tokens).sum();
+    let mut record = serde_json::json!({
+        "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
+        "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
+    });
+    if let (Some(r), Some(m)) = (record.as_object_mut(), meta.as_object()) {
+        r.extend(m.clone());
+    }
     checkpoint::atomic_write(
         &dir.join("r1lab_sft.json"),
-        serde_json::to_string_pretty(&serde_json::json!({
-            "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
-            "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
-        }))?
-        .as_bytes(),
+        serde_json::to_string_pretty(&record)?.as_bytes(),
     )?;
     Ok(dir.to_string_lossy().into_owned())
 }
 
 /// The `wall_s` recorded in a JSON file (a trainer state or an SFT record); NaN if absent.
 fn recorded_wall(path: &Path) -> f64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["wall_s"].as_f64())
-        .unwrap_or(f64::NAN)
+    super::recorded(path, "wall_s")
 }
 
 fn stats_path(dir: &Path) -> PathBuf {
@@ -379,6 +406,13 @@ pub fn run(
     let base = checkpoint::load(&cfg.base, DType::F32, &Device::Cpu)
         .with_context(|| format!("cannot load the base model {}", cfg.base))?;
     let tokenizer = base.tokenizer()?.clone();
+    let evaluator = Evaluator {
+        dir: run_dir.join("evals"),
+        tokenizer: &tokenizer,
+        task: &cfg.task,
+        problems: &problems,
+        config: &eval_cfg,
+    };
     let mut stages = Vec::new();
     let mut evaluate = |stage: &str,
                         description: &str,
@@ -386,15 +420,7 @@ pub fn run(
                         samples: Option<&Path>,
                         wall_s: f64|
      -> Result<()> {
-        let report = evaluate_cached(
-            &run_dir.join("evals").join(format!("{stage}.json")),
-            model,
-            &tokenizer,
-            stage,
-            &cfg.task,
-            &problems,
-            &eval_cfg,
-        )?;
+        let report = evaluator.evaluate(stage, model)?;
         let share = target_share(&report, cfg.target, template);
         let train_mixing_rate = match samples {
             Some(p) => r1_zero::late_training_mixing(p, template, r1_zero::ENDS_WINDOW)?,

@@ -552,11 +552,8 @@ pub fn ensure_finished(
     mut log: impl FnMut(String),
 ) -> Result<PathBuf> {
     let ckpt = run_dir.join("checkpoint");
-    let finished = std::fs::read_to_string(ckpt.join("trainer_state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["step"].as_u64())
-        == Some(cfg.grpo.steps as u64);
+    let finished =
+        super::recorded(&ckpt.join("trainer_state.json"), "step") == cfg.grpo.steps as f64;
     if !finished {
         log(format!(
             "R1-Zero: no finished run in {}, running it",

@@ -331,12 +331,13 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
         &df,
         &reports.join(format!("real_models_{}", r.label)),
         Some(&format!(
-            "# GRPO on {} ({} parameters), R1-Zero rewards and template\n\n\
+            "# GRPO on {} ({} parameters): R1-Zero rewards, template {:?}\n\n\
              Device: {}. {} held-out word problems ({}), k = {k}, temperature 0.6, top-p 0.95; \
              {} training questions; G = {}, {} questions per step, ≤ {} tokens, lr {:e}. \
              {:.0} s in all, {:.0} tokens/s while training.",
             r.model,
             r.params,
+            cfg.grpo.template,
             r.device,
             r.before.problems,
             cfg.test

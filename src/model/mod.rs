@@ -13,3 +13,16 @@ pub use qwen2::{
     apply_rope, apply_rope_composed, attention_mask, attention_probs, positions_from_valid,
     rms_norm, rms_norm_composed, Batch, Model,
 };
+
+/// A randomly initialised model of the `tiny` preset over `vocab` tokens, on the CPU in f32: the
+/// unit tests' model.
+#[cfg(test)]
+pub(crate) fn tiny_random(vocab: usize, seed: u64) -> Model {
+    Model::new_random(
+        ModelConfig::preset("tiny", vocab).expect("the tiny preset"),
+        seed,
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .expect("a tiny random model")
+}
