@@ -348,7 +348,7 @@ pub fn table(r: &VariantsResult) -> Result<DataFrame> {
         format!("truncated last {w}") => col(&|x| x.window_mean(w, true, |m| m.truncation_rate)),
         "zero-variance groups" => col(&|x| x.window_mean(usize::MAX, true, |m| m.zero_variance_frac)),
         "clip_high" => col(&|x| x.window_mean(usize::MAX, true, |m| m.clip_high)),
-        "completions sampled" => col(&|x| x.sampled_groups(r.prompts_per_step) * r.group_size as f64),
+        "completions sampled" => v.iter().map(|x| (x.sampled_groups(r.prompts_per_step) * r.group_size as f64) as u64).collect::<Vec<u64>>(),
         "train wall_s" => col(&|x| x.wall_s())
     )?)
 }
@@ -377,6 +377,19 @@ pub fn findings(r: &VariantsResult) -> Vec<String> {
             v.wall_s(),
             grpo.wall_s()
         ));
+    }
+    let never_clipped = r.variants.iter().all(|v| {
+        v.training()
+            .iter()
+            .all(|m| m.clip_low == 0.0 && m.clip_high == 0.0)
+    });
+    if never_clipped {
+        out.push(
+            "The clip never bound (clip_low = clip_high = 0 at every step of every run): with μ = 1 and one \
+             minibatch per rollout each update is on-policy (ρ = 1), so ε and DAPO's clip-higher change \
+             nothing at these settings; the paper splits each rollout into 16 minibatches."
+                .to_string(),
+        );
     }
     out
 }
