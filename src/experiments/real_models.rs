@@ -20,7 +20,6 @@
 
 use super::Scale;
 use crate::checkpoint;
-use crate::distill::training_problems;
 use crate::eval::{self, table, EvalConfig, EvalReport};
 use crate::grpo::trainer::PeriodicEval;
 use crate::grpo::{GrpoConfig, GrpoTrainer, StepMetrics};
@@ -31,6 +30,7 @@ use crate::tasks::{self, Problem, Template};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use polars::prelude::*;
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -127,7 +127,8 @@ fn write_word_problems(path: &Path, problems: &[Problem]) -> Result<()> {
 
 /// Lays out the stand-in of `cfg` (from [`RealConfig::stand_in`]): installs
 /// `<data>/checkpoints/base-1M` into `cfg.hf_home` as [`STAND_IN_ID`] and writes the arithmetic
-/// held-out set and fresh training questions as word-problem files. Safe to call again.
+/// held-out set and 2,000 training questions from outside it as word-problem files. Safe to call
+/// again.
 pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
     let hf_home = cfg
         .hf_home
@@ -141,7 +142,17 @@ pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
     )?;
     let test = tasks::read_test_set(&data.join("tasks"), "arithmetic")?;
     let task = super::task_by_name("arithmetic")?;
-    let train = training_problems(task.as_ref(), 2000, &tasks::questions(&test), 17)?;
+    // Drawn with repeats, as the task's generator would serve them: 2,000 *distinct* questions
+    // would exhaust the easy ones (few small-number sums exist) and skew the pool towards harder
+    // questions (base-1M pass@1: 0.11 on the last 200 of such a pool vs 0.23 on the first 50).
+    let held_out = tasks::questions(&test);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    let train = (0..2000)
+        .map(|_| {
+            tasks::sample_fresh(task.as_ref(), &mut rng, &held_out)
+                .context("the arithmetic task cannot produce questions outside its test set")
+        })
+        .collect::<Result<Vec<_>>>()?;
     write_word_problems(&cfg.test, &test)?;
     write_word_problems(&cfg.train, &train)
 }
