@@ -219,8 +219,8 @@ enum Command {
         data: PathBuf,
     },
     /// Regenerate every report: R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1
-    /// pipeline (Table 4) and distillation (Tables 5-6), one after the other; finished runs under
-    /// runs/ are reused.
+    /// pipeline (Table 4), distillation (Tables 5-6) and the real-model stand-in, one after the
+    /// other; finished runs under runs/ are reused.
     Reproduce {
         #[arg(long, value_enum, default_value = "workshop")]
         scale: Scale,
@@ -696,7 +696,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let start = std::time::Instant::now();
             let device = cli.device.clone();
-            let steps: [(&str, Command); 4] = [
+            let steps: [(&str, Command); 5] = [
                 (
                     "R1-Zero",
                     Command::R1Zero {
@@ -739,6 +739,19 @@ fn run(cli: Cli) -> Result<()> {
                         students: None,
                         run_dir: None,
                         r1_zero_run_dir: None,
+                        reports: reports.clone(),
+                        data: data.clone(),
+                    },
+                ),
+                (
+                    "the trainer on a real checkpoint (the CPU stand-in)",
+                    Command::Real {
+                        scale,
+                        model: None,
+                        train: None,
+                        test: None,
+                        steps: None,
+                        run_dir: None,
                         reports: reports.clone(),
                         data: data.clone(),
                     },
