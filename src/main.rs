@@ -203,14 +203,15 @@ enum Command {
         #[arg(long, requires_all = ["train", "test"])]
         model: Option<String>,
         /// Word problems to train on (JSONL or parquet, `question` and `answer`: GSM8K's layout).
-        #[arg(long)]
+        #[arg(long, requires = "model")]
         train: Option<PathBuf>,
         /// Word problems to evaluate on.
-        #[arg(long)]
+        #[arg(long, requires = "model")]
         test: Option<PathBuf>,
         /// RL steps (default: the preset's).
         #[arg(long)]
         steps: Option<usize>,
+        /// Default: runs/real-models (the stand-in) or runs/real-models-gpu (with --model).
         #[arg(long)]
         run_dir: Option<PathBuf>,
         #[arg(long, default_value = "reports")]

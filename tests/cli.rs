@@ -395,4 +395,7 @@ fn variants_and_real_run_end_to_end_from_the_cli_at_smoke_scale() {
         &[],
     ));
     assert!(err.contains(".jsonl or .parquet"), "{err}");
+    // Word-problem files without a model are refused, not ignored.
+    let err = fails(&r1lab(&["real", "--train", &train], &[]));
+    assert!(err.contains("--model"), "{err}");
 }

@@ -124,6 +124,42 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
     .unwrap();
     t.run(&part, None, 2, |_| {}).unwrap();
     drop(t);
+    // A process killed after writing step 3's samples and metrics row, before its checkpoint.
+    let lines_of_step = |path: &Path, keep: &dyn Fn(&str) -> bool| -> String {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| keep(l))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let late_samples = lines_of_step(&full.join("samples.jsonl"), &|l| l.contains("\"step\":2,"));
+    let late_row = lines_of_step(&full.join("metrics.csv"), &|l| l.starts_with("3,"));
+    assert!(!late_samples.is_empty() && !late_row.is_empty());
+    for (f, extra) in [("samples.jsonl", &late_samples), ("metrics.csv", &late_row)] {
+        let mut text = std::fs::read_to_string(part.join(f)).unwrap();
+        text.push_str(extra);
+        std::fs::write(part.join(f), text).unwrap();
+    }
+    // Other settings are refused, naming what differs, and nothing is changed.
+    let other = GrpoConfig {
+        lr: 5e-4,
+        ..small_cfg(3)
+    };
+    let err = GrpoTrainer::resume(
+        &part.join("checkpoint"),
+        task.clone(),
+        rewards.clone(),
+        HashSet::new(),
+        other,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("other GRPO settings") && err.contains("lr"),
+        "{err}"
+    );
     let mut resumed = GrpoTrainer::resume(
         &part.join("checkpoint"),
         task,
@@ -139,6 +175,11 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
     let b = metrics_without_timing(&part.join("metrics.csv"));
     assert_eq!(a.len(), 3);
     assert_eq!(a, b, "resumed metrics differ from the uninterrupted run");
+    assert_eq!(
+        std::fs::read_to_string(full.join("samples.jsonl")).unwrap(),
+        std::fs::read_to_string(part.join("samples.jsonl")).unwrap(),
+        "resumed samples differ from the uninterrupted run"
+    );
 }
 
 #[test]

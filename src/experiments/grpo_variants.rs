@@ -16,9 +16,11 @@
 //! changed. Writes `grpo_variants_{reward,length,accuracy}` (charts) and `grpo_variants` (table).
 //!
 //! Departures: DAPO's refill is capped at [`DAPO_SAMPLING_ROUNDS`] rounds (verl's
-//! `max_num_gen_batches`), so a step may train on fewer than `prompts_per_step` groups; the budget
-//! is the same number of updates, and the table gives each variant's sampled completions and wall
-//! time.
+//! `max_num_gen_batches`), so a step may train on fewer than `prompts_per_step` groups; a group
+//! counts as flat when its *total* rewards are all equal (format and overlong penalty included), a
+//! looser test than DAPO's 0 < #correct < G, so fewer groups are dropped than DAPO would drop. The
+//! budget is the same number of updates; the table gives each variant's sampled completions and
+//! wall time.
 
 use super::{r1_zero, rl_stage, task_by_name, Scale};
 use crate::eval::{table, EvalConfig};
@@ -84,7 +86,7 @@ pub fn variants(grpo: &GrpoConfig) -> Vec<Variant> {
         },
         Variant {
             name: "Dr. GRPO".into(),
-            changes: "no std division, constant normaliser (G·max length), β 0".into(),
+            changes: "no std division, constant normaliser (completions × max length), β 0".into(),
             grpo: GrpoConfig {
                 advantage_scale: crate::grpo::Scale::None,
                 aggregation: LossAggregation::ConstantNorm,
@@ -208,6 +210,9 @@ pub struct VariantsResult {
     pub k: usize,
     pub group_size: usize,
     pub prompts_per_step: usize,
+    /// μ and minibatches per rollout (shared by the variants).
+    pub mu: usize,
+    pub minibatches: usize,
     pub wall_s: f64,
 }
 
@@ -284,6 +289,8 @@ pub fn run(
         k: base.eval_k,
         group_size: base.grpo.group_size,
         prompts_per_step: base.grpo.prompts_per_step,
+        mu: base.grpo.mu,
+        minibatches: base.grpo.minibatches,
         wall_s: start.elapsed().as_secs_f64(),
     };
     write_reports(&result, reports)?;
@@ -303,19 +310,6 @@ fn window(r: &VariantsResult) -> usize {
     WINDOW.min(steps).max(1)
 }
 
-fn moving_average(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
-    (0..points.len())
-        .map(|i| {
-            let lo = i.saturating_sub(w - 1);
-            let win = &points[lo..=i];
-            (
-                points[i].0,
-                win.iter().map(|p| p.1).sum::<f64>() / win.len() as f64,
-            )
-        })
-        .collect()
-}
-
 fn curve(v: &VariantResult, f: impl Fn(&StepMetrics) -> f64, smooth: usize) -> Series {
     let points: Vec<(f64, f64)> = v
         .training()
@@ -325,7 +319,7 @@ fn curve(v: &VariantResult, f: impl Fn(&StepMetrics) -> f64, smooth: usize) -> S
         .collect();
     Series {
         name: v.name.clone(),
-        points: moving_average(&points, smooth),
+        points: r1_zero::smooth(&points, smooth),
         solid: true,
     }
 }
@@ -384,12 +378,17 @@ pub fn findings(r: &VariantsResult) -> Vec<String> {
             .all(|m| m.clip_low == 0.0 && m.clip_high == 0.0)
     });
     if never_clipped {
-        out.push(
-            "The clip never bound (clip_low = clip_high = 0 at every step of every run): with μ = 1 and one \
-             minibatch per rollout each update is on-policy (ρ = 1), so ε and DAPO's clip-higher change \
-             nothing at these settings; the paper splits each rollout into 16 minibatches."
-                .to_string(),
-        );
+        let mut line = "The clip never bound (clip_low = clip_high = 0 at every step of every run)"
+            .to_string();
+        if r.mu == 1 && r.minibatches == 1 {
+            line.push_str(
+                ": with μ = 1 and one minibatch per rollout each update is on-policy (ρ = 1), so ε and \
+                 DAPO's clip-higher change nothing at these settings; the paper splits each rollout \
+                 into 16 minibatches",
+            );
+        }
+        line.push('.');
+        out.push(line);
     }
     out
 }

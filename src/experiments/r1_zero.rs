@@ -323,7 +323,7 @@ fn series(
 }
 
 /// Moving average over `w` rows (for noisy per-step curves).
-fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
+pub(crate) fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
     (0..points.len())
         .map(|i| {
             let lo = i.saturating_sub(w - 1);
@@ -552,8 +552,13 @@ pub fn ensure_finished(
     mut log: impl FnMut(String),
 ) -> Result<PathBuf> {
     let ckpt = run_dir.join("checkpoint");
-    let finished =
-        super::recorded(&ckpt.join("trainer_state.json"), "step") == cfg.grpo.steps as f64;
+    let state_path = ckpt.join("trainer_state.json");
+    let finished = super::recorded(&state_path, "step") == cfg.grpo.steps as f64;
+    if finished {
+        let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
+            .with_context(|| format!("{} is not valid JSON", state_path.display()))?;
+        crate::grpo::trainer::check_same_settings(&ckpt, &state, &cfg.grpo)?;
+    }
     if !finished {
         log(format!(
             "R1-Zero: no finished run in {}, running it",

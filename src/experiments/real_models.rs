@@ -9,7 +9,8 @@
 //! * [`RealConfig::stand_in`] — what runs on a CPU and in the tests: the shipped `base-1M`
 //!   checkpoint installed into a scratch Hub cache as `r1lab/base-1M` (the real cache layout) and
 //!   loaded by id offline, on arithmetic questions written out as a word-problem JSONL file and
-//!   read back by the word-problem loader. Every line of code is the GPU run's, at toy size.
+//!   read back by the word-problem loader: the GPU run's loading, data, reward, training and
+//!   evaluation code at toy size (the CPU run is resumable, the GPU run starts afresh).
 //!
 //! Departures from the paper: everything about scale (see [`crate::grpo`]); GSM8K-style problems
 //! instead of AIME; the stand-in is not a real model.
@@ -343,7 +344,7 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
         &reports.join(format!("real_models_{}", r.label)),
         Some(&format!(
             "# GRPO on {} ({} parameters): R1-Zero rewards, template {:?}\n\n\
-             Device: {}. {} held-out word problems ({}), k = {k}, temperature 0.6, top-p 0.95; \
+             Device: {}. {} held-out word problems ({}), k = {k}, temperature {}, top-p {}; \
              {} training questions; G = {}, {} questions per step, ≤ {} tokens, lr {:e}. \
              {:.0} s in all, {:.0} tokens/s while training.",
             r.model,
@@ -355,6 +356,8 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            EvalConfig::default().temperature,
+            EvalConfig::default().top_p,
             r.train_problems,
             cfg.grpo.group_size,
             cfg.grpo.prompts_per_step,

@@ -136,8 +136,9 @@ mod tests {
     use candle_core::{Device, Var};
 
     /// At ρ = 1 (μ = 1: the old policy is the current one) the gradient of the loss with respect
-    /// to each token's log-prob is −Â_i · w_it, where w is the aggregation's weight of the token:
-    /// 1/(G·|o_i|) (GRPO), 1/Σ|o| (DAPO), 1/(G·L) (Dr. GRPO).
+    /// to each token's log-prob is −Â_i · w_it, where w is the aggregation's weight of the token
+    /// and B the completions in the (mini)batch: 1/(B·|o_i|) (GRPO), 1/Σ|o| (DAPO), 1/(B·L)
+    /// (Dr. GRPO). Here the batch is one group of four (B = G = 4).
     #[test]
     fn each_aggregation_weighs_tokens_as_documented() {
         let lens = [2usize, 6, 3, 4];

@@ -12,7 +12,9 @@
 //! 2. the reference model is the base model, reset to the policy every `ref_reset_every` steps as
 //!    in the Nature version (400 there);
 //! 3. optional later variants, off by default: clip-higher, token-level or constant loss
-//!    normalisation, no std scaling, dynamic sampling, masking of truncated completions.
+//!    normalisation, no std scaling, dynamic sampling (flat groups dropped, the batch refilled
+//!    with fresh questions for up to `max_sampling_rounds` rounds), masking of truncated
+//!    completions. `experiments::grpo_variants` compares them.
 
 pub mod advantage;
 pub mod loss;

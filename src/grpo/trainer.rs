@@ -417,7 +417,8 @@ impl GrpoTrainer {
                 break;
             }
         }
-        // Group-relative advantages (each group is normalised on its own).
+        // Group-relative advantages over every sampled group (with `Scale::Batch` the std is the
+        // one of all sampled rewards, dropped groups included).
         let advantages = group_advantages(&totals, g, cfg.advantage_scale)?;
         let zero_var = zero_variance_groups(&totals, g);
 
@@ -716,6 +717,7 @@ impl GrpoTrainer {
         let step = state["step"]
             .as_u64()
             .context("trainer_state.json lacks the step")? as usize;
+        check_same_settings(dir, &state, &cfg)?;
         let extra = checkpoint::read_safetensors(&[dir.join("extra.safetensors")])?;
         let mut t = Self::new(loaded.model, tokenizer, task, rewards, held_out, cfg)?;
         let opt_state: HashMap<String, Tensor> = extra
@@ -736,6 +738,7 @@ impl GrpoTrainer {
         t.wall_s = state["wall_s"].as_f64().unwrap_or(0.0);
         if let Some(out) = dir.parent() {
             truncate_metrics(&out.join("metrics.csv"), step)?;
+            truncate_samples(&out.join("samples.jsonl"), step)?;
         }
         Ok(t)
     }
@@ -811,7 +814,7 @@ pub fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
         .map(|(k, _)| k.as_str())
         .collect::<Vec<_>>()
         .join(",");
-    let new = !path.exists();
+    let new = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
     if !new {
         use std::io::BufRead;
         let mut existing = String::new();
@@ -857,6 +860,56 @@ fn append_samples(path: &Path, samples: &[SampleRecord]) -> Result<()> {
         writeln!(f, "{}", serde_json::to_string(s)?)?;
     }
     Ok(())
+}
+
+/// Refuses to continue a run with other settings than it was started with (the number of steps
+/// may change). `state` is the checkpoint's `trainer_state.json`.
+pub fn check_same_settings(dir: &Path, state: &serde_json::Value, cfg: &GrpoConfig) -> Result<()> {
+    let Ok(mut saved) = serde_json::from_value::<GrpoConfig>(state["config"].clone()) else {
+        bail!(
+            "{}/trainer_state.json has no readable GRPO settings: move the run folder away and start again",
+            dir.display()
+        );
+    };
+    saved.steps = cfg.steps;
+    if &saved == cfg {
+        return Ok(());
+    }
+    let (a, b) = (serde_json::to_value(&saved)?, serde_json::to_value(cfg)?);
+    let differ: Vec<String> = a
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+        .map(|(k, v)| format!("{k}: saved {v}, requested {}", b[k.as_str()]))
+        .collect();
+    bail!(
+        "the run in {} was made with other GRPO settings ({}): continue it with the same settings, \
+         or move the folder away to start a new run",
+        dir.display(),
+        differ.join("; ")
+    )
+}
+
+/// Keeps the completions sampled before the checkpoint's step (atomically): a resumed run samples
+/// the later ones again.
+fn truncate_samples(path: &Path, step: usize) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut out = String::new();
+    for line in text.lines() {
+        let keep = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v["step"].as_u64())
+            .is_some_and(|s| (s as usize) < step);
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    checkpoint::atomic_write(path, out.as_bytes())
 }
 
 /// Keeps the header and the rows of steps ≤ `step` (atomically).
