@@ -32,7 +32,7 @@ fn source(cell: &serde_json::Value) -> String {
 fn every_notebook_follows_the_conventions() {
     let nbs = notebooks();
     assert!(
-        nbs.len() >= 6,
+        nbs.len() >= 8,
         "{:?}",
         nbs.iter().map(|n| &n.0).collect::<Vec<_>>()
     );
