@@ -22,6 +22,30 @@ pub struct BenchConfigs {
     pub train: BTreeMap<String, TrainWork>,
     pub sample: BTreeMap<String, SampleWork>,
     pub optimizer: OptimizerCfg,
+    /// The whole-GRPO-step workload (`r1lab bench --grpo`, `bench/trl_bench.py`).
+    #[serde(default)]
+    pub grpo: Option<GrpoWork>,
+}
+
+/// One GRPO step on the workshop configuration, shared with `bench/trl_bench.py`: sampling G
+/// completions for each of the prompts, reference and old log-probs, μ updates.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrpoWork {
+    /// A checkpoint folder (Hugging Face layout) both sides load, e.g. `data/checkpoints/base-1M`.
+    pub checkpoint: String,
+    /// G.
+    pub group_size: usize,
+    pub prompts_per_step: usize,
+    pub max_completion_length: usize,
+    pub temperature: f64,
+    /// β (the KL to a frozen reference: one more forward pass per step).
+    pub beta: f64,
+    /// μ.
+    pub mu: usize,
+    pub lr: f64,
+    /// Timed steps, after `warmup` untimed ones.
+    pub steps: usize,
+    pub warmup: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -185,6 +209,85 @@ pub fn bench_sample(model: &Model, work: SampleWork, seed: u64) -> Result<f64> {
     let secs = start.elapsed().as_secs_f64();
     let tokens: usize = out.iter().map(|c| c.token_ids.len()).sum();
     Ok(tokens as f64 / secs)
+}
+
+/// What one whole-GRPO-step measurement found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrpoBenchResult {
+    pub checkpoint: String,
+    pub params: usize,
+    pub group_size: usize,
+    pub prompts_per_step: usize,
+    pub max_completion_length: usize,
+    pub steps: usize,
+    /// Mean wall time of a timed step.
+    pub step_s: f64,
+    /// Mean completion tokens sampled per timed step (completions stop at EOS, so this varies).
+    pub completion_tokens_per_step: f64,
+    /// Completion tokens per second of whole steps: the fair unit when lengths differ.
+    pub completion_tokens_per_s: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// Whole GRPO steps of [`crate::grpo::GrpoTrainer`] on the arithmetic task with the R1-Zero
+/// rewards and the short template, from `work.checkpoint`: the same trainer the experiments use.
+pub fn bench_grpo_step(work: &GrpoWork, device: &Device) -> Result<GrpoBenchResult> {
+    use crate::grpo::{GrpoConfig, GrpoTrainer};
+    use crate::rewards::RewardSet;
+    use crate::tasks::arithmetic::ArithmeticTask;
+    use std::sync::Arc;
+    anyhow::ensure!(
+        work.steps > 0,
+        "the grpo workload needs at least one timed step"
+    );
+    let loaded = crate::checkpoint::load(&work.checkpoint, DType::F32, device)
+        .with_context(|| format!("grpo bench: cannot load {}", work.checkpoint))?;
+    let tokenizer = loaded.tokenizer()?.clone();
+    let params = loaded.model.num_parameters();
+    let cfg = GrpoConfig {
+        group_size: work.group_size,
+        prompts_per_step: work.prompts_per_step,
+        max_completion_length: work.max_completion_length,
+        temperature: work.temperature,
+        beta: work.beta,
+        mu: work.mu,
+        lr: work.lr,
+        warmup_steps: 0,
+        steps: work.warmup + work.steps,
+        ..GrpoConfig::default()
+    };
+    let rewards = Arc::new(RewardSet::r1_zero(cfg.template.prompt_opens_think()));
+    let mut trainer = GrpoTrainer::new(
+        loaded.model,
+        tokenizer,
+        Arc::new(ArithmeticTask::default()),
+        rewards,
+        Default::default(),
+        cfg,
+    )?;
+    for _ in 0..work.warmup {
+        trainer.train_step()?;
+    }
+    let (mut secs, mut tokens) = (0.0, 0usize);
+    for _ in 0..work.steps {
+        let start = Instant::now();
+        let out = trainer.train_step()?;
+        device.synchronize()?;
+        secs += start.elapsed().as_secs_f64();
+        tokens += out.samples.iter().map(|s| s.num_tokens).sum::<usize>();
+    }
+    Ok(GrpoBenchResult {
+        checkpoint: work.checkpoint.clone(),
+        params,
+        group_size: work.group_size,
+        prompts_per_step: work.prompts_per_step,
+        max_completion_length: work.max_completion_length,
+        steps: work.steps,
+        step_s: secs / work.steps as f64,
+        completion_tokens_per_step: tokens as f64 / work.steps as f64,
+        completion_tokens_per_s: tokens as f64 / secs,
+        peak_rss_mb: peak_rss_mb(),
+    })
 }
 
 /// Runs the benchmark for each size, printing a line per size as it finishes.

@@ -267,6 +267,10 @@ enum Command {
         /// Measure in bf16 (GPU) instead of f32.
         #[arg(long)]
         bf16: bool,
+        /// Measure whole GRPO steps instead (the `grpo` workload of the configs, which
+        /// bench/trl_bench.py runs with TRL's GRPOTrainer).
+        #[arg(long)]
+        grpo: bool,
     },
     /// Prove the CUDA path: parity, gradients, GRPO and SFT smoke runs, 0.5B bf16 throughput
     /// (writes gpu_check.json and gpu_check.md; exits 1 if a check fails).
@@ -826,6 +830,7 @@ fn run(cli: Cli) -> Result<()> {
             configs,
             json,
             bf16,
+            grpo,
         } => {
             let text = match &configs {
                 Some(p) => std::fs::read_to_string(p)
@@ -833,6 +838,32 @@ fn run(cli: Cli) -> Result<()> {
                 None => bench::DEFAULT_CONFIGS.to_string(),
             };
             let cfgs = bench::BenchConfigs::parse(&text)?;
+            if grpo {
+                let work = cfgs.grpo.as_ref().context(
+                    "the configs have no \"grpo\" workload; see bench/configs.json for its shape",
+                )?;
+                eprintln!("{}", device::describe(&dev));
+                let r = bench::bench_grpo_step(work, &dev)?;
+                eprintln!(
+                    "GRPO step ({}, G {} x {} prompts, <= {} tokens): {:.2} s/step | {:.0} completion tokens/step | {:.0} completion tok/s | peak RSS {:.0} MiB",
+                    r.checkpoint, r.group_size, r.prompts_per_step, r.max_completion_length,
+                    r.step_s, r.completion_tokens_per_step, r.completion_tokens_per_s, r.peak_rss_mb
+                );
+                if let Some(path) = json {
+                    let doc = serde_json::json!({
+                        "framework": "r1lab-candle",
+                        "threads": candle_core::utils::get_num_threads(),
+                        "device": device::describe(&dev),
+                        "grpo": r,
+                    });
+                    checkpoint::atomic_write(
+                        &path,
+                        serde_json::to_string_pretty(&doc)?.as_bytes(),
+                    )?;
+                    eprintln!("wrote {}", path.display());
+                }
+                return Ok(());
+            }
             let dtype = if bf16 {
                 candle_core::DType::BF16
             } else {

@@ -399,3 +399,46 @@ fn variants_and_real_run_end_to_end_from_the_cli_at_smoke_scale() {
     let err = fails(&r1lab(&["real", "--train", &train], &[]));
     assert!(err.contains("--model"), "{err}");
 }
+
+#[test]
+fn bench_measures_a_whole_grpo_step_and_says_when_the_workload_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("grpo.json");
+    ok(&r1lab(
+        &[
+            "bench",
+            "--grpo",
+            "--configs",
+            "bench/smoke.json",
+            "--json",
+            &json.to_string_lossy(),
+        ],
+        &[],
+    ));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let g = &doc["grpo"];
+    let (step_s, tokens) = (
+        g["step_s"].as_f64().unwrap(),
+        g["completion_tokens_per_step"].as_f64().unwrap(),
+    );
+    assert!(step_s > 0.0, "{doc}");
+    // Smoke workload: G 2 x 2 questions, at most 8 tokens each.
+    assert!((4.0..=32.0).contains(&tokens), "{doc}");
+    assert_eq!(g["params"].as_u64().unwrap(), 804_992);
+
+    let no_grpo = dir.path().join("no_grpo.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("bench/smoke.json")).unwrap())
+            .unwrap();
+    cfg.as_object_mut().unwrap().remove("grpo");
+    std::fs::write(&no_grpo, cfg.to_string()).unwrap();
+    let err = fails(&r1lab(
+        &["bench", "--grpo", "--configs", &no_grpo.to_string_lossy()],
+        &[],
+    ));
+    assert!(
+        err.contains("grpo") && err.contains("configs.json"),
+        "{err}"
+    );
+}
