@@ -124,6 +124,14 @@ enum Command {
         /// Override the number of RL steps.
         #[arg(long)]
         steps: Option<usize>,
+        /// Override μ, the optimisation passes over each sampled batch (paper: 1).
+        #[arg(long)]
+        mu: Option<usize>,
+        /// Override the optimizer steps per pass, the batch being split into this many
+        /// minibatches (paper: 16; ours: 1). Above 1 the later minibatches are off-policy, so the
+        /// clip can bind.
+        #[arg(long)]
+        minibatches: Option<usize>,
         /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
         #[arg(long)]
         run_dir: Option<PathBuf>,
@@ -495,11 +503,19 @@ fn run(cli: Cli) -> Result<()> {
             base,
             task,
             steps,
+            mu,
+            minibatches,
             run_dir,
             reports,
             data,
         } => {
             let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+            if let Some(m) = mu {
+                cfg.grpo.mu = m;
+            }
+            if let Some(m) = minibatches {
+                cfg.grpo.minibatches = m;
+            }
             if let Some(b) = base {
                 cfg.base = b;
             }
@@ -709,6 +725,8 @@ fn run(cli: Cli) -> Result<()> {
                         base: None,
                         task: None,
                         steps: None,
+                        mu: None,
+                        minibatches: None,
                         run_dir: None,
                         reports: reports.clone(),
                         data: data.clone(),

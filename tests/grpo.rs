@@ -457,3 +457,29 @@ fn a_resumed_run_with_refills_matches_an_uninterrupted_one() {
         std::fs::read_to_string(part.join("samples.jsonl")).unwrap()
     );
 }
+
+#[test]
+fn later_minibatches_are_off_policy_so_the_clip_can_bind() {
+    // μ = 1 with two minibatches: the second update is made after the first, so its ratio to the
+    // sampling policy is no longer 1. A large step and a tiny ε make that visible in the clip
+    // fractions; with one minibatch every ratio is exactly 1 and nothing is clipped.
+    let cfg = |minibatches: usize| GrpoConfig {
+        mu: 1,
+        minibatches,
+        lr: 0.05,
+        warmup_steps: 0,
+        eps_low: 1e-4,
+        eps_high: 1e-4,
+        ..small_cfg(1)
+    };
+    let clipped = |minibatches: usize| {
+        let (model, tk, task, rewards) = setup(3);
+        let mut t =
+            GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), cfg(minibatches)).unwrap();
+        let m = t.train_step().unwrap().metrics;
+        assert!(m.reward_std > 0.0, "the test reward must vary");
+        m.clip_low + m.clip_high
+    };
+    assert_eq!(clipped(1), 0.0);
+    assert!(clipped(2) > 0.0, "the second minibatch was scored at ρ = 1");
+}

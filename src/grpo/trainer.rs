@@ -498,10 +498,12 @@ impl GrpoTrainer {
                 .collect();
             let chunk = rows.len().div_ceil(cfg.minibatches);
             // Old-policy and reference log-probs, computed once before any update (detached).
+            // Only with μ = 1 *and* one minibatch is every update made at the sampling policy;
+            // otherwise later updates are off-policy and need the old log-probs for ρ.
             let mut prepared = Vec::new();
             for part in rows.chunks(chunk) {
                 let t = RolloutTensors::build(part, &self.policy, self.tokenizer.pad_id)?;
-                let old = if cfg.mu > 1 {
+                let old = if cfg.mu > 1 || cfg.minibatches > 1 {
                     Some(self.policy.token_logprobs(&t.batch, &t.targets)?.detach())
                 } else {
                     None
@@ -520,7 +522,8 @@ impl GrpoTrainer {
             for _ in 0..cfg.mu {
                 for (t, old, reference) in &prepared {
                     let logp = self.policy.token_logprobs(&t.batch, &t.targets)?;
-                    // With μ = 1 the old policy is the current one: ρ = 1 with the gradient of π_θ.
+                    // With μ = 1 and one minibatch the old policy is the current one: ρ = 1
+                    // with the gradient of π_θ.
                     let old = match old {
                         Some(o) => o.clone(),
                         None => logp.detach(),
