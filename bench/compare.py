@@ -45,6 +45,11 @@ def main(ours_path: str, theirs_path: str) -> None:
 def main_grpo(ours_path: str, theirs_path: str) -> None:
     ours_doc, theirs_doc = json.load(open(ours_path)), json.load(open(theirs_path))
     ours, theirs = ours_doc["grpo"], theirs_doc["grpo"]
+    for key in ("checkpoint", "group_size", "prompts_per_step", "max_completion_length", "steps"):
+        if ours.get(key) != theirs.get(key):
+            print(f"WARNING: not the same workload: {key} {ours.get(key)} (ours) vs {theirs.get(key)} (TRL)")
+    if ours_doc.get("threads") != theirs_doc.get("threads"):
+        print(f"WARNING: not the same threads: {ours_doc.get('threads')} (ours) vs {theirs_doc.get('threads')} (TRL)")
     print(f"threads: ours {ours_doc.get('threads')}, TRL {theirs_doc.get('threads')}"
           f" (trl {theirs_doc.get('trl')}, torch {theirs_doc.get('torch')}, {theirs_doc.get('attn_implementation')} attention)\n")
     print(f"Workload: {ours['checkpoint']}, G {ours['group_size']} x {ours['prompts_per_step']} questions, "

@@ -8,8 +8,11 @@ with weight beta, mu optimisation passes, AdamW at `lr`, gradient clip 1.0, GRPO
 loss and group-std advantages. Prompts are arithmetic questions of data/tasks/arithmetic_test.jsonl
 in the short R1-Zero template ("User: {q} Assistant: <think>"), the distribution r1lab's trainer
 draws from; the rewards are accuracy (the <answer> equals the truth) and format, like r1lab's
-R1-Zero rewards. Completions stop at EOS, so both sides report completion tokens per second of
-whole steps as well as seconds per step.
+R1-Zero rewards. TRL stops a completion at EOS; r1lab's trainer stops at `</answer>` or EOS (the
+model writes EOS right after `</answer>` almost always). Lengths therefore differ a little, and
+both sides report completion tokens per second of whole steps as well as seconds per step:
+tokens/s is the fair ratio. The checkpoint path is relative to the current directory, as for
+`r1lab bench --grpo`; run both from the repository root.
 
     bash scripts/setup_python.sh          # pinned torch, transformers, trl in .venv-py/
     .venv-py/bin/python bench/trl_bench.py --threads 2 --json bench/trl_results.json
@@ -38,10 +41,17 @@ def main():
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args()
 
+    keys = ["checkpoint", "group_size", "prompts_per_step", "max_completion_length", "temperature",
+            "beta", "mu", "lr", "steps", "warmup"]
     try:
         work = json.load(open(args.configs))["grpo"]
-    except (OSError, KeyError, json.JSONDecodeError) as e:
-        sys.exit(f"trl_bench: cannot read the grpo workload of {args.configs}: {e!r}")
+        missing = [k for k in keys if k not in work]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
+        sys.exit(f"trl_bench: cannot read the grpo workload of {args.configs}: {e!r}; see bench/configs.json")
+    if missing:
+        sys.exit(f"trl_bench: the grpo workload of {args.configs} lacks {', '.join(missing)}; see bench/configs.json")
+    if work["steps"] < 1 or work["group_size"] < 2 or work["prompts_per_step"] < 1:
+        sys.exit("trl_bench: the grpo workload needs steps >= 1, group_size >= 2 and prompts_per_step >= 1")
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     try:
         import torch
@@ -55,9 +65,9 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    ckpt = ROOT / work["checkpoint"]
+    ckpt = Path(work["checkpoint"])
     if not (ckpt / "config.json").exists():
-        sys.exit(f"trl_bench: no checkpoint at {ckpt} (expected config.json there)")
+        sys.exit(f"trl_bench: no checkpoint at {ckpt} (expected config.json there; the path is relative to the current directory: run from the repository root)")
     tok = PreTrainedTokenizerFast(
         tokenizer_file=str(ckpt / "tokenizer.json"),
         eos_token="<|endoftext|>",

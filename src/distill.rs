@@ -28,7 +28,7 @@ use std::collections::HashSet;
 
 /// `n` training problems of `task` drawn from `seed` as the generator serves them (never a
 /// held-out question). Repeats are kept: drawing `n` *distinct* questions exhausts the few small
-/// problems (there are only 100 one-digit additions) and skews a large pool towards hard ones
+/// problems (there are only 81 one-digit additions) and skews a large pool towards hard ones
 /// (`reports/LOG.md`, 2026-11-29), away from the held-out set's mix.
 pub fn training_problems(
     task: &dyn Task,
@@ -143,7 +143,7 @@ mod tests {
         let a = training_problems(&task, 2000, &held_out, 9).unwrap();
         assert_eq!(a, training_problems(&task, 2000, &held_out, 9).unwrap());
         assert!(a.iter().all(|p| !held_out.contains(&p.question)));
-        // One-digit additions are about 1/6 of what the generator serves; only 98 distinct ones
+        // One-digit additions are about 1/6 of what the generator serves; only 79 distinct ones
         // exist outside the held-out set, so a distinct draw would cap them there.
         let one_digit_adds = a
             .iter()

@@ -464,6 +464,7 @@ fn later_minibatches_are_off_policy_so_the_clip_can_bind() {
     // sampling policy is no longer 1. A large step and a tiny ε make that visible in the clip
     // fractions; with one minibatch every ratio is exactly 1 and nothing is clipped.
     let cfg = |minibatches: usize| GrpoConfig {
+        prompts_per_step: 4,
         mu: 1,
         minibatches,
         lr: 0.05,
@@ -476,9 +477,15 @@ fn later_minibatches_are_off_policy_so_the_clip_can_bind() {
         let (model, tk, task, rewards) = setup(3);
         let mut t =
             GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), cfg(minibatches)).unwrap();
-        let m = t.train_step().unwrap().metrics;
-        assert!(m.reward_std > 0.0, "the test reward must vary");
-        m.clip_low + m.clip_high
+        let out = t.train_step().unwrap();
+        // The second minibatch (the last two groups of four) must carry a signal, or nothing in
+        // it could be clipped whatever ρ is.
+        let second: Vec<f64> = out.samples[8..].iter().map(|s| s.reward).collect();
+        assert!(
+            second.iter().any(|&r| r != second[0]),
+            "the test reward must vary in the second minibatch"
+        );
+        out.metrics.clip_low + out.metrics.clip_high
     };
     assert_eq!(clipped(1), 0.0);
     assert!(clipped(2) > 0.0, "the second minibatch was scored at ρ = 1");
