@@ -222,7 +222,8 @@ pub struct GrpoBenchResult {
     pub steps: usize,
     /// Mean wall time of a timed step.
     pub step_s: f64,
-    /// Mean completion tokens sampled per timed step (completions stop at EOS, so this varies).
+    /// Mean completion tokens sampled per timed step (completions stop at `</answer>` or EOS,
+    /// so this varies).
     pub completion_tokens_per_step: f64,
     /// Completion tokens per second of whole steps: the fair unit when lengths differ.
     pub completion_tokens_per_s: f64,

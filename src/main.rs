@@ -6,7 +6,7 @@ use r1lab::experiments::{
     base_models, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, Scale,
 };
 use r1lab::{bench, checkpoint, device, eval, gpu_check, sampling, tasks};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -309,6 +309,26 @@ enum Command {
         #[arg(long)]
         skip_throughput: bool,
     },
+}
+
+/// Writes a `r1lab bench` result file: the framework, threads and device that every result
+/// file carries (read by bench/compare.py), then `fields`.
+fn write_bench_json(
+    path: &Path,
+    dev: &candle_core::Device,
+    fields: serde_json::Value,
+) -> Result<()> {
+    let mut doc = serde_json::json!({
+        "framework": "r1lab-candle",
+        "threads": candle_core::utils::get_num_threads(),
+        "device": device::describe(dev),
+    });
+    if let (Some(d), serde_json::Value::Object(f)) = (doc.as_object_mut(), fields) {
+        d.extend(f);
+    }
+    checkpoint::atomic_write(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// mimalloc's `mi_option_purge_delay` (the same index in its v2 and v3 headers; libmimalloc-sys
@@ -878,17 +898,7 @@ fn run(cli: Cli) -> Result<()> {
                     r.step_s, r.completion_tokens_per_step, r.completion_tokens_per_s, r.peak_rss_mb
                 );
                 if let Some(path) = json {
-                    let doc = serde_json::json!({
-                        "framework": "r1lab-candle",
-                        "threads": candle_core::utils::get_num_threads(),
-                        "device": device::describe(&dev),
-                        "grpo": r,
-                    });
-                    checkpoint::atomic_write(
-                        &path,
-                        serde_json::to_string_pretty(&doc)?.as_bytes(),
-                    )?;
-                    eprintln!("wrote {}", path.display());
+                    write_bench_json(&path, &dev, serde_json::json!({ "grpo": r }))?;
                 }
                 return Ok(());
             }
@@ -900,15 +910,11 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("{}", device::describe(&dev));
             let results = bench::run(&cfgs, &sizes, dtype, &dev)?;
             if let Some(path) = json {
-                let doc = serde_json::json!({
-                    "framework": "r1lab-candle",
-                    "threads": candle_core::utils::get_num_threads(),
-                    "device": device::describe(&dev),
+                let fields = serde_json::json!({
                     "dtype": format!("{dtype:?}"),
                     "results": results,
                 });
-                checkpoint::atomic_write(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
-                eprintln!("wrote {}", path.display());
+                write_bench_json(&path, &dev, fields)?;
             }
         }
         Command::GpuCheck {
