@@ -142,6 +142,14 @@ pub struct CorpusConfig {
     pub direct_wrong_max: f64,
     /// Facts per facts document. Default 8.
     pub facts_per_doc: usize,
+    /// Probability that a step-by-step document is worked at the finer grain where the task has
+    /// one ([`Flaw::Detailed`]: long multiplication digit by digit), and that a self-correction
+    /// checks its wrong step that way ([`Flaw::DetailedCheck`]). Default 0.0, the corpus of the
+    /// shipped base models. Above 0 the corpus holds a slower derivation that is surer for a small
+    /// model, and reflection that recomputes by it: the conditions under which RL should lengthen
+    /// responses and keep reflection (issue 4's experiment, `reports/LOG.md`).
+    #[serde(default)]
+    pub detailed: f64,
 }
 
 impl Default for CorpusConfig {
@@ -155,6 +163,7 @@ impl Default for CorpusConfig {
             direct_wrong_per_level: 0.20,
             direct_wrong_max: 0.80,
             facts_per_doc: 8,
+            detailed: 0.0,
         }
     }
 }
@@ -193,6 +202,7 @@ impl CorpusConfig {
         check_probability("think_form", self.think_form)?;
         check_probability("direct_wrong_per_level", self.direct_wrong_per_level)?;
         check_probability("direct_wrong_max", self.direct_wrong_max)?;
+        check_probability("detailed", self.detailed)?;
         ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
         Ok(())
     }
@@ -236,8 +246,10 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> Option<T> {
     items.iter().rev().find(|(_, w)| *w > 0.0).map(|(t, _)| *t)
 }
 
-/// The language of each step (`n` steps, the last being "so the answer is").
-fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize) -> Vec<Lang> {
+/// The language of each step (`n` steps, the last being "so the answer is"). A mixed document
+/// whose draws all came out alike gets one step switched, chosen among `worded` (the steps that
+/// contain phrasebook words; a step of numbers alone would not show the switch).
+fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize, worded: &[usize]) -> Vec<Lang> {
     match lang {
         DocLang::A => vec![Lang::A; n],
         DocLang::B => vec![Lang::B; n],
@@ -251,8 +263,8 @@ fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize) -> Vec<Lang> {
                     }
                 })
                 .collect();
-            if n > 1 && langs.iter().all(|l| *l == langs[0]) {
-                let i = rng.random_range(0..n);
+            if n > 1 && langs.iter().all(|l| *l == langs[0]) && !worded.is_empty() {
+                let i = worded[rng.random_range(0..worded.len())];
                 langs[i] = langs[i].other();
             }
             langs
@@ -265,7 +277,8 @@ fn render_reasoning(rng: &mut ChaCha8Rng, worked: &WorkedSolution, lang: DocLang
     let mut steps: Vec<&Step> = worked.steps.iter().collect();
     let closing = Step::answer_is(&worked.answer);
     steps.push(&closing);
-    let langs = step_langs(rng, lang, steps.len());
+    let worded: Vec<usize> = (0..steps.len()).filter(|&i| steps[i].has_words()).collect();
+    let langs = step_langs(rng, lang, steps.len(), &worded);
     steps
         .iter()
         .zip(langs)
@@ -322,11 +335,16 @@ fn problem_document(
     // Resolve the kind to one the task can produce for this problem.
     let mut kind = kind;
     let mut worked = None;
+    // Drawn only when enabled, so that the default corpus (of the shipped base models) keeps
+    // its exact random stream.
+    let detailed = cfg.detailed > 0.0
+        && matches!(kind, DocKind::StepByStep | DocKind::SelfCorrect)
+        && rng.random_bool(cfg.detailed);
     if kind == DocKind::Slip || kind == DocKind::SelfCorrect {
-        let flaw = if kind == DocKind::Slip {
-            Flaw::Slip
-        } else {
-            Flaw::SelfCorrect
+        let flaw = match (kind, detailed) {
+            (DocKind::Slip, _) => Flaw::Slip,
+            (_, false) => Flaw::SelfCorrect,
+            (_, true) => Flaw::DetailedCheck,
         };
         worked = flawed(task, &problem, flaw, rng);
         if worked.is_none() {
@@ -334,7 +352,8 @@ fn problem_document(
         }
     }
     if kind == DocKind::StepByStep && worked.is_none() {
-        worked = flawed(task, &problem, Flaw::None, rng);
+        let flaw = if detailed { Flaw::Detailed } else { Flaw::None };
+        worked = flawed(task, &problem, flaw, rng);
         if worked.is_none() {
             kind = DocKind::Direct;
         }
@@ -601,6 +620,24 @@ mod tests {
         assert_eq!(x.len(), 300);
     }
 
+    /// The shipped base models were pretrained on the default corpus: a change to the generator
+    /// that alters it (an extra random draw, a reworded step) would make `r1lab pretrain` no longer
+    /// reproduce them. This pins a fingerprint (FNV-1a) of 2,000 default documents.
+    #[test]
+    fn default_corpus_is_pinned() {
+        let (a, c) = default_tasks();
+        let tasks: [&dyn Task; 2] = [&a, &c];
+        let texts = generate_corpus(&small(3), &tasks, &HashSet::new()).unwrap();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in texts.join("\n").bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        assert_eq!(
+            h, 0x1daa_b98a_9349_9029,
+            "fingerprint of the default corpus changed: {h:#018x}"
+        );
+    }
+
     #[test]
     fn mixture_proportions_match_the_config() {
         let cfg = small(1);
@@ -658,8 +695,63 @@ mod tests {
 
     #[test]
     fn documents_state_what_they_claim() {
+        check_documents(&small(2));
+    }
+
+    #[test]
+    fn detailed_documents_state_what_they_claim() {
+        let cfg = CorpusConfig {
+            detailed: 0.5,
+            ..small(2)
+        };
+        check_documents(&cfg);
+        // Detailed derivations and checks exist (a partial product followed by its digit-by-digit
+        // work "a * m: x * d = v, …"), only in step-by-step and self-correction documents.
+        let (mut detailed_docs, mut checks) = (0, 0);
+        for d in docs(&cfg) {
+            let t = reasoning_of_any(&d);
+            let worked = is_detailed(t);
+            if worked {
+                assert!(
+                    matches!(d.kind, DocKind::StepByStep | DocKind::SelfCorrect),
+                    "{}",
+                    d.text
+                );
+                detailed_docs += 1;
+                if d.kind == DocKind::SelfCorrect {
+                    checks += 1;
+                }
+            }
+        }
+        assert!(detailed_docs > 20 && checks > 2, "{detailed_docs} {checks}");
+        let none = docs(&small(2));
+        assert!(none.iter().all(|d| !is_detailed(reasoning_of_any(d))));
+    }
+
+    /// Whether a reasoning text holds a digit-by-digit product: one sentence with at least
+    /// three products ("18 * 2: 8 * 2 = 16, 1 * 2 + 1 = 3, 18 * 2 = 36"); a short partial
+    /// product, a short check or a countdown step has one.
+    fn is_detailed(t: &str) -> bool {
+        t.split(". ")
+            .any(|sentence| sentence.matches(" * ").count() >= 3)
+    }
+
+    /// The reasoning of an arithmetic problem document ("" otherwise: countdown answers are
+    /// expressions with several products).
+    fn reasoning_of_any(d: &Document) -> &str {
+        if d.problem
+            .as_ref()
+            .is_some_and(|p| p.id.starts_with("arithmetic"))
+        {
+            reasoning_of(d)
+        } else {
+            ""
+        }
+    }
+
+    fn check_documents(cfg: &CorpusConfig) {
         let (a, c) = default_tasks();
-        for d in docs(&small(2)) {
+        for d in docs(cfg) {
             let (eqs, false_eqs) = check_equations(&d.text);
             let Some(problem) = &d.problem else {
                 assert_eq!(d.kind, DocKind::Facts);

@@ -84,6 +84,11 @@ enum Command {
         /// Override the number of optimizer steps.
         #[arg(long)]
         steps: Option<usize>,
+        /// Fraction of step-by-step and self-correction documents worked at the finer grain
+        /// (multiplication digit by digit; checks that recompute that way). Default 0, as the
+        /// shipped base models; see `CorpusConfig::detailed`.
+        #[arg(long)]
+        detailed: Option<f64>,
         /// The data folder (test sets, tokenizer).
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -132,6 +137,10 @@ enum Command {
         /// clip can bind.
         #[arg(long)]
         minibatches: Option<usize>,
+        /// Override the completion budget in tokens, for training and the held-out evaluation
+        /// (workshop: 128; prompt and completion must fit the model's 320 positions).
+        #[arg(long)]
+        max_completion: Option<usize>,
         /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
         #[arg(long)]
         run_dir: Option<PathBuf>,
@@ -446,11 +455,16 @@ fn run(cli: Cli) -> Result<()> {
             task,
             out,
             steps,
+            detailed,
             data,
         } => {
             let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
             if let Some(s) = steps {
                 cfg.sft.steps = s;
+            }
+            if let Some(p) = detailed {
+                cfg.corpus.detailed = p;
+                cfg.corpus.validate()?;
             }
             let name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
@@ -535,11 +549,16 @@ fn run(cli: Cli) -> Result<()> {
             steps,
             mu,
             minibatches,
+            max_completion,
             run_dir,
             reports,
             data,
         } => {
             let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+            if let Some(n) = max_completion {
+                cfg.grpo.max_completion_length = n;
+                cfg.max_new_tokens = n;
+            }
             if let Some(m) = mu {
                 cfg.grpo.mu = m;
             }
@@ -757,6 +776,7 @@ fn run(cli: Cli) -> Result<()> {
                         steps: None,
                         mu: None,
                         minibatches: None,
+                        max_completion: None,
                         run_dir: None,
                         reports: reports.clone(),
                         data: data.clone(),

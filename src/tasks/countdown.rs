@@ -548,15 +548,17 @@ impl Task for CountdownTask {
                 op.symbol()
             ))
         };
+        // Countdown has no finer-grained derivation.
+        let flaw = flaw.coarse();
         let mut out = Vec::new();
         let answer = match flaw {
-            Flaw::None => {
+            Flaw::None | Flaw::Detailed => {
                 for (k, &(a, op, b, v)) in steps.iter().enumerate() {
                     out.push(step_text(k, a, op, b, v));
                 }
                 expr.to_string()
             }
-            Flaw::Slip | Flaw::SelfCorrect => {
+            Flaw::Slip | Flaw::SelfCorrect | Flaw::DetailedCheck => {
                 // (step, wrong operator, what the wrong operator really gives)
                 let mut candidates = Vec::new();
                 for (k, &(a, op, b, v)) in steps.iter().enumerate() {

@@ -239,6 +239,23 @@ impl Step {
             .text(format!(" {wrong}."))
     }
 
+    /// A self-correction that recomputes by a longer method ([`Flaw::DetailedCheck`]):
+    /// "wait, check: {work}{lhs} = {right}, not {wrong}.", `work` ending in ", ".
+    pub fn correction_by(
+        work: &str,
+        lhs: &str,
+        right: impl std::fmt::Display,
+        wrong: impl std::fmt::Display,
+    ) -> Self {
+        Step::new()
+            .phrase(Phrase::Wait)
+            .text(", ")
+            .phrase(Phrase::Check)
+            .text(format!(": {work}{lhs} = {right}, "))
+            .phrase(Phrase::Not)
+            .text(format!(" {wrong}."))
+    }
+
     /// The closing step "so the answer is {answer}."
     pub fn answer_is(answer: &str) -> Self {
         Step::new()
@@ -279,6 +296,27 @@ pub enum Flaw {
     /// One step is computed wrongly, then the reflection marker ("wait") introduces a check that
     /// finds and corrects it; the final answer is right.
     SelfCorrect,
+    /// A correct derivation worked at a finer grain, where the task has one: long multiplication
+    /// with every partial product computed digit by digit.
+    /// Longer, and more accurate for a model that knows its one-digit facts better than its
+    /// multi-digit ones. Tasks without a finer grain give their [`Flaw::None`] derivation.
+    Detailed,
+    /// Like [`Flaw::SelfCorrect`], but the check after "wait" recomputes the wrong step by the
+    /// finer-grained method of [`Flaw::Detailed`], so reflection is the slower, surer computation.
+    /// Tasks without a finer grain give their [`Flaw::SelfCorrect`] derivation.
+    DetailedCheck,
+}
+
+impl Flaw {
+    /// The flaw without the finer grain: [`Flaw::Detailed`] → [`Flaw::None`],
+    /// [`Flaw::DetailedCheck`] → [`Flaw::SelfCorrect`]; the others unchanged.
+    pub fn coarse(self) -> Flaw {
+        match self {
+            Flaw::Detailed => Flaw::None,
+            Flaw::DetailedCheck => Flaw::SelfCorrect,
+            other => other,
+        }
+    }
 }
 
 /// A reasoning task: a seeded problem generator plus a rule-based verifier.

@@ -236,7 +236,7 @@ impl Task for WordProblemTask {
         else {
             return None;
         };
-        if flaw != Flaw::None {
+        if flaw.coarse() != Flaw::None {
             return None;
         }
         let steps = rationale
