@@ -147,7 +147,7 @@ pub struct CorpusConfig {
     /// checks its wrong step that way ([`Flaw::DetailedCheck`]). Default 0.0, the corpus of the
     /// shipped base models. Above 0 the corpus holds a slower derivation that is surer for a small
     /// model, and reflection that recomputes by it: the conditions under which RL should lengthen
-    /// responses and keep reflection (issue 4's experiment, `reports/LOG.md`).
+    /// responses and keep reflection (tried on 2026-11-29: `reports/LOG.md`).
     #[serde(default)]
     pub detailed: f64,
 }

@@ -352,11 +352,13 @@ fn main() {
     // No transparent huge pages either: with them the kernel still zeroed 2 MiB pages over and
     // over (3.6 GB in six GRPO steps of a 1.4 GB process; bench/README.md). mimalloc's own
     // `allow_thp` option is read before `main`, so ask the kernel directly. A failure only
-    // costs speed, so it is ignored.
+    // costs speed, so it is ignored. `R1LAB_THP=1` keeps them (to measure the difference).
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    if std::env::var_os("R1LAB_THP").is_none_or(|v| v != "1") {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");

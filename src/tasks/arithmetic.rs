@@ -303,8 +303,9 @@ fn addition_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Vec<Step
 /// "8 * 2 = 16, 1 * 2 + 1 = 3," for `18 * 2` — one product per digit of `a`, least significant
 /// first, each adding the carry (the tens) of the one before, so only one-digit facts are used;
 /// the caller then states the product ("18 * 2 = 36"), whose digits are the last product followed
-/// by the units of the ones before it. Compact on purpose: a two-by-two-digit product stays under
-/// the 128-token completion budget of R1-Zero's workshop scale.
+/// by the units of the ones before it. Compact on purpose: a two-by-two-digit product worked this
+/// way takes ~135 completion tokens, just past the 128 of R1-Zero's workshop scale (a form that
+/// also summed the parts by columns took ~200; `reports/LOG.md`).
 fn digit_by_digit(a: u64, m: u64) -> String {
     let d = m / 10u64.pow(m.ilog10());
     let mut out = String::new();
