@@ -147,7 +147,8 @@ pub struct CorpusConfig {
     /// checks its wrong step that way ([`Flaw::DetailedCheck`]). Default 0.0, the corpus of the
     /// shipped base models. Above 0 the corpus holds a slower derivation that is surer for a small
     /// model, and reflection that recomputes by it: the conditions under which RL should lengthen
-    /// responses and keep reflection (tried on 2026-11-29: `reports/LOG.md`).
+    /// responses and keep reflection (tried on 2026-11-29: `reports/LOG.md`). Half that share of
+    /// the facts are then the "x * d + c" steps such a derivation is built from.
     #[serde(default)]
     pub detailed: f64,
 }
@@ -313,6 +314,17 @@ fn fact(rng: &mut ChaCha8Rng) -> String {
     }
 }
 
+/// The share of facts that are [`carry_fact`]s, per unit of [`CorpusConfig::detailed`].
+const CARRY_FACTS: f64 = 0.5;
+
+/// One step of digit-by-digit multiplication, "x * d + c = v.", with the carry `c` of a previous
+/// digit (1..=8): the fact a detailed derivation needs besides the times table.
+fn carry_fact(rng: &mut ChaCha8Rng) -> String {
+    let (x, d) = (rng.random_range(1..=9u64), rng.random_range(2..=9u64));
+    let c = rng.random_range(1..=8u64);
+    format!("{x} * {d} + {c} = {}.", x * d + c)
+}
+
 /// A worked solution with `flaw` that really has the flaw's outcome (right or wrong answer).
 fn flawed(
     task: &dyn Task,
@@ -437,7 +449,15 @@ pub fn generate_documents(
         let kind = pick(&mut rng, &kinds).unwrap_or(DocKind::Direct);
         if kind == DocKind::Facts {
             let text = (0..cfg.facts_per_doc)
-                .map(|_| fact(&mut rng))
+                .map(|_| {
+                    // With detailed derivations, a share of the facts are the "x * d + c" steps
+                    // they are built from (drawn only then: the default corpus is unchanged).
+                    if cfg.detailed > 0.0 && rng.random_bool(cfg.detailed * CARRY_FACTS) {
+                        carry_fact(&mut rng)
+                    } else {
+                        fact(&mut rng)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             docs.push(Document {
@@ -724,6 +744,17 @@ mod tests {
             }
         }
         assert!(detailed_docs > 20 && checks > 2, "{detailed_docs} {checks}");
+        // Fact lists then hold "x * d + c = v" steps (check_documents verified them all true).
+        let has_carry_facts = |docs: &[Document]| {
+            docs.iter().any(|d| {
+                d.kind == DocKind::Facts
+                    && d.text
+                        .split(". ")
+                        .any(|f| f.contains(" * ") && f.contains(" + "))
+            })
+        };
+        assert!(has_carry_facts(&docs(&cfg)));
+        assert!(!has_carry_facts(&docs(&small(2))));
         let none = docs(&small(2));
         assert!(none.iter().all(|d| !is_detailed(reasoning_of_any(d))));
     }

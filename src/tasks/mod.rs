@@ -230,13 +230,7 @@ impl Step {
         right: impl std::fmt::Display,
         wrong: impl std::fmt::Display,
     ) -> Self {
-        Step::new()
-            .phrase(Phrase::Wait)
-            .text(", ")
-            .phrase(Phrase::Check)
-            .text(format!(": {lhs} = {right}, "))
-            .phrase(Phrase::Not)
-            .text(format!(" {wrong}."))
+        Self::correction_by("", lhs, right, wrong)
     }
 
     /// A self-correction that recomputes by a longer method ([`Flaw::DetailedCheck`]):
