@@ -84,9 +84,10 @@ enum Command {
         /// Override the number of optimizer steps.
         #[arg(long)]
         steps: Option<usize>,
-        /// Fraction of step-by-step and self-correction documents worked at the finer grain
-        /// (multiplication digit by digit; checks that recompute that way). Default 0, as the
-        /// shipped base models; see `CorpusConfig::detailed`.
+        /// Fraction (0 to 1) of step-by-step and self-correction documents worked at the finer
+        /// grain (multiplication digit by digit; checks that recompute that way), with half that
+        /// share of the facts "x * d + c" steps. Default 0, as the shipped base models; see
+        /// `CorpusConfig::detailed`. The default output folder gets a `-detailed<P>` suffix.
         #[arg(long)]
         detailed: Option<f64>,
         /// The data folder (test sets, tokenizer).
@@ -465,13 +466,21 @@ fn run(cli: Cli) -> Result<()> {
                 cfg.sft.steps = s;
             }
             if let Some(p) = detailed {
+                if !(0.0..=1.0).contains(&p) {
+                    anyhow::bail!(
+                        "--detailed is a fraction of documents: give a value from 0 to 1, not {p}"
+                    );
+                }
                 cfg.corpus.detailed = p;
-                cfg.corpus.validate()?;
             }
-            let name = match &task {
+            let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
                 None => format!("base-{size}"),
             };
+            // Never overwrite the shipped base model with one pretrained on another corpus.
+            if cfg.corpus.detailed > 0.0 {
+                name.push_str(&format!("-detailed{}", cfg.corpus.detailed));
+            }
             cfg.task = task;
             let out = out.unwrap_or_else(|| data.join("checkpoints").join(&name));
             let held = base_models::held_out_questions(&data)?;
@@ -558,6 +567,10 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
             if let Some(n) = max_completion {
+                // Too large a budget is refused by the sampler, which knows the prompt's length.
+                if n == 0 {
+                    anyhow::bail!("--max-completion must be at least 1 token");
+                }
                 cfg.grpo.max_completion_length = n;
                 cfg.max_new_tokens = n;
             }

@@ -162,7 +162,7 @@ pub fn generate_with(
     let total = tp + cfg.max_new_tokens;
     if total > model.config.max_position_embeddings {
         bail!(
-            "prompt ({tp} tokens) + max_new_tokens ({}) exceeds the model's {} positions: lower max_new_tokens",
+            "prompt ({tp} tokens) + max_new_tokens ({}) exceeds the model's {} positions: lower max_new_tokens (the CLI's --max-new-tokens or --max-completion)",
             cfg.max_new_tokens,
             model.config.max_position_embeddings
         );

@@ -303,7 +303,8 @@ fn addition_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Vec<Step
 /// "8 * 2 = 16, 1 * 2 + 1 = 3," for `18 * 2` — one product per digit of `a`, least significant
 /// first, each adding the carry (the tens) of the one before, so only one-digit facts are used;
 /// the caller then states the product ("18 * 2 = 36"), whose digits are the last product followed
-/// by the units of the ones before it. Compact on purpose: a two-by-two-digit product worked this
+/// by the units of the ones before it, then the zeros of `m` ("18 * 30": "8 * 3 = 24, 1 * 3 + 2 =
+/// 5," gives 540; the zeros are not written out). Compact on purpose: a two-by-two-digit product worked this
 /// way takes ~135 completion tokens, just past the 128 of R1-Zero's workshop scale (a form that
 /// also summed the parts by columns took ~200; `reports/LOG.md`).
 fn digit_by_digit(a: u64, m: u64) -> String {
