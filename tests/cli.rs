@@ -226,6 +226,16 @@ fn bad_input_gets_one_clear_error() {
     );
     let err = fails(&r1lab(&["--device", "tpu", "info"], &[]));
     assert!(err.contains("tpu"), "{err}");
+    let err = fails(&r1lab(
+        &["pretrain", "--scale", "smoke", "--detailed", "1.5"],
+        &[],
+    ));
+    assert!(err.contains("--detailed") && err.contains("1.5"), "{err}");
+    let err = fails(&r1lab(
+        &["r1-zero", "--scale", "smoke", "--max-completion", "0"],
+        &[],
+    ));
+    assert!(err.contains("--max-completion"), "{err}");
 }
 
 #[test]
