@@ -145,10 +145,11 @@ pub struct CorpusConfig {
     /// Probability that a step-by-step document is worked at the finer grain where the task has
     /// one ([`Flaw::Detailed`]: long multiplication digit by digit), and that a self-correction
     /// checks its wrong step that way ([`Flaw::DetailedCheck`]). Default 0.0, the corpus of the
-    /// shipped base models. Above 0 the corpus holds a slower derivation that is surer for a small
-    /// model, and reflection that recomputes by it: the conditions under which RL should lengthen
-    /// responses and keep reflection (tried on 2026-11-29: `reports/LOG.md`). Half that share of
-    /// the facts are then the "x * d + c" steps such a derivation is built from.
+    /// shipped base models. Above 0 the corpus holds a slower derivation meant to be surer for a
+    /// small model, and reflection that recomputes by it: the conditions under which RL should
+    /// lengthen responses and keep reflection. Half that share of the facts are then the
+    /// "x * d + c" steps such a derivation is built from. Tried on 2026-11-29 (`reports/LOG.md`):
+    /// for the 1M model the slower form was not surer, and RL dropped it.
     #[serde(default)]
     pub detailed: f64,
 }
