@@ -466,12 +466,10 @@ fn run(cli: Cli) -> Result<()> {
                 cfg.sft.steps = s;
             }
             if let Some(p) = detailed {
-                if !(0.0..=1.0).contains(&p) {
-                    anyhow::bail!(
-                        "--detailed is a fraction of documents: give a value from 0 to 1, not {p}"
-                    );
-                }
                 cfg.corpus.detailed = p;
+                cfg.corpus
+                    .validate()
+                    .with_context(|| format!("--detailed {p} (a fraction from 0 to 1)"))?;
             }
             let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
@@ -567,10 +565,6 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
             if let Some(n) = max_completion {
-                // Too large a budget is refused by the sampler, which knows the prompt's length.
-                if n == 0 {
-                    anyhow::bail!("--max-completion must be at least 1 token");
-                }
                 cfg.grpo.max_completion_length = n;
                 cfg.max_new_tokens = n;
             }
@@ -589,6 +583,11 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(s) = steps {
                 cfg.grpo.steps = s;
             }
+            // The trainer's own check, before any model loads, so a bad override fails at once.
+            // Too large a completion budget is refused by the sampler, which knows the prompt.
+            cfg.grpo
+                .validate()
+                .context("check --steps, --mu, --minibatches and --max-completion")?;
             let run_dir = run_dir.unwrap_or_else(|| r1_zero::default_run_dir(scale));
             let total = cfg.grpo.steps;
             let pb = progress_bar(total as u64, "R1-Zero GRPO");

@@ -292,11 +292,12 @@ pub enum Flaw {
     SelfCorrect,
     /// A correct derivation worked at a finer grain, where the task has one: long multiplication
     /// with every partial product computed digit by digit.
-    /// Longer, and more accurate for a model that knows its one-digit facts better than its
-    /// multi-digit ones. Tasks without a finer grain give their [`Flaw::None`] derivation.
+    /// Longer, and meant to be more accurate for a model that knows its one-digit facts better
+    /// than its multi-digit ones (for the 1M base model it was not: `reports/LOG.md`). Tasks
+    /// without a finer grain give their [`Flaw::None`] derivation.
     Detailed,
     /// Like [`Flaw::SelfCorrect`], but the check after "wait" recomputes the wrong step by the
-    /// finer-grained method of [`Flaw::Detailed`], so reflection is the slower, surer computation.
+    /// finer-grained method of [`Flaw::Detailed`], so reflection is the slower computation.
     /// Tasks without a finer grain give their [`Flaw::SelfCorrect`] derivation.
     DetailedCheck,
 }
