@@ -15,14 +15,19 @@ as `cargo test`.
 A notebook fails when a cell raises an error, when anything is written to stderr (evcxr reports an
 error returned by a top-level `?` only there), or when a report file it promises is missing or
 empty. The promised files are listed in the notebook's metadata: `{"r1lab": {"writes": [...]}}`.
-evcxr can deliver a cell's stderr after the cell has finished, attached to the next request, so a
-short sentinel cell runs after the last one and is removed before the notebook is saved.
+evcxr can deliver a cell's stderr after the cell has gone idle: tagged with that cell's request when
+it arrives before the next request, with the next one after it. nbclient drops the first kind
+(an output whose parent is an earlier request); `Client` keeps it and files it under its cell. A
+short sentinel cell runs after the last one, for the second kind, and is removed before the
+notebook is saved.
 
-`--self-test` proves the runner catches failures: a notebook whose cell panics and one whose cell
-returns an error through `?` must both fail, and a clean one must pass.
+`--self-test` proves the runner catches failures: a notebook whose cell panics, one whose cell
+returns an error through `?`, and one whose stderr arrives only after its cell has gone idle must
+all fail, and a clean one must pass.
 """
 
 import argparse
+import asyncio
 import os
 import pathlib
 import shutil
@@ -32,11 +37,49 @@ import time
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SENTINEL = 'std::thread::sleep(std::time::Duration::from_millis(1500)); println!("r1lab: end of notebook");'
+
+
+class Client(NotebookClient):
+    """An nbclient client that loses no stderr.
+
+    nbclient 0.11 reads the kernel's output stream for one request at a time and drops any message
+    whose parent is another request. evcxr tags each output line with the latest request when the
+    line reaches it, so a `?` error printed just as a cell ends can arrive after that cell went idle,
+    still tagged with it: nbclient would drop it while it waits on the next cell, and the notebook
+    would pass. This client files such a late stderr line under the cell it belongs to. `pause`
+    seconds pass before each cell (the self-test uses it to open that window wide).
+    """
+
+    def __init__(self, nb, pause=0.0, **kw):
+        super().__init__(nb, **kw)
+        self.pause = pause
+        self.cell_of_request = {}
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kw):
+        if self.pause:
+            await asyncio.sleep(self.pause)
+        return await super().async_execute_cell(cell, cell_index, *args, **kw)
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        # nbclient's own loop, plus the branch for a message of an earlier request.
+        self.cell_of_request[parent_msg_id] = cell_index
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            parent = msg["parent_header"].get("msg_id")
+            if parent == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    return
+            elif parent in self.cell_of_request and msg["msg_type"] == "stream" and msg["content"].get("name") == "stderr":
+                earlier = self.nb.cells[self.cell_of_request[parent]]
+                earlier.setdefault("outputs", []).append(nbformat.v4.output_from_msg(msg))
 
 
 def failures(nb):
@@ -54,7 +97,7 @@ def failures(nb):
     return out
 
 
-def execute(path, out_dir, scale, timeout, in_place=False):
+def execute(path, out_dir, scale, timeout, in_place=False, pause=0.0):
     """Runs one notebook; returns (problems, seconds, executed notebook)."""
     nb = nbformat.read(path, as_version=4)
     sentinel = nbformat.v4.new_code_cell(SENTINEL)
@@ -81,8 +124,9 @@ def execute(path, out_dir, scale, timeout, in_place=False):
     # the tests were run with.
     if not (build / "Cargo.lock").exists():
         shutil.copy(ROOT / "Cargo.lock", build / "Cargo.lock")
-    client = NotebookClient(
+    client = Client(
         nb,
+        pause=pause,
         kernel_name="rust",
         timeout=timeout,
         startup_timeout=120,
@@ -110,25 +154,34 @@ def execute(path, out_dir, scale, timeout, in_place=False):
 
 
 def self_test(out_dir, timeout):
-    """A panicking cell and a `?` error must fail; a clean notebook must pass."""
+    """A panicking cell, a `?` error and a late stderr line must fail; a clean notebook must pass."""
+    # (cells, should fail, seconds paused before each cell)
     cases = {
-        "panics": ('let v: Vec<u32> = vec![];\nlet x = v[3];\nprintln!("{x}");', True),
+        "panics": ('let v: Vec<u32> = vec![];\nlet x = v[3];\nprintln!("{x}");', True, 0.0),
         "question_mark": (
             'let n: i32 = "not a number".parse::<i32>().map_err(|e| e.to_string())?;\nprintln!("{n}");',
             True,
+            0.0,
         ),
-        "clean": ('let x = 40 + 2;\nprintln!("{x}");', False),
+        # A line written to stderr 0.3 s after its cell ended; the runner waits 1.5 s before the
+        # next cell, so the line arrives tagged with the first cell and after it went idle.
+        "late_stderr": (
+            'std::thread::spawn(|| {\n    std::thread::sleep(std::time::Duration::from_millis(300));\n    eprintln!("a late error");\n});',
+            True,
+            1.5,
+        ),
+        "clean": ('let x = 40 + 2;\nprintln!("{x}");', False, 0.0),
     }
     ok = True
     with tempfile.TemporaryDirectory(dir=NOTEBOOKS, prefix=".selftest-") as tmp:
         tmp = pathlib.Path(tmp)
-        for name, (code, should_fail) in cases.items():
+        for name, (code, should_fail, pause) in cases.items():
             nb = nbformat.v4.new_notebook()
             nb.cells = [nbformat.v4.new_code_cell(code)]
             nb.metadata["kernelspec"] = {"name": "rust", "display_name": "Rust", "language": "rust"}
             path = tmp / f"{name}.ipynb"
             nbformat.write(nb, path)
-            problems, seconds, _ = execute(path, out_dir / "selftest", "smoke", timeout)
+            problems, seconds, _ = execute(path, out_dir / "selftest", "smoke", timeout, pause=pause)
             failed = bool(problems)
             verdict = "ok" if failed == should_fail else "WRONG"
             print(f"self-test {name}: {'failed' if failed else 'passed'} ({seconds:.0f} s) -> {verdict}")
