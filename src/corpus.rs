@@ -82,6 +82,48 @@ pub struct KindMix {
     pub facts: f64,
 }
 
+impl KindMix {
+    /// Parses five comma-separated weights in the field order: direct, step-by-step, slip,
+    /// self-correction, facts (e.g. `0.35,0.30,0.10,0.05,0.20`, the default). Ranges are checked
+    /// by [`CorpusConfig::validate`].
+    pub fn parse(s: &str) -> Result<Self> {
+        let w = s
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<f64>()
+                    .map_err(|_| anyhow!("document-kind weight {x:?} is not a number (in {s:?})"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        ensure!(
+            w.len() == 5,
+            "expected 5 document-kind weights (direct, step-by-step, slip, self-correction, \
+             facts), got {} in {s:?}",
+            w.len()
+        );
+        Ok(Self {
+            direct: w[0],
+            step_by_step: w[1],
+            slip: w[2],
+            self_correct: w[3],
+            facts: w[4],
+        })
+    }
+
+    /// The five weights as [`KindMix::parse`] reads them.
+    pub fn render(&self) -> String {
+        [
+            self.direct,
+            self.step_by_step,
+            self.slip,
+            self.self_correct,
+            self.facts,
+        ]
+        .map(|x| x.to_string())
+        .join(",")
+    }
+}
+
 impl Default for KindMix {
     fn default() -> Self {
         Self {
@@ -152,6 +194,12 @@ pub struct CorpusConfig {
     /// for the 1M model the slower form was not surer, and RL dropped it.
     #[serde(default)]
     pub detailed: f64,
+    /// Probability that a step-by-step document of a task whose answers can be checked against
+    /// the question (countdown) is written as a search ([`Flaw::Search`]): attempts that miss,
+    /// each rejected after the reflection marker, then the one that works. Default 0.0, the
+    /// corpus of the shipped base models.
+    #[serde(default)]
+    pub search: f64,
 }
 
 impl Default for CorpusConfig {
@@ -166,6 +214,7 @@ impl Default for CorpusConfig {
             direct_wrong_max: 0.80,
             facts_per_doc: 8,
             detailed: 0.0,
+            search: 0.0,
         }
     }
 }
@@ -205,6 +254,7 @@ impl CorpusConfig {
         check_probability("direct_wrong_per_level", self.direct_wrong_per_level)?;
         check_probability("direct_wrong_max", self.direct_wrong_max)?;
         check_probability("detailed", self.detailed)?;
+        check_probability("search", self.search)?;
         ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
         Ok(())
     }
@@ -364,8 +414,15 @@ fn problem_document(
             kind = DocKind::StepByStep;
         }
     }
+    // Drawn only when enabled, as `detailed`.
+    let search =
+        !detailed && cfg.search > 0.0 && kind == DocKind::StepByStep && rng.random_bool(cfg.search);
     if kind == DocKind::StepByStep && worked.is_none() {
-        let flaw = if detailed { Flaw::Detailed } else { Flaw::None };
+        let flaw = match (detailed, search) {
+            (true, _) => Flaw::Detailed,
+            (false, true) => Flaw::Search,
+            (false, false) => Flaw::None,
+        };
         worked = flawed(task, &problem, flaw, rng);
         if worked.is_none() {
             kind = DocKind::Direct;
@@ -644,6 +701,22 @@ mod tests {
     /// The shipped base models were pretrained on the default corpus: a change to the generator
     /// that alters it (an extra random draw, a reworded step) would make `r1lab pretrain` no longer
     /// reproduce them. This pins a fingerprint (FNV-1a) of 2,000 default documents.
+    #[test]
+    fn kind_mix_parses_what_it_renders() {
+        let d = KindMix::default();
+        assert_eq!(d.render(), "0.35,0.3,0.1,0.05,0.2");
+        assert_eq!(KindMix::parse(&d.render()).unwrap(), d);
+        let k = KindMix::parse(" 0.7, 0.3,0.02 ,0.13,0.2").unwrap();
+        assert_eq!((k.direct, k.self_correct), (0.7, 0.13));
+        assert!(KindMix::parse("1,2,3,4").is_err());
+        assert!(KindMix::parse("1,2,x,4,5").is_err());
+        let cfg = CorpusConfig {
+            kinds: KindMix::parse("1,-1,0,0,0").unwrap(),
+            ..Default::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+
     #[test]
     fn default_corpus_is_pinned() {
         let (a, c) = default_tasks();

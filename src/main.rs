@@ -90,6 +90,17 @@ enum Command {
         /// `CorpusConfig::detailed`. The default output folder gets a `-detailed<P>` suffix.
         #[arg(long)]
         detailed: Option<f64>,
+        /// Relative weights of the corpus's document kinds: direct, step-by-step, slip,
+        /// self-correction, facts (default 0.35,0.30,0.10,0.05,0.20, as the shipped base models;
+        /// see `KindMix`). Another mix gets a `-kinds<weights>` suffix on the default output folder.
+        #[arg(long)]
+        kinds: Option<String>,
+        /// Fraction (0 to 1) of countdown's step-by-step documents written as a search: attempts
+        /// that miss, each rejected after "wait", then the one that works. Default 0, as the
+        /// shipped base models; see `CorpusConfig::search`. The default output folder gets a
+        /// `-search<P>` suffix.
+        #[arg(long)]
+        search: Option<f64>,
         /// The data folder (test sets, tokenizer).
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -459,6 +470,8 @@ fn run(cli: Cli) -> Result<()> {
             out,
             steps,
             detailed,
+            kinds,
+            search,
             data,
         } => {
             let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
@@ -471,6 +484,17 @@ fn run(cli: Cli) -> Result<()> {
                     .validate()
                     .with_context(|| format!("--detailed {p} (a fraction from 0 to 1)"))?;
             }
+            if let Some(k) = &kinds {
+                let context = || format!("--kinds {k} (five non-negative weights, not all zero)");
+                cfg.corpus.kinds = r1lab::corpus::KindMix::parse(k).with_context(context)?;
+                cfg.corpus.validate().with_context(context)?;
+            }
+            if let Some(p) = search {
+                cfg.corpus.search = p;
+                cfg.corpus
+                    .validate()
+                    .with_context(|| format!("--search {p} (a fraction from 0 to 1)"))?;
+            }
             let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
                 None => format!("base-{size}"),
@@ -478,6 +502,12 @@ fn run(cli: Cli) -> Result<()> {
             // Never overwrite the shipped base model with one pretrained on another corpus.
             if cfg.corpus.detailed > 0.0 {
                 name.push_str(&format!("-detailed{}", cfg.corpus.detailed));
+            }
+            if cfg.corpus.search > 0.0 {
+                name.push_str(&format!("-search{}", cfg.corpus.search));
+            }
+            if cfg.corpus.kinds != r1lab::corpus::KindMix::default() {
+                name.push_str(&format!("-kinds{}", cfg.corpus.kinds.render()));
             }
             cfg.task = task;
             let out = out.unwrap_or_else(|| data.join("checkpoints").join(&name));

@@ -232,6 +232,22 @@ fn bad_input_gets_one_clear_error() {
     ));
     assert!(err.contains("--detailed") && err.contains("1.5"), "{err}");
     let err = fails(&r1lab(
+        &[
+            "pretrain",
+            "--scale",
+            "smoke",
+            "--kinds",
+            "0.35,0.30,-1,0.05,0.20",
+        ],
+        &[],
+    ));
+    assert!(err.contains("--kinds") && err.contains("-1"), "{err}");
+    let err = fails(&r1lab(
+        &["pretrain", "--scale", "smoke", "--search", "2"],
+        &[],
+    ));
+    assert!(err.contains("--search") && err.contains("search"), "{err}");
+    let err = fails(&r1lab(
         &["r1-zero", "--scale", "smoke", "--max-completion", "0"],
         &[],
     ));

@@ -164,7 +164,15 @@ impl Task for ArithmeticTask {
         let (steps, value) = match op {
             // Column addition is already worked digit by digit: no finer grain.
             ArithOp::Add => addition_steps(a, b, flaw.coarse(), rng),
-            ArithOp::Mul => multiplication_steps(a, b, flaw, rng),
+            // A product cannot be checked against the question: no search.
+            ArithOp::Mul => {
+                let flaw = if flaw == Flaw::Search {
+                    Flaw::None
+                } else {
+                    flaw
+                };
+                multiplication_steps(a, b, flaw, rng)
+            }
         };
         Some(WorkedSolution {
             steps,

@@ -300,14 +300,20 @@ pub enum Flaw {
     /// finer-grained method of [`Flaw::Detailed`], so reflection is the slower computation.
     /// Tasks without a finer grain give their [`Flaw::SelfCorrect`] derivation.
     DetailedCheck,
+    /// A search, where the task's answer can be checked against the question: one to three
+    /// attempts that miss, each worked out and rejected after the reflection marker ("wait,
+    /// check: (25 + 3) * 2 = 56, not 24."), then the attempt that works. Checking an attempt is
+    /// easier than finding one, so the reflection pays: the setting of TinyZero's countdown runs.
+    /// Tasks whose answers cannot be checked that way give their [`Flaw::None`] derivation.
+    Search,
 }
 
 impl Flaw {
-    /// The flaw without the finer grain: [`Flaw::Detailed`] → [`Flaw::None`],
-    /// [`Flaw::DetailedCheck`] → [`Flaw::SelfCorrect`]; the others unchanged.
+    /// The flaw without the finer grain or the search: [`Flaw::Detailed`] and [`Flaw::Search`]
+    /// → [`Flaw::None`], [`Flaw::DetailedCheck`] → [`Flaw::SelfCorrect`]; the others unchanged.
     pub fn coarse(self) -> Flaw {
         match self {
-            Flaw::Detailed => Flaw::None,
+            Flaw::Detailed | Flaw::Search => Flaw::None,
             Flaw::DetailedCheck => Flaw::SelfCorrect,
             other => other,
         }
