@@ -18,8 +18,8 @@ empty. The promised files are listed in the notebook's metadata: `{"r1lab": {"wr
 evcxr can deliver a cell's stderr after the cell has gone idle: tagged with that cell's request when
 it arrives before the next request, with the next one after it. nbclient drops the first kind
 (an output whose parent is an earlier request); `Client` keeps it and files it under its cell. A
-short sentinel cell runs after the last one, for the second kind, and is removed before the
-notebook is saved.
+short sentinel cell runs after the last one, for the second kind and for a late line of the last
+cell (read while the sentinel runs), and is removed before the notebook is saved.
 
 `--self-test` proves the runner catches failures: a notebook whose cell panics, one whose cell
 returns an error through `?`, and one whose stderr arrives only after its cell has gone idle must

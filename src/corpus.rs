@@ -197,7 +197,10 @@ pub struct CorpusConfig {
     /// Probability that a step-by-step document of a task whose answers can be checked against
     /// the question (countdown) is written as a search ([`Flaw::Search`]): attempts that miss,
     /// each rejected after the reflection marker, then the one that works. Default 0.0, the
-    /// corpus of the shipped base models.
+    /// corpus of the shipped base models. Drawn after [`CorpusConfig::detailed`] and only when
+    /// that draw failed, so with both above 0 countdown's search share is `search · (1 − detailed)`.
+    /// Pretraining packs documents into rows of 128 tokens and a search runs to ~250, so most
+    /// searches are learnt without their question in view (`reports/LOG.md`).
     #[serde(default)]
     pub search: f64,
 }
@@ -414,7 +417,7 @@ fn problem_document(
             kind = DocKind::StepByStep;
         }
     }
-    // Drawn only when enabled, as `detailed`.
+    // Drawn only when enabled, as `detailed`, and only for a document not drawn detailed.
     let search =
         !detailed && cfg.search > 0.0 && kind == DocKind::StepByStep && rng.random_bool(cfg.search);
     if kind == DocKind::StepByStep && worked.is_none() {
@@ -698,9 +701,6 @@ mod tests {
         assert_eq!(x.len(), 300);
     }
 
-    /// The shipped base models were pretrained on the default corpus: a change to the generator
-    /// that alters it (an extra random draw, a reworded step) would make `r1lab pretrain` no longer
-    /// reproduce them. This pins a fingerprint (FNV-1a) of 2,000 default documents.
     #[test]
     fn kind_mix_parses_what_it_renders() {
         let d = KindMix::default();
@@ -717,6 +717,9 @@ mod tests {
         assert!(cfg.validate().is_err());
     }
 
+    /// The shipped base models were pretrained on the default corpus: a change to the generator
+    /// that alters it (an extra random draw, a reworded step) would make `r1lab pretrain` no longer
+    /// reproduce them. This pins a fingerprint (FNV-1a) of 2,000 default documents.
     #[test]
     fn default_corpus_is_pinned() {
         let (a, c) = default_tasks();

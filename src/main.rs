@@ -97,7 +97,8 @@ enum Command {
         kinds: Option<String>,
         /// Fraction (0 to 1) of countdown's step-by-step documents written as a search: attempts
         /// that miss, each rejected after "wait", then the one that works. Default 0, as the
-        /// shipped base models; see `CorpusConfig::search`. The default output folder gets a
+        /// shipped base models; see `CorpusConfig::search` (with --detailed, the share is of the
+        /// documents not drawn detailed). The default output folder gets a
         /// `-search<P>` suffix.
         #[arg(long)]
         search: Option<f64>,

@@ -246,7 +246,10 @@ fn bad_input_gets_one_clear_error() {
         &["pretrain", "--scale", "smoke", "--search", "2"],
         &[],
     ));
-    assert!(err.contains("--search") && err.contains("search"), "{err}");
+    assert!(
+        err.contains("--search 2") && err.contains("probability"),
+        "{err}"
+    );
     let err = fails(&r1lab(
         &["r1-zero", "--scale", "smoke", "--max-completion", "0"],
         &[],

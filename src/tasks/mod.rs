@@ -303,7 +303,8 @@ pub enum Flaw {
     /// A search, where the task's answer can be checked against the question: one to three
     /// attempts that miss, each worked out and rejected after the reflection marker ("wait,
     /// check: (25 + 3) * 2 = 56, not 24."), then the attempt that works. Checking an attempt is
-    /// easier than finding one, so the reflection pays: the setting of TinyZero's countdown runs.
+    /// easier than finding one, so the reflection is meant to pay, as in TinyZero's countdown runs
+    /// (for the 1M model it did not: `reports/LOG.md`).
     /// Tasks whose answers cannot be checked that way give their [`Flaw::None`] derivation.
     Search,
 }
