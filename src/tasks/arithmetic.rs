@@ -164,15 +164,7 @@ impl Task for ArithmeticTask {
         let (steps, value) = match op {
             // Column addition is already worked digit by digit: no finer grain.
             ArithOp::Add => addition_steps(a, b, flaw.coarse(), rng),
-            // A product cannot be checked against the question: no search.
-            ArithOp::Mul => {
-                let flaw = if flaw == Flaw::Search {
-                    Flaw::None
-                } else {
-                    flaw
-                };
-                multiplication_steps(a, b, flaw, rng)
-            }
+            ArithOp::Mul => multiplication_steps(a, b, flaw, rng),
         };
         Some(WorkedSolution {
             steps,
@@ -357,7 +349,8 @@ fn multiplication_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Ve
     let has_sum = parts.len() > 1;
     let slots = parts.len() + usize::from(has_sum);
     let flawed = match flaw {
-        Flaw::None | Flaw::Detailed => None,
+        // A product cannot be checked against the question: a search is the plain derivation.
+        Flaw::None | Flaw::Detailed | Flaw::Search => None,
         _ => Some(rng.random_range(0..slots.max(1))),
     };
     // A wrong value: off by 1 or 2 in one of the digits of `value / 10^zeros`.

@@ -550,7 +550,8 @@ impl Task for CountdownTask {
         };
         let mut out = Vec::new();
         if flaw == Flaw::Search {
-            // One to three attempts that miss, each rejected after "wait", then the solution.
+            // One to three attempts that miss, each rejected after "wait"; the solution's own
+            // steps follow (`coarse` below makes the search a plain derivation from here).
             let misses = rng.random_range(1..=3);
             for _ in 0..misses {
                 let Some((tried, value)) = (0..20)
@@ -563,13 +564,6 @@ impl Task for CountdownTask {
                 }
                 out.push(Step::correction(&tried.to_string(), value, target));
             }
-            for (k, &(a, op, b, v)) in steps.iter().enumerate() {
-                out.push(step_text(k, a, op, b, v));
-            }
-            return Some(WorkedSolution {
-                steps: out,
-                answer: expr.to_string(),
-            });
         }
         // Countdown has no finer-grained derivation.
         let flaw = flaw.coarse();
