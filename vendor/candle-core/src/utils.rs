@@ -417,8 +417,10 @@ fn candle_num_threads() -> usize {
 }
 
 pub fn get_num_threads() -> usize {
-    // Respond to the same environment variable as rayon.
-    rayon_num_threads()
+    // Respond to the same environment variable as rayon. Read once: without a thread mask in the
+    // environment, `default_num_threads` reads `/proc/cpuinfo`, and this runs for every matmul.
+    static NUM_THREADS: OnceLock<usize> = OnceLock::new();
+    *NUM_THREADS.get_or_init(rayon_num_threads)
 }
 
 /// On Apple Silicon: P-core count via `hw.perflevel0.logicalcpu`.
