@@ -169,6 +169,7 @@ pub fn generate_with(
     }
     let device = model.device().clone();
     let dtype = model.dtype();
+    let model = &model.for_decoding()?;
 
     // Prefill with the left-padded prompts.
     let mut ids = Vec::with_capacity(b * tp);

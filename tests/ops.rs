@@ -83,11 +83,12 @@ fn rope_matches_composed() {
 
 #[test]
 fn masked_softmax_matches_composed() {
-    let s = Var::from_tensor(&randn(&[2, 3, 5, 6], 5)).unwrap();
-    let valid: Vec<bool> = vec![
-        true, true, true, true, true, true, false, false, true, true, true, true,
-    ];
-    let mask = r1lab::model::attention_mask(&valid, 2, 1, 5, 6, DType::F32, &Device::Cpu).unwrap();
+    // 37 keys: two full lanes of the kernel's 16-wide reductions and a remainder; enough rows for
+    // the parallel path. Row 0 is left-padded by 5 keys, row 2 by 11.
+    let (b, h, t, k) = (3, 5, 36, 37);
+    let s = Var::from_tensor(&(randn(&[b, h, t, k], 5) * 3.0).unwrap()).unwrap();
+    let valid: Vec<bool> = (0..b * k).map(|i| i % k >= [5, 0, 11][i / k]).collect();
+    let mask = r1lab::model::attention_mask(&valid, b, 1, t, k, DType::F32, &Device::Cpu).unwrap();
     compare(
         &[s],
         |v| ops::masked_softmax(v[0].as_tensor(), &mask, 0.35).unwrap(),
@@ -103,9 +104,25 @@ fn masked_softmax_matches_composed() {
 }
 
 #[test]
+fn swiglu_matches_composed() {
+    // Large enough to take the parallel path, gate values in −30..30 (σ near 0 and 1).
+    let a = Var::from_tensor(&(randn(&[3, 70, 100], 7) * 30.0).unwrap()).unwrap();
+    let b = Var::from_tensor(&randn(&[3, 70, 100], 8)).unwrap();
+    compare(
+        &[a, b],
+        |v| ops::swiglu(v[0].as_tensor(), v[1].as_tensor()).unwrap(),
+        |v| (v[0].as_tensor().silu().unwrap() * v[1].as_tensor()).unwrap(),
+        1e-5,
+    );
+}
+
+#[test]
 fn target_logprob_matches_composed() {
-    let logits = Var::from_tensor(&(randn(&[9, 13], 6) * 4.0).unwrap()).unwrap();
-    let targets = Tensor::new(&[0u32, 12, 5, 5, 7, 1, 2, 3, 11], &Device::Cpu).unwrap();
+    // 37 classes (two full 16-wide lanes and a remainder), enough rows for the parallel path.
+    let (n, v) = (450, 37);
+    let logits = Var::from_tensor(&(randn(&[n, v], 6) * 4.0).unwrap()).unwrap();
+    let targets: Vec<u32> = (0..n).map(|i| ((i * 7 + 3) % v) as u32).collect();
+    let targets = Tensor::new(targets.as_slice(), &Device::Cpu).unwrap();
     compare(
         &[logits],
         |v| ops::target_logprob(v[0].as_tensor(), &targets).unwrap(),

@@ -30,14 +30,33 @@ const MASKED: f32 = -1e9;
 
 #[derive(Clone)]
 struct Linear {
+    /// `[out, in]`, as checkpoints store it.
     weight: Tensor,
     bias: Option<Tensor>,
+    /// A detached contiguous copy of `weightᵀ`, `[in, out]`, in a model made by
+    /// [`Model::for_decoding`].
+    weight_t: Option<Tensor>,
 }
 
 impl Linear {
+    /// The weight as the right operand of `x · Wᵀ`.
+    fn rhs(&self) -> Result<Tensor> {
+        Ok(match &self.weight_t {
+            Some(w) => w.clone(),
+            None => self.weight.t()?,
+        })
+    }
+
+    fn with_transposed(&self) -> Result<Self> {
+        Ok(Self {
+            weight_t: Some(self.weight.detach().t()?.contiguous()?),
+            ..self.clone()
+        })
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, i) = x.dims3()?;
-        let y = x.reshape((b * t, i))?.matmul(&self.weight.t()?)?;
+        let y = x.reshape((b * t, i))?.matmul(&self.rhs()?)?;
         let y = match &self.bias {
             Some(bias) => y.broadcast_add(bias)?,
             None => y,
@@ -187,14 +206,8 @@ impl Attention {
         let n_rep = nh / nkv;
         let q = q.reshape((b, nkv, n_rep * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.reshape((b, nh, t, tk))?;
-        let scores = scores.broadcast_add(mask)?;
-        let probs = if scores.dtype() == DType::F32 {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
-        } else {
-            candle_nn::ops::softmax(&scores.to_dtype(DType::F32)?, D::Minus1)?
-                .to_dtype(scores.dtype())?
-        };
+        let scores = q.matmul(&k.t()?)?.reshape((b, nh, t, tk))?;
+        let probs = attention_probs(&scores, mask, scale)?;
         let out = probs.reshape((b, nkv, n_rep * t, tk))?.matmul(&v)?;
         let out = out
             .reshape((b, nh, t, hd))?
@@ -204,13 +217,21 @@ impl Attention {
     }
 }
 
-/// `softmax(scores · scale + mask)` over keys: fused for f32 on the CPU, composed (in f32) else.
+/// `softmax(scores · scale + mask)` over keys. Fused (one pass, its own backward) for f32 on the
+/// CPU with a mask of shape `[b, 1, t, k]`; else composed: scaled and masked in the scores' dtype,
+/// the softmax in f32 (for half precision only the softmax is widened, so the graph keeps no f32
+/// copy of the scores before it).
 pub fn attention_probs(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
-    if ops::fused_ok(scores) && ops::fused_ok(mask) {
+    let (b, _, t, k) = scores.dims4()?;
+    if ops::fused_ok(scores) && ops::fused_ok(mask) && mask.dims() == [b, 1, t, k] {
         return Ok(ops::masked_softmax(scores, mask, scale)?);
     }
-    let s32 = (scores.to_dtype(DType::F32)? * scale)?.broadcast_add(&mask.to_dtype(DType::F32)?)?;
-    Ok(candle_nn::ops::softmax(&s32, D::Minus1)?.to_dtype(scores.dtype())?)
+    let z = (scores * scale)?.broadcast_add(mask)?;
+    Ok(if z.dtype() == DType::F32 {
+        candle_nn::ops::softmax(&z, D::Minus1)?
+    } else {
+        candle_nn::ops::softmax(&z.to_dtype(DType::F32)?, D::Minus1)?.to_dtype(z.dtype())?
+    })
 }
 
 #[derive(Clone)]
@@ -223,7 +244,12 @@ struct Mlp {
 impl Mlp {
     /// SwiGLU: `down(silu(gate(x)) · up(x))`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = (self.gate.forward(x)?.silu()? * self.up.forward(x)?)?;
+        let (g, u) = (self.gate.forward(x)?, self.up.forward(x)?);
+        let h = if ops::fused_ok(&g) {
+            ops::swiglu(&g, &u)?
+        } else {
+            (g.silu()? * u)?
+        };
         self.down.forward(&h)
     }
 }
@@ -246,6 +272,8 @@ pub struct Model {
     blocks: Vec<Block>,
     norm: Tensor,
     lm_head: Tensor,
+    /// `lm_headᵀ` contiguous, in a model made by [`Model::for_decoding`].
+    lm_head_t: Option<Tensor>,
     rope: Rope,
     device: Device,
     dtype: DType,
@@ -358,6 +386,7 @@ impl Model {
             |name: &str| -> Option<Tensor> { params.get(name).ok().map(|v| v.as_tensor().clone()) };
         let linear = |prefix: &str, bias: bool| -> Result<Linear> {
             Ok(Linear {
+                weight_t: None,
                 weight: get(&format!("{prefix}.weight"))?,
                 bias: if bias {
                     Some(get(&format!("{prefix}.bias"))?)
@@ -404,6 +433,7 @@ impl Model {
             embed,
             blocks,
             lm_head,
+            lm_head_t: None,
             rope,
             device,
             dtype,
@@ -434,6 +464,37 @@ impl Model {
     }
     pub fn num_parameters(&self) -> usize {
         self.params.num_elements()
+    }
+
+    /// The same model for token-by-token decoding on the CPU: every matrix is also held
+    /// transposed and contiguous (detached copies, `[in, out]`). A decode step multiplies a few
+    /// rows by every weight once; `gemm` then reads `Wᵀ` as stored instead of first gathering
+    /// the transposed operand element by element, which cost nearly as much as the arithmetic.
+    /// The copies are made once per call and do not follow later updates of the parameters, so
+    /// make a fresh one after each optimizer step (`sampling::generate_with` makes one per call).
+    /// On the CPU they hold a second copy of every matrix (the tied embedding too, as the LM
+    /// head) while the model is alive. Elsewhere (a GPU multiplies transposed operands directly)
+    /// it returns a plain clone, without doubling the weights' memory.
+    pub fn for_decoding(&self) -> Result<Self> {
+        if !self.device.is_cpu() {
+            return Ok(self.clone());
+        }
+        let mut m = self.clone();
+        for blk in &mut m.blocks {
+            for l in [
+                &mut blk.attn.q,
+                &mut blk.attn.k,
+                &mut blk.attn.v,
+                &mut blk.attn.o,
+                &mut blk.mlp.gate,
+                &mut blk.mlp.up,
+                &mut blk.mlp.down,
+            ] {
+                *l = l.with_transposed()?;
+            }
+        }
+        m.lm_head_t = Some(self.lm_head.detach().t()?.contiguous()?);
+        Ok(m)
     }
 
     /// An independent copy of the parameters (a frozen reference policy, a teacher).
@@ -481,7 +542,11 @@ impl Model {
     /// `[b, t, hidden] -> [b, t, vocab]` in f32.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let (b, t, h) = hidden.dims3()?;
-        let logits = hidden.reshape((b * t, h))?.matmul(&self.lm_head.t()?)?;
+        let rhs = match &self.lm_head_t {
+            Some(w) => w.clone(),
+            None => self.lm_head.t()?,
+        };
+        let logits = hidden.reshape((b * t, h))?.matmul(&rhs)?;
         Ok(logits.to_dtype(DType::F32)?.reshape((b, t, ()))?)
     }
 
