@@ -962,6 +962,10 @@ fn run(cli: Cli) -> Result<()> {
                     r.checkpoint, r.group_size, r.prompts_per_step, r.max_completion_length,
                     r.step_s, r.completion_tokens_per_step, r.completion_tokens_per_s, r.peak_rss_mb
                 );
+                eprintln!(
+                    "  per step: sampling {:.2} s | rollout tensors and reference/old log-probs {:.2} s | update {:.2} s",
+                    r.phase_s.sample, r.phase_s.score, r.phase_s.update
+                );
                 if let Some(path) = json {
                     write_bench_json(&path, &dev, serde_json::json!({ "grpo": r }))?;
                 }

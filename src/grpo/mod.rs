@@ -22,4 +22,4 @@ pub mod trainer;
 
 pub use advantage::{group_advantages, Scale};
 pub use loss::{grpo_loss, LossAggregation, LossConfig, LossStats};
-pub use trainer::{GrpoConfig, GrpoTrainer, StepMetrics};
+pub use trainer::{GrpoConfig, GrpoTrainer, PhaseSeconds, StepMetrics};

@@ -267,6 +267,21 @@ pub struct GrpoTrainer {
     /// Steps completed.
     pub step: usize,
     wall_s: f64,
+    /// Where this trainer's steps spent their time since it was built (not saved in checkpoints).
+    pub phase_s: PhaseSeconds,
+}
+
+/// Seconds spent in each phase of the GRPO steps a trainer has run: what `r1lab bench --grpo`
+/// prints to say where a step's time goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhaseSeconds {
+    /// Sampling the G completions of every prompt (KV-cached decoding).
+    pub sample: f64,
+    /// Building the rollout tensors and the reference (and, with μ > 1 or minibatches,
+    /// old-policy) log-probs. The rule-based rewards are in none of the three.
+    pub score: f64,
+    /// The μ updates: policy log-probs, loss, backward, clipping, AdamW.
+    pub update: f64,
 }
 
 impl GrpoTrainer {
@@ -310,6 +325,7 @@ impl GrpoTrainer {
             schedule,
             step: 0,
             wall_s: 0.0,
+            phase_s: PhaseSeconds::default(),
         })
     }
 
@@ -365,8 +381,10 @@ impl GrpoTrainer {
                     .wrapping_add((round as u64) << 40),
             );
             // Rollouts: the sampler runs no backward graph, so they are detached by construction.
+            let sample_start = Instant::now();
             let round_completions =
                 generate(&self.policy, &self.tokenizer, &round_prompts, g, &sampling)?;
+            self.phase_s.sample += sample_start.elapsed().as_secs_f64();
             problems.extend(round_problems);
             prompts.extend(round_prompts);
             // Rule-based rewards.
@@ -501,27 +519,28 @@ impl GrpoTrainer {
             // Only with μ = 1 *and* one minibatch is every update made at the sampling policy;
             // otherwise later updates are off-policy and need the old log-probs for ρ.
             let mut prepared = Vec::new();
+            let score_start = Instant::now();
             for part in rows.chunks(chunk) {
                 let t = RolloutTensors::build(part, &self.policy, self.tokenizer.pad_id)?;
                 let old = if cfg.mu > 1 || cfg.minibatches > 1 {
-                    Some(self.policy.token_logprobs(&t.batch, &t.targets)?.detach())
+                    Some(t.logprobs(&self.policy)?.detach())
                 } else {
                     None
                 };
                 let reference = match &self.reference {
-                    Some(r) if cfg.beta > 0.0 => {
-                        Some(r.token_logprobs(&t.batch, &t.targets)?.detach())
-                    }
+                    Some(r) if cfg.beta > 0.0 => Some(t.logprobs(r)?.detach()),
                     _ => None,
                 };
                 prepared.push((t, old, reference));
             }
+            self.phase_s.score += score_start.elapsed().as_secs_f64();
+            let update_start = Instant::now();
             let loss_cfg = cfg.loss();
             let (mut loss_sum, mut norm_sum, mut kl_sum, mut low_sum, mut high_sum, mut count) =
                 (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
             for _ in 0..cfg.mu {
                 for (t, old, reference) in &prepared {
-                    let logp = self.policy.token_logprobs(&t.batch, &t.targets)?;
+                    let logp = t.logprobs(&self.policy)?;
                     // With μ = 1 and one minibatch the old policy is the current one: ρ = 1
                     // with the gradient of π_θ.
                     let old = match old {
@@ -554,6 +573,7 @@ impl GrpoTrainer {
                     count += 1.0;
                 }
             }
+            self.phase_s.update += update_start.elapsed().as_secs_f64();
             metrics.loss = loss_sum / count;
             metrics.grad_norm = norm_sum / count;
             metrics.kl = kl_sum / count;
@@ -754,18 +774,70 @@ struct RolloutRow {
     masked: bool,
 }
 
-/// A minibatch of rollouts as tensors: inputs `prompt ++ completion[..-1]` left-padded, targets
-/// shifted by one, the mask selecting completion tokens.
+/// One minibatch of rollouts as tensors: inputs `prompt ++ completion[..-1]` left-padded, targets
+/// shifted by one, the mask selecting completion tokens. The rows are sorted by length and the
+/// model sees them in buckets of similar length, each left-padded only to its own longest row, so
+/// the padding of a batch with one long completion among short ones is not computed; `logprobs`
+/// pads each bucket's log-probs back to the common width `[b, t]` (completion tokens
+/// right-aligned, as the mask).
+/// The loss sums or averages over rows, so the order of the rows does not change it.
 struct RolloutTensors {
-    batch: Batch,
-    targets: Tensor,
+    buckets: Vec<(Batch, Tensor)>,
+    width: usize,
     mask: Tensor,
     advantages: Tensor,
+}
+
+/// At most this many buckets per minibatch on the CPU (one elsewhere): each costs a forward and
+/// backward pass of its own.
+const MAX_BUCKETS: usize = 4;
+/// The per-bucket cost of those passes, in padded tokens, that a further bucket must save.
+const BUCKET_COST_TOKENS: usize = 256;
+
+/// Splits ascending lengths into at most `max_buckets` contiguous groups minimising the padded
+/// tokens `Σ rows × longest` plus `cost` per group; returns each group's end (exclusive).
+fn bucket_ends(sorted_lens: &[usize], max_buckets: usize, cost: usize) -> Vec<usize> {
+    let n = sorted_lens.len();
+    if n == 0 {
+        return vec![];
+    }
+    // best[k][i]: the least cost of the first i rows in k groups, and where the last group starts.
+    let inf = usize::MAX / 2;
+    let mut best = vec![vec![(inf, 0usize); n + 1]; max_buckets + 1];
+    best[0][0] = (0, 0);
+    for k in 1..=max_buckets {
+        for i in 1..=n {
+            for j in 0..i {
+                let prev = best[k - 1][j].0;
+                if prev >= inf {
+                    continue;
+                }
+                let c = prev + (i - j) * sorted_lens[i - 1] + cost;
+                if c < best[k][i].0 {
+                    best[k][i] = (c, j);
+                }
+            }
+        }
+    }
+    let k_best = (1..=max_buckets)
+        .min_by_key(|&k| (best[k][n].0, k))
+        .unwrap_or(1);
+    let mut ends = Vec::with_capacity(k_best);
+    let (mut k, mut i) = (k_best, n);
+    while k > 0 {
+        ends.push(i);
+        i = best[k][i].1;
+        k -= 1;
+    }
+    ends.reverse();
+    ends
 }
 
 impl RolloutTensors {
     fn build(rows: &[RolloutRow], model: &Model, pad: u32) -> Result<Self> {
         let device = model.device();
+        let mut rows: Vec<&RolloutRow> = rows.iter().collect();
+        rows.sort_by_key(|r| r.prompt.len() + r.completion.len());
         let inputs: Vec<Vec<u32>> = rows
             .iter()
             .map(|r| {
@@ -774,29 +846,72 @@ impl RolloutTensors {
                 v
             })
             .collect();
-        let t = inputs.iter().map(|r| r.len()).max().unwrap_or(1);
+        let lens: Vec<usize> = inputs.iter().map(|r| r.len()).collect();
+        let width = lens.last().copied().unwrap_or(1);
         let b = rows.len();
-        let mut targets = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t);
+        // Targets per bucket (at the bucket's width); mask at the common width.
+        let targets_at = |r: &RolloutRow, inp: &[u32], t: usize| -> Vec<u32> {
+            let mut v = vec![0u32; t - inp.len() + r.prompt.len() - 1];
+            v.extend_from_slice(&r.completion);
+            v
+        };
+        let mut mask = Vec::with_capacity(b * width);
         for (r, inp) in rows.iter().zip(&inputs) {
-            let pad_n = t - inp.len();
-            targets.extend(std::iter::repeat_n(0u32, pad_n + r.prompt.len() - 1));
-            targets.extend_from_slice(&r.completion);
-            mask.extend(std::iter::repeat_n(0f32, pad_n + r.prompt.len() - 1));
+            mask.extend(std::iter::repeat_n(
+                0f32,
+                width - inp.len() + r.prompt.len() - 1,
+            ));
             mask.extend(std::iter::repeat_n(
                 if r.masked { 0f32 } else { 1f32 },
                 r.completion.len(),
             ));
         }
+        let mut buckets = Vec::new();
+        let mut start = 0;
+        // On a GPU a pass costs mostly kernel launches, so padding is cheaper than more passes.
+        let max_buckets = if device.is_cpu() { MAX_BUCKETS } else { 1 };
+        for end in bucket_ends(&lens, max_buckets, BUCKET_COST_TOKENS) {
+            let t = lens[end - 1];
+            let targets: Vec<u32> = (start..end)
+                .flat_map(|i| targets_at(rows[i], &inputs[i], t))
+                .collect();
+            buckets.push((
+                Batch::left_padded(&inputs[start..end], pad, model.dtype(), device)?,
+                Tensor::from_vec(targets, (end - start, t), device)?,
+            ));
+            start = end;
+        }
         Ok(Self {
-            batch: Batch::left_padded(&inputs, pad, model.dtype(), device)?,
-            targets: Tensor::from_vec(targets, (b, t), device)?,
-            mask: Tensor::from_vec(mask, (b, t), device)?,
+            buckets,
+            width,
+            mask: Tensor::from_vec(mask, (b, width), device)?,
             advantages: Tensor::from_vec(
                 rows.iter().map(|r| r.advantage as f32).collect::<Vec<_>>(),
                 b,
                 device,
             )?,
+        })
+    }
+
+    /// `log π(o_t | q, o_<t)` of every row, `[b, width]`, zero left of each bucket's width.
+    fn logprobs(&self, model: &Model) -> Result<Tensor> {
+        let parts = self
+            .buckets
+            .iter()
+            .map(|(batch, targets)| {
+                let lp = model.token_logprobs(batch, targets)?;
+                let t = lp.dim(1)?;
+                Ok(if t < self.width {
+                    lp.pad_with_zeros(1, self.width - t, 0)?
+                } else {
+                    lp
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut parts = parts;
+        Ok(match parts.len() {
+            1 => parts.swap_remove(0),
+            _ => Tensor::cat(&parts, 0)?,
         })
     }
 }
@@ -935,4 +1050,78 @@ fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
         }
     }
     checkpoint::atomic_write(path, out.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn buckets_split_where_padding_costs_most() {
+        // One bucket when the rows are alike; the long row alone when it would pad all the rest.
+        assert_eq!(bucket_ends(&[10, 10, 11, 11], 4, 256), vec![4]);
+        let mut lens = vec![40; 63];
+        lens.push(160);
+        assert_eq!(bucket_ends(&lens, 4, 256), vec![63, 64]);
+        // Never more than asked, and every row in a bucket.
+        let lens: Vec<usize> = (1..=64).map(|i| i * 3).collect();
+        let ends = bucket_ends(&lens, 3, 0);
+        assert_eq!(ends.len(), 3);
+        assert_eq!(ends.last(), Some(&64));
+        assert!(bucket_ends(&[], 4, 256).is_empty());
+    }
+
+    #[test]
+    fn bucketed_logprobs_equal_each_row_alone() {
+        let model = crate::model::tiny_random(64, 3);
+        // Lengths far apart, so the rows fall into several buckets.
+        let rows: Vec<RolloutRow> = (0..12)
+            .map(|i| RolloutRow {
+                prompt: (0..3 + i % 3)
+                    .map(|j| (5 + j * 7 + i) as u32 % 60)
+                    .collect(),
+                completion: (0..if i == 7 { 60 } else { 2 + i * 2 })
+                    .map(|j| (11 + j * 5 + i * 3) as u32 % 60)
+                    .collect(),
+                advantage: i as f64 - 5.5,
+                masked: i == 4,
+            })
+            .collect();
+        let t = RolloutTensors::build(&rows, &model, 0).unwrap();
+        assert!(t.buckets.len() > 1, "expected several buckets");
+        let lp = t.logprobs(&model).unwrap().to_vec2::<f32>().unwrap();
+        let mask = t.mask.to_vec2::<f32>().unwrap();
+        let adv = t.advantages.to_vec1::<f32>().unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            // Where the sort put row i (advantages are distinct).
+            let k = adv.iter().position(|&a| a == r.advantage as f32).unwrap();
+            // Independently: the row alone, unpadded, through the plain forward pass; the
+            // log-softmax of the logits at each position before a completion token.
+            let ids: Vec<u32> = r.prompt.iter().chain(&r.completion).copied().collect();
+            let n_ids = ids.len();
+            let batch = Batch::left_padded(&[ids], 0, DType::F32, &Device::Cpu).unwrap();
+            let logits = model.forward(&batch).unwrap();
+            let lsm = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)
+                .unwrap()
+                .squeeze(0)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            assert_eq!(lsm.len(), n_ids);
+            let n = r.completion.len();
+            let p = r.prompt.len();
+            for (j, &tok) in r.completion.iter().enumerate() {
+                let want = lsm[p - 1 + j][tok as usize];
+                let got = lp[k][t.width - n + j];
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "row {i} token {j}: {got} vs {want}"
+                );
+            }
+            let m = &mask[k][t.width - n..];
+            assert!(m.iter().all(|&v| v == if r.masked { 0.0 } else { 1.0 }));
+            assert_eq!(mask[k][..t.width - n].iter().sum::<f32>(), 0.0);
+        }
+    }
 }
