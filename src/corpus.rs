@@ -203,6 +203,15 @@ pub struct CorpusConfig {
     /// searches are learnt without their question in view (`reports/LOG.md`).
     #[serde(default)]
     pub search: f64,
+    /// Probability that a plain step-by-step document first states a guess, a direct answer (as
+    /// often wrong as [`CorpusConfig::direct_wrong_rate`]), then checks it by working the problem
+    /// after the reflection marker: "so the answer is 75. wait, check: column 1: … so the answer
+    /// is 85." The final answer is always the worked one. Default 0.0, the corpus of the shipped
+    /// base models. A check by the derivation is as reliable as the derivation, which for the
+    /// base model is far more reliable than a direct answer: the reflection that RL should keep.
+    /// Drawn only for documents not drawn detailed or as a search.
+    #[serde(default)]
+    pub guess: f64,
 }
 
 impl Default for CorpusConfig {
@@ -218,6 +227,7 @@ impl Default for CorpusConfig {
             facts_per_doc: 8,
             detailed: 0.0,
             search: 0.0,
+            guess: 0.0,
         }
     }
 }
@@ -258,6 +268,7 @@ impl CorpusConfig {
         check_probability("direct_wrong_max", self.direct_wrong_max)?;
         check_probability("detailed", self.detailed)?;
         check_probability("search", self.search)?;
+        check_probability("guess", self.guess)?;
         ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
         Ok(())
     }
@@ -429,6 +440,21 @@ fn problem_document(
         worked = flawed(task, &problem, flaw, rng);
         if worked.is_none() {
             kind = DocKind::Direct;
+        }
+        // Drawn only when enabled, as `detailed`, and only for a plain derivation.
+        if let Some(w) = worked.as_mut().filter(|_| !detailed && !search) {
+            if cfg.guess > 0.0 && rng.random_bool(cfg.guess) {
+                let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
+                let guess = if wrong {
+                    flawed(task, &problem, Flaw::Slip, rng).map(|s| s.answer)
+                } else {
+                    None
+                };
+                let guess = guess.unwrap_or_else(|| problem.answer.clone());
+                let mut steps = vec![Step::answer_is(&guess), Step::check_by_working()];
+                steps.append(&mut w.steps);
+                w.steps = steps;
+            }
         }
     }
     let lang_draw = pick(
@@ -870,6 +896,58 @@ mod tests {
     }
 
     /// Whether a text holds the reflection marker as a check opens ("wait, " or "hok, ").
+    #[test]
+    fn guess_documents_check_a_guess_by_working_and_end_right() {
+        let cfg = CorpusConfig {
+            guess: 0.5,
+            ..small(3)
+        };
+        // Every step is a true equation and every document states its real answer.
+        check_documents(&cfg);
+        let (a, c) = default_tasks();
+        let (mut guessed, mut wrong_guesses, mut sbs) = (0, 0, 0);
+        for d in docs(&cfg) {
+            if d.kind != DocKind::StepByStep {
+                continue;
+            }
+            sbs += 1;
+            let reasoning = reasoning_of(&d);
+            if !holds_marker(reasoning) {
+                continue;
+            }
+            guessed += 1;
+            assert_eq!(d.correct, Some(true), "{}", d.text);
+            // "so the answer is G. wait, check: …": the guess comes first, before the marker.
+            let (head, _) = Lang::ALL
+                .iter()
+                .filter_map(|&l| reasoning.split_once(&format!("{}, ", reflection_marker(l))))
+                .next()
+                .unwrap();
+            let guess = Lang::ALL
+                .iter()
+                .find_map(|&l| head.trim().strip_prefix(answer_phrase(l)))
+                .unwrap_or_else(|| panic!("no guess before the check: {}", d.text))
+                .trim()
+                .trim_end_matches('.');
+            let problem = d.problem.as_ref().unwrap();
+            let task: &dyn Task = if problem.id.starts_with("countdown") {
+                &c
+            } else {
+                &a
+            };
+            if !task.verify(problem, guess) {
+                wrong_guesses += 1;
+            }
+        }
+        assert!(
+            guessed * 4 > sbs && guessed * 4 < sbs * 3,
+            "{guessed} of {sbs}"
+        );
+        // Some guesses are wrong (as direct answers are), so copying the guess does not pay.
+        assert!(wrong_guesses * 10 > guessed, "{wrong_guesses} of {guessed}");
+        assert!(wrong_guesses < guessed, "{wrong_guesses} of {guessed}");
+    }
+
     fn holds_marker(t: &str) -> bool {
         Lang::ALL
             .iter()
@@ -950,7 +1028,9 @@ mod tests {
                 DocKind::Direct => assert_eq!(eqs, 0, "{}", d.text),
                 DocKind::Facts => unreachable!(),
             }
-            if d.kind != DocKind::SelfCorrect && !search {
+            // A guess checked by working (`guess` above 0) holds the marker in a derivation.
+            let guessed = cfg.guess > 0.0 && d.kind == DocKind::StepByStep;
+            if d.kind != DocKind::SelfCorrect && !search && !guessed {
                 for l in Lang::ALL {
                     assert!(!reasoning.contains(reflection_marker(l)), "{}", d.text);
                 }

@@ -102,6 +102,12 @@ enum Command {
         /// `-search<P>` suffix.
         #[arg(long)]
         search: Option<f64>,
+        /// Fraction (0 to 1) of plain step-by-step documents that first state a guess (a direct
+        /// answer, sometimes wrong) and then check it by working after "wait". Default 0, as the
+        /// shipped base models; see `CorpusConfig::guess`. The default output folder gets a
+        /// `-guess<P>` suffix.
+        #[arg(long)]
+        guess: Option<f64>,
         /// The data folder (test sets, tokenizer).
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -473,6 +479,7 @@ fn run(cli: Cli) -> Result<()> {
             detailed,
             kinds,
             search,
+            guess,
             data,
         } => {
             let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
@@ -496,6 +503,12 @@ fn run(cli: Cli) -> Result<()> {
                     .validate()
                     .with_context(|| format!("--search {p} (a fraction from 0 to 1)"))?;
             }
+            if let Some(p) = guess {
+                cfg.corpus.guess = p;
+                cfg.corpus
+                    .validate()
+                    .with_context(|| format!("--guess {p} (a fraction from 0 to 1)"))?;
+            }
             let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
                 None => format!("base-{size}"),
@@ -506,6 +519,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             if cfg.corpus.search > 0.0 {
                 name.push_str(&format!("-search{}", cfg.corpus.search));
+            }
+            if cfg.corpus.guess > 0.0 {
+                name.push_str(&format!("-guess{}", cfg.corpus.guess));
             }
             if cfg.corpus.kinds != r1lab::corpus::KindMix::default() {
                 name.push_str(&format!("-kinds{}", cfg.corpus.kinds.render()));

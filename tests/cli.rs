@@ -251,6 +251,14 @@ fn bad_input_gets_one_clear_error() {
         "{err}"
     );
     let err = fails(&r1lab(
+        &["pretrain", "--scale", "smoke", "--guess", "1.5"],
+        &[],
+    ));
+    assert!(
+        err.contains("--guess 1.5") && err.contains("probability"),
+        "{err}"
+    );
+    let err = fails(&r1lab(
         &["r1-zero", "--scale", "smoke", "--max-completion", "0"],
         &[],
     ));

@@ -250,6 +250,16 @@ impl Step {
             .text(format!(" {wrong}."))
     }
 
+    /// "wait, check:", after a guessed answer: the derivation that follows checks it
+    /// ([`crate::corpus::CorpusConfig::guess`]).
+    pub fn check_by_working() -> Self {
+        Step::new()
+            .phrase(Phrase::Wait)
+            .text(", ")
+            .phrase(Phrase::Check)
+            .text(":")
+    }
+
     /// The closing step "so the answer is {answer}."
     pub fn answer_is(answer: &str) -> Self {
         Step::new()
