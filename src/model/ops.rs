@@ -38,6 +38,9 @@ fn u32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [u32]>
     }
 }
 
+/// [`exp`] returns exactly 0 below this.
+const EXP_ZERO_BELOW: f32 = -87.3;
+
 /// `eˣ` for f32 without a call into libm, so the loops of the kernels below vectorise (libm's
 /// scalar `expf` was ~7% of a 1M training step). Range reduction `x = n·ln2 + r`, |r| ≤ ln2/2,
 /// then a degree-7 polynomial for `eʳ` (Cephes' `expf` coefficients) and `2ⁿ` built in the
@@ -45,7 +48,7 @@ fn u32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [u32]>
 /// below −87.3 it returns 0, above 88.3 +∞ (the true value overflows at 88.72), NaN stays NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const LO: f32 = -87.3;
+    const LO: f32 = EXP_ZERO_BELOW;
     const HI: f32 = 88.3;
     const MAGIC: f32 = 12_582_912.0; // 1.5·2²³: adding and subtracting it rounds to an integer
     const LN2_HI: f32 = 0.693_359_4;
@@ -346,7 +349,16 @@ impl CustomOp2 for MaskedSoftmax {
                 o[j] = xr[j] * self.scale + mr[j];
             }
             let max = max_lanes(o);
-            for v in o.iter_mut() {
+            // Keys masked out (or far below the maximum) give exactly 0 from `exp`: the causal
+            // tail and the left padding are written as zeros instead of exponentiated. The sum
+            // still runs over every key, so the result is the same to the bit.
+            // A NaN counts as live, so it still reaches the sum.
+            let live = |v: &f32| *v - max >= EXP_ZERO_BELOW || v.is_nan();
+            let beg = o.iter().position(live).unwrap_or(k);
+            let end = o.iter().rposition(live).map_or(beg, |j| j + 1);
+            o[..beg].fill(0.0);
+            o[end..].fill(0.0);
+            for v in o[beg..end].iter_mut() {
                 *v = exp(*v - max);
             }
             let inv = 1.0 / sum_lanes(k, |j| o[j]);
@@ -615,6 +627,51 @@ pub fn target_logprob(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    /// The masked softmax exponentiates every key, as it did before it skipped the keys that
+    /// `exp` sends to zero.
+    fn softmax_every_key(x: &[f32], m: &[f32], scale: f32) -> Vec<f32> {
+        let v: Vec<f32> = x.iter().zip(m).map(|(a, b)| a * scale + b).collect();
+        let max = super::max_lanes(&v);
+        let e: Vec<f32> = v.iter().map(|a| super::exp(a - max)).collect();
+        let inv = 1.0 / super::sum_lanes(e.len(), |j| e[j]);
+        e.iter().map(|a| a * inv).collect()
+    }
+
+    #[test]
+    fn masked_softmax_skips_only_exact_zeros() {
+        // Causal and left-padded rows of 37 keys (lanes and a remainder), a NaN in a masked tail.
+        let (b, t, k) = (2, 37, 37);
+        let valid: Vec<bool> = (0..b * k).map(|i| i % k >= [0, 9][i / k]).collect();
+        let mask =
+            crate::model::attention_mask(&valid, b, 0, t, k, DType::F32, &Device::Cpu).unwrap();
+        let mut x: Vec<f32> = (0..b * t * k)
+            .map(|i| ((i * 7919 % 1000) as f32 / 100.0) - 5.0)
+            .collect();
+        let nan_at = (t - 3) * k + k - 1; // row 0, query t-3: key k-1 is in its causal tail
+        x[nan_at] = f32::NAN;
+        let scores = Tensor::from_vec(x.clone(), (b, 1, t, k), &Device::Cpu).unwrap();
+        let got = super::masked_softmax(&scores, &mask, 0.7)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let m = mask.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for r in 0..b * t {
+            let want = softmax_every_key(&x[r * k..(r + 1) * k], &m[r * k..(r + 1) * k], 0.7);
+            let got = &got[r * k..(r + 1) * k];
+            if r == t - 3 {
+                assert!(got.iter().all(|v| v.is_nan()), "the NaN must reach its row");
+                continue;
+            }
+            for (a, w) in got.iter().zip(&want) {
+                assert_eq!(a.to_bits(), w.to_bits(), "row {r}: {a} vs {w}");
+            }
+        }
+    }
+
     #[test]
     fn exp_matches_libm() {
         let mut worst = 0f64;
