@@ -450,20 +450,14 @@ impl CustomOp2 for SwiGlu {
             candle_core::bail!("swiglu: gate and up differ in shape");
         }
         let mut out = vec![0f32; a.len()];
-        let f = |c: usize, o: &mut [f32]| {
+        // Chunks of CHUNK elements, split across threads as rows are.
+        rows_mut(&mut out, CHUNK, |c, o| {
             let base = c * CHUNK;
             for (j, oj) in o.iter_mut().enumerate() {
                 let x = a[base + j];
                 *oj = x / (1.0 + exp(-x)) * b[base + j];
             }
-        };
-        if out.len() >= PAR_MIN {
-            out.par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(c, o)| f(c, o));
-        } else {
-            out.chunks_mut(CHUNK).enumerate().for_each(|(c, o)| f(c, o));
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
