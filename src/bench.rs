@@ -227,8 +227,9 @@ pub struct GrpoBenchResult {
     pub completion_tokens_per_step: f64,
     /// Completion tokens per second of whole steps: the fair unit when lengths differ.
     pub completion_tokens_per_s: f64,
-    /// Mean seconds per timed step in sampling, scoring (reference log-probs) and the update
-    /// (absent from results written before it was measured).
+    /// Mean seconds per timed step in sampling, scoring (rollout tensors and reference and
+    /// old-policy log-probs) and the update (absent from results written before it was
+    /// measured).
     #[serde(default)]
     pub phase_s: crate::grpo::PhaseSeconds,
     pub peak_rss_mb: f64,
@@ -292,11 +293,7 @@ pub fn bench_grpo_step(work: &GrpoWork, device: &Device) -> Result<GrpoBenchResu
         step_s: secs / work.steps as f64,
         completion_tokens_per_step: tokens as f64 / work.steps as f64,
         completion_tokens_per_s: tokens as f64 / secs,
-        phase_s: crate::grpo::PhaseSeconds {
-            sample: (trainer.phase_s.sample - before.sample) / work.steps as f64,
-            score: (trainer.phase_s.score - before.score) / work.steps as f64,
-            update: (trainer.phase_s.update - before.update) / work.steps as f64,
-        },
+        phase_s: trainer.phase_s.per_step_since(&before, work.steps),
         peak_rss_mb: peak_rss_mb(),
     })
 }

@@ -62,20 +62,26 @@ pub enum DocLang {
     Mixed,
 }
 
-/// Proportions of document kinds (relative weights; they need not sum to 1).
+/// Proportions of document kinds (relative weights; they need not sum to 1). The defaults
+/// (0.70, 0.30, 0.02, 0.13, 0.20: of the problem documents, 61% direct, 26% derivations, 2% slips,
+/// 11% self-corrections) replaced 0.35, 0.30, 0.10, 0.05, 0.20 on 2026-11-29: from a base model
+/// that already worked most problems, R1-Zero had little to lengthen (×1.25 against the ×1.5
+/// target), and reflection written after right steps as often as after wrong ones
+/// (`reports/LOG.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KindMix {
-    /// Direct answers. Default 0.35: answers without working are the most common form of
-    /// question/answer text, and they teach the question→answer format.
+    /// Direct answers. Default 0.70: answers without working are the most common form of
+    /// question/answer text, as a pretrained model answers before RL teaches it to think; they
+    /// teach the question→answer format, and they leave R1-Zero's response length room to grow.
     pub direct: f64,
     /// Correct step-by-step derivations. Default 0.30: enough for the model to learn the
     /// algorithms, so sampled chains of thought are often right before RL.
     pub step_by_step: f64,
-    /// Derivations with a slip. Default 0.10: imperfect reasoning is common on the web; it gives
-    /// RL wrong chains of thought to push down.
+    /// Derivations with a slip. Default 0.02: imperfect reasoning exists, for RL to push down,
+    /// but a wrong step is seldom left uncaught, so the reflection marker follows wrong steps.
     pub slip: f64,
-    /// Self-correcting derivations. Default 0.05: reflection exists but is rare, so its
-    /// increase under RL (the "aha moment", §2.2.4) is measurable.
+    /// Self-correcting derivations. Default 0.13: reflection exists but is rare (6.5 per slip),
+    /// so its change under RL (the "aha moment", §2.2.4) is measurable.
     pub self_correct: f64,
     /// Arithmetic-fact lists. Default 0.20: the single operations every derivation is built
     /// from, like the tables of elementary-school text.
@@ -84,7 +90,7 @@ pub struct KindMix {
 
 impl KindMix {
     /// Parses five comma-separated weights in the field order: direct, step-by-step, slip,
-    /// self-correction, facts (e.g. `0.35,0.30,0.10,0.05,0.20`, the default). Ranges are checked
+    /// self-correction, facts (e.g. `0.70,0.30,0.02,0.13,0.20`, the default). Ranges are checked
     /// by [`CorpusConfig::validate`].
     pub fn parse(s: &str) -> Result<Self> {
         let w = s
@@ -127,10 +133,10 @@ impl KindMix {
 impl Default for KindMix {
     fn default() -> Self {
         Self {
-            direct: 0.35,
+            direct: 0.70,
             step_by_step: 0.30,
-            slip: 0.10,
-            self_correct: 0.05,
+            slip: 0.02,
+            self_correct: 0.13,
             facts: 0.20,
         }
     }
@@ -162,7 +168,7 @@ impl Default for LangMix {
 /// Settings of [`generate_documents`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorpusConfig {
-    /// Number of documents. Default 20 000 (≈ 1.1M tokens: documents average ~57 tokens
+    /// Number of documents. Default 20 000 (≈ 1.1M tokens: documents average ~53 tokens
     /// with digits split individually, the longest ~180).
     pub num_docs: usize,
     /// Seed of the generator; the same config always gives the same corpus.
@@ -214,7 +220,26 @@ pub struct CorpusConfig {
     /// Drawn only for documents not drawn detailed or as a search.
     #[serde(default)]
     pub guess: f64,
+    /// Probability that a plain step-by-step document checks its answer by working the problem
+    /// again after the reflection marker, the operands restated and alternately swapped
+    /// ([`Task::rework`]), until two workings agree: "… so the answer is 75. wait, check: 51 +
+    /// 24: column 1: … so the answer is 85. wait, check: 24 + 51: … so the answer is 75." Each
+    /// working slips with probability [`RECHECK_SLIP`]; the answers that agree, and so the final
+    /// answer, are always right. Default 0.0, the corpus of the shipped base models. Meant as
+    /// reflection that pays: answers that agree are right far more often than one answer, and
+    /// comparing two numbers is easier for a small model than any step it checks. Drawn only for
+    /// documents not drawn detailed, as a search or as a guess; tasks without a rework keep the
+    /// plain derivation.
+    #[serde(default)]
+    pub recheck: f64,
 }
+
+/// The probability that a working of a recheck ([`CorpusConfig::recheck`]) slips: in about 44%
+/// of those documents the first two answers disagree, so working again is not a formality.
+pub const RECHECK_SLIP: f64 = 0.25;
+
+/// The most workings in a recheck ([`CorpusConfig::recheck`]).
+pub const RECHECK_MAX_WORKINGS: usize = 4;
 
 impl Default for CorpusConfig {
     fn default() -> Self {
@@ -230,6 +255,7 @@ impl Default for CorpusConfig {
             detailed: 0.0,
             search: 0.0,
             guess: 0.0,
+            recheck: 0.0,
         }
     }
 }
@@ -271,6 +297,7 @@ impl CorpusConfig {
         check_probability("detailed", self.detailed)?;
         check_probability("search", self.search)?;
         check_probability("guess", self.guess)?;
+        check_probability("recheck", self.recheck)?;
         ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
         Ok(())
     }
@@ -315,8 +342,8 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> Option<T> {
 }
 
 /// The language of each step (`n` steps, the last being "so the answer is"). A mixed document
-/// whose draws all came out alike gets one step switched, chosen among `worded` (the steps that
-/// contain phrasebook words; a step of numbers alone would not show the switch).
+/// whose worded steps (`worded`: those that contain phrasebook words) all drew alike gets one of
+/// them switched; a step of numbers alone would not show a language.
 fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize, worded: &[usize]) -> Vec<Lang> {
     match lang {
         DocLang::A => vec![Lang::A; n],
@@ -331,7 +358,9 @@ fn step_langs(rng: &mut ChaCha8Rng, lang: DocLang, n: usize, worded: &[usize]) -
                     }
                 })
                 .collect();
-            if n > 1 && langs.iter().all(|l| *l == langs[0]) && !worded.is_empty() {
+            // Alike where it shows: a step of numbers alone takes no part.
+            let first = worded.first().map(|&i| langs[i]);
+            if n > 1 && first.is_some() && worded.iter().all(|&i| Some(langs[i]) == first) {
                 let i = worded[rng.random_range(0..worded.len())];
                 langs[i] = langs[i].other();
             }
@@ -404,6 +433,55 @@ fn flawed(
         .filter(|w| task.verify(problem, &w.answer) == want_correct)
 }
 
+/// The steps of a derivation checked by working it again until two answers agree
+/// ([`CorpusConfig::recheck`]), given the plain derivation `plain`: a first working, then up to
+/// [`RECHECK_MAX_WORKINGS`] − 1 more by [`Task::rework`] (routes alternating, the first of them
+/// swapped), each opened by the marker, until one's answer equals an earlier one's. Every
+/// working slips with probability [`RECHECK_SLIP`] (never into an answer already written, and
+/// never where a right agreement could no longer fit), so the answers that agree are right. The
+/// caller's closing "so the answer is" ends the last working. `None` where the task cannot rework.
+fn recheck_steps(
+    task: &dyn Task,
+    problem: &Problem,
+    plain: &WorkedSolution,
+    rng: &mut ChaCha8Rng,
+) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut answers: Vec<String> = Vec::new();
+    for i in 0..RECHECK_MAX_WORKINGS {
+        let right_so_far = answers.iter().filter(|a| **a == plain.answer).count();
+        // Room left for a right answer and a second one to agree with it.
+        let needed = 2usize.saturating_sub(right_so_far);
+        let may_slip = RECHECK_MAX_WORKINGS - i > needed;
+        let work = |flaw: Flaw, rng: &mut ChaCha8Rng| match i {
+            0 => flawed(task, problem, flaw, rng),
+            _ => task
+                .rework(problem, i, flaw, rng)
+                .filter(|w| task.verify(problem, &w.answer) == (flaw != Flaw::Slip)),
+        };
+        let slipped = if may_slip && rng.random_bool(RECHECK_SLIP) {
+            work(Flaw::Slip, rng).filter(|w| !answers.contains(&w.answer))
+        } else {
+            None
+        };
+        let working = match slipped {
+            Some(w) => w,
+            None if i == 0 => plain.clone(),
+            None => work(Flaw::None, rng)?,
+        };
+        if i > 0 {
+            steps.push(Step::check_by_working());
+        }
+        steps.extend(working.steps);
+        if answers.contains(&working.answer) {
+            return Some(steps);
+        }
+        steps.push(Step::answer_is(&working.answer));
+        answers.push(working.answer);
+    }
+    None
+}
+
 fn problem_document(
     cfg: &CorpusConfig,
     rng: &mut ChaCha8Rng,
@@ -445,7 +523,8 @@ fn problem_document(
         }
         // Drawn only when enabled, as `detailed`, and only for a plain derivation.
         if let Some(w) = worked.as_mut().filter(|_| !detailed && !search) {
-            if cfg.guess > 0.0 && rng.random_bool(cfg.guess) {
+            let guessed = cfg.guess > 0.0 && rng.random_bool(cfg.guess);
+            if guessed {
                 let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
                 let guess = if wrong {
                     flawed(task, &problem, Flaw::Slip, rng).map(|s| s.answer)
@@ -456,6 +535,10 @@ fn problem_document(
                 let mut steps = vec![Step::answer_is(&guess), Step::check_by_working()];
                 steps.append(&mut w.steps);
                 w.steps = steps;
+            } else if cfg.recheck > 0.0 && rng.random_bool(cfg.recheck) {
+                if let Some(steps) = recheck_steps(task, &problem, w, rng) {
+                    w.steps = steps;
+                }
             }
         }
     }
@@ -604,7 +687,7 @@ mod tests {
     use crate::tasks::language::{count_words, reflection_marker};
     use crate::tasks::{
         arithmetic::ArithmeticTask, countdown::CountdownTask, generate_test_set, questions,
-        test_set_seed, TEST_SET_SIZE,
+        test_set_seed, ProblemMeta, TEST_SET_SIZE,
     };
     use std::collections::HashMap;
 
@@ -732,7 +815,7 @@ mod tests {
     #[test]
     fn kind_mix_parses_what_it_renders() {
         let d = KindMix::default();
-        assert_eq!(d.render(), "0.35,0.3,0.1,0.05,0.2");
+        assert_eq!(d.render(), "0.7,0.3,0.02,0.13,0.2");
         assert_eq!(KindMix::parse(&d.render()).unwrap(), d);
         let k = KindMix::parse(" 0.7, 0.3,0.02 ,0.13,0.2").unwrap();
         assert_eq!((k.direct, k.self_correct), (0.7, 0.13));
@@ -758,7 +841,7 @@ mod tests {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         assert_eq!(
-            h, 0x1daa_b98a_9349_9029,
+            h, 0x955c_7863_50fd_5992,
             "fingerprint of the default corpus changed: {h:#018x}"
         );
     }
@@ -774,13 +857,16 @@ mod tests {
         }
         let share = |k| *by_kind.get(&k).unwrap_or(&0) as f64 / n;
         let k = cfg.kinds;
-        for (kind, want) in [
+        // Relative weights: each kind's share is its weight over their sum.
+        let total = k.direct + k.step_by_step + k.slip + k.self_correct + k.facts;
+        for (kind, weight) in [
             (DocKind::Direct, k.direct),
             (DocKind::StepByStep, k.step_by_step),
             (DocKind::Slip, k.slip),
             (DocKind::SelfCorrect, k.self_correct),
             (DocKind::Facts, k.facts),
         ] {
+            let want = weight / total;
             assert!(
                 (share(kind) - want).abs() < 0.03,
                 "{kind:?}: {}",
@@ -951,6 +1037,86 @@ mod tests {
         assert!(wrong_guesses < guessed, "{wrong_guesses} of {guessed}");
     }
 
+    #[test]
+    fn recheck_documents_work_again_until_two_answers_agree() {
+        let cfg = CorpusConfig {
+            recheck: 0.5,
+            ..small(4)
+        };
+        // Every document states its real answer; a step-by-step one may hold slips.
+        check_documents(&cfg);
+        let a = ArithmeticTask::default();
+        let (mut plain, mut rechecked, mut longer) = (0, 0, 0);
+        for d in docs(&cfg) {
+            let Some(problem) = d
+                .problem
+                .as_ref()
+                .filter(|p| p.id.starts_with("arithmetic"))
+            else {
+                continue;
+            };
+            if d.kind != DocKind::StepByStep {
+                continue;
+            }
+            let mut reasoning = reasoning_of(&d).to_owned();
+            if !holds_marker(&reasoning) {
+                plain += 1;
+                continue;
+            }
+            rechecked += 1;
+            for l in Lang::ALL {
+                let check = format!("{}, {}:", reflection_marker(l), Phrase::Check.text(l));
+                reasoning = reasoning.replace(&check, "\u{1}");
+            }
+            // Each working ends "so the answer is N."; the check phrase opens the next one.
+            let workings: Vec<(&str, String)> = reasoning
+                .split('\u{1}')
+                .map(|w| {
+                    let (lines, answer) = Lang::ALL
+                        .iter()
+                        .find_map(|&l| w.rsplit_once(answer_phrase(l)))
+                        .unwrap_or_else(|| panic!("a working without an answer: {}", d.text));
+                    (lines.trim(), answer.trim().trim_end_matches('.').to_owned())
+                })
+                .collect();
+            let n = workings.len();
+            assert!((2..=RECHECK_MAX_WORKINGS).contains(&n), "{}", d.text);
+            longer += usize::from(n > 2);
+            // It stops at the first answer that agrees with an earlier one, which is right.
+            let (last_lines, last) = &workings[n - 1];
+            assert!(a.verify(problem, last), "{}", d.text);
+            assert!(
+                workings[..n - 1].iter().any(|(_, x)| x == last),
+                "{}",
+                d.text
+            );
+            for i in 1..n - 1 {
+                let (_, x) = &workings[i];
+                assert!(!workings[..i].iter().any(|(_, y)| y == x), "{}", d.text);
+            }
+            // Every check restates the operands, swapped on odd routes.
+            let ProblemMeta::Arithmetic { op, a: x, b: y } = problem.meta else {
+                unreachable!()
+            };
+            for (i, (lines, _)) in workings.iter().enumerate().skip(1) {
+                let (p, q) = if i % 2 == 1 { (y, x) } else { (x, y) };
+                let restated = format!("{p} {} {q}:", op.symbol());
+                assert!(lines.starts_with(&restated), "{i}: {}", d.text);
+            }
+            assert!(last_lines.contains(':'), "{}", d.text);
+        }
+        assert!(
+            rechecked * 4 > plain && rechecked < plain * 4,
+            "{rechecked} rechecked, {plain} plain"
+        );
+        // The first two disagree in ~44% of rechecks (a slip that leaves the answer right
+        // is redrawn as none, so a little fewer).
+        assert!(
+            longer * 4 > rechecked && longer * 2 < rechecked,
+            "{longer} of {rechecked}"
+        );
+    }
+
     /// Whether a text holds the reflection marker as a check opens ("wait, " or "hok, ").
     fn holds_marker(t: &str) -> bool {
         Lang::ALL
@@ -1018,7 +1184,15 @@ mod tests {
             match d.kind {
                 DocKind::StepByStep => {
                     assert!(verified, "{}", d.text);
-                    assert!(eqs > 0 && false_eqs == 0, "{}", d.text);
+                    // A recheck (`recheck` above 0) may hold slipped workings, caught when the
+                    // answers disagree and worked again: two at most, as two right ones agree.
+                    let rechecked = cfg.recheck > 0.0 && holds_marker(reasoning);
+                    let slips = if rechecked {
+                        RECHECK_MAX_WORKINGS - 2
+                    } else {
+                        0
+                    };
+                    assert!(eqs > 0 && false_eqs <= slips, "{}", d.text);
                 }
                 DocKind::Slip => {
                     assert!(!verified, "{}", d.text);
@@ -1033,7 +1207,8 @@ mod tests {
                 DocKind::Facts => unreachable!(),
             }
             // A guess checked by working (`guess` above 0) holds the marker in a derivation.
-            let guessed = cfg.guess > 0.0 && d.kind == DocKind::StepByStep;
+            // So does a recheck (`recheck` above 0).
+            let guessed = (cfg.guess > 0.0 || cfg.recheck > 0.0) && d.kind == DocKind::StepByStep;
             if d.kind != DocKind::SelfCorrect && !search && !guessed {
                 for l in Lang::ALL {
                     assert!(!reasoning.contains(reflection_marker(l)), "{}", d.text);

@@ -91,7 +91,7 @@ enum Command {
         #[arg(long)]
         detailed: Option<f64>,
         /// Relative weights of the corpus's document kinds: direct, step-by-step, slip,
-        /// self-correction, facts (default 0.35,0.30,0.10,0.05,0.20, as the shipped base models;
+        /// self-correction, facts (default 0.70,0.30,0.02,0.13,0.20, as the shipped base models;
         /// see `KindMix`). Another mix gets a `-kinds<weights>` suffix on the default output folder.
         #[arg(long)]
         kinds: Option<String>,
@@ -108,6 +108,17 @@ enum Command {
         /// `-guess<P>` suffix.
         #[arg(long)]
         guess: Option<f64>,
+        /// Fraction (0 to 1) of plain step-by-step documents that check their answer by working
+        /// the problem again with the operands swapped after "wait" (and a third time when the
+        /// two answers differ). Default 0, as the shipped base models; see
+        /// `CorpusConfig::recheck`. The default output folder gets a `-recheck<P>` suffix.
+        #[arg(long)]
+        recheck: Option<f64>,
+        /// Tokens per packed pretraining row (default 128, as the shipped base models). Rows per
+        /// step shrink to keep 2,048 tokens per step; use 256 for a corpus whose documents run
+        /// past 128 tokens. Another length gets a `-seq<N>` suffix on the default output folder.
+        #[arg(long)]
+        seq_len: Option<usize>,
         /// The data folder (test sets, tokenizer).
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -480,34 +491,38 @@ fn run(cli: Cli) -> Result<()> {
             kinds,
             search,
             guess,
+            recheck,
+            seq_len,
             data,
         } => {
             let mut cfg = base_models::PretrainConfig::preset(&size, scale)?;
             if let Some(s) = steps {
                 cfg.sft.steps = s;
             }
-            if let Some(p) = detailed {
-                cfg.corpus.detailed = p;
-                cfg.corpus
-                    .validate()
-                    .with_context(|| format!("--detailed {p} (a fraction from 0 to 1)"))?;
-            }
             if let Some(k) = &kinds {
                 let context = || format!("--kinds {k} (five non-negative weights, not all zero)");
                 cfg.corpus.kinds = r1lab::corpus::KindMix::parse(k).with_context(context)?;
                 cfg.corpus.validate().with_context(context)?;
             }
-            if let Some(p) = search {
-                cfg.corpus.search = p;
-                cfg.corpus
-                    .validate()
-                    .with_context(|| format!("--search {p} (a fraction from 0 to 1)"))?;
+            // The corpus's experiment shares: each sets one field, checked at once.
+            type Share = fn(&mut r1lab::corpus::CorpusConfig) -> &mut f64;
+            let shares: [(&str, Option<f64>, Share); 4] = [
+                ("--detailed", detailed, |c| &mut c.detailed),
+                ("--search", search, |c| &mut c.search),
+                ("--guess", guess, |c| &mut c.guess),
+                ("--recheck", recheck, |c| &mut c.recheck),
+            ];
+            for (flag, value, field) in shares {
+                if let Some(p) = value {
+                    *field(&mut cfg.corpus) = p;
+                    cfg.corpus
+                        .validate()
+                        .with_context(|| format!("{flag} {p} (a fraction from 0 to 1)"))?;
+                }
             }
-            if let Some(p) = guess {
-                cfg.corpus.guess = p;
-                cfg.corpus
-                    .validate()
-                    .with_context(|| format!("--guess {p} (a fraction from 0 to 1)"))?;
+            if let Some(n) = seq_len {
+                cfg.set_seq_len(n)
+                    .with_context(|| format!("--seq-len {n}"))?;
             }
             let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),
@@ -522,6 +537,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             if cfg.corpus.guess > 0.0 {
                 name.push_str(&format!("-guess{}", cfg.corpus.guess));
+            }
+            if cfg.corpus.recheck > 0.0 {
+                name.push_str(&format!("-recheck{}", cfg.corpus.recheck));
+            }
+            if cfg.seq_len != base_models::PRETRAIN_SEQ_LEN {
+                name.push_str(&format!("-seq{}", cfg.seq_len));
             }
             if cfg.corpus.kinds != r1lab::corpus::KindMix::default() {
                 name.push_str(&format!("-kinds{}", cfg.corpus.kinds.render()));

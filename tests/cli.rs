@@ -259,6 +259,22 @@ fn bad_input_gets_one_clear_error() {
         "{err}"
     );
     let err = fails(&r1lab(
+        &["pretrain", "--scale", "smoke", "--recheck", "1.5"],
+        &[],
+    ));
+    assert!(
+        err.contains("--recheck 1.5") && err.contains("probability"),
+        "{err}"
+    );
+    let err = fails(&r1lab(
+        &["pretrain", "--scale", "smoke", "--seq-len", "300"],
+        &[],
+    ));
+    assert!(
+        err.contains("--seq-len 300") && err.contains("power of two"),
+        "{err}"
+    );
+    let err = fails(&r1lab(
         &["r1-zero", "--scale", "smoke", "--max-completion", "0"],
         &[],
     ));

@@ -40,7 +40,29 @@ pub struct PretrainConfig {
     pub task: Option<String>,
 }
 
+/// Tokens per packed pretraining row of the shipped base models.
+pub const PRETRAIN_SEQ_LEN: usize = 128;
+
+/// Tokens per pretraining step of the shipped base models (16 rows of 128).
+pub const PRETRAIN_TOKENS_PER_STEP: usize = 2_048;
+
 impl PretrainConfig {
+    /// Packs the corpus into rows of `seq_len` tokens, with rows per step scaled so that a step
+    /// still holds [`PRETRAIN_TOKENS_PER_STEP`] tokens (the token budget and the number of updates
+    /// stay those of the preset). Longer rows keep long documents whole: at 128 tokens, a
+    /// document of 250 is learnt in pieces, most of them without the question in view.
+    pub fn set_seq_len(&mut self, seq_len: usize) -> Result<()> {
+        anyhow::ensure!(
+            (16..MAX_POSITIONS).contains(&seq_len) && PRETRAIN_TOKENS_PER_STEP % seq_len == 0,
+            "rows of {seq_len} tokens: use a power of two from 16 to 256 (a row must divide a \
+             step of {PRETRAIN_TOKENS_PER_STEP} tokens and fit the model's {MAX_POSITIONS} \
+             positions)"
+        );
+        self.seq_len = seq_len;
+        self.sft.batch_size = PRETRAIN_TOKENS_PER_STEP / seq_len;
+        Ok(())
+    }
+
     pub fn preset(size: &str, scale: Scale) -> Result<Self> {
         ModelConfig::preset(size, VOCAB_SIZE)?;
         // The same token budget for every size (2,400 steps × 16 rows × 128 tokens ≈ 4.5 epochs of
@@ -61,10 +83,10 @@ impl PretrainConfig {
                 num_docs,
                 ..Default::default()
             },
-            seq_len: 128,
+            seq_len: PRETRAIN_SEQ_LEN,
             sft: SftConfig {
                 steps,
-                batch_size: 16,
+                batch_size: PRETRAIN_TOKENS_PER_STEP / PRETRAIN_SEQ_LEN,
                 lr,
                 warmup_steps: steps / 20 + 1,
                 ..Default::default()

@@ -77,7 +77,9 @@ impl DistillConfig {
             students: vec!["0.5M".into(), "1M".into(), "2M".into()],
             task: r1.task.clone(),
             trace_prompts: match scale {
-                Scale::Smoke => 8,
+                // Enough that a barely trained smoke teacher, which answers most prompts
+                // directly and wrongly, still yields a few usable traces.
+                Scale::Smoke => 160,
                 Scale::Workshop => 1500,
             },
             rejection: RejectionConfig {

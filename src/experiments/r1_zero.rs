@@ -425,7 +425,7 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         &tdf,
         &reports.join("r1zero_targets"),
         Some(&format!(
-            "# R1-Zero: the workshop targets, measured ({} RL steps; training wall time {:.0} s, held-out evaluations included)",
+            "# R1-Zero: the workshop targets, measured ({} RL steps; training wall time {:.0} s, held-out evaluations excluded)",
             r.metrics.iter().map(|m| m.step).max().unwrap_or(0),
             r.metrics
                 .iter()

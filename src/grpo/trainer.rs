@@ -284,6 +284,18 @@ pub struct PhaseSeconds {
     pub update: f64,
 }
 
+impl PhaseSeconds {
+    /// The mean seconds per step of the `steps` steps run since `before` was read.
+    pub fn per_step_since(&self, before: &PhaseSeconds, steps: usize) -> PhaseSeconds {
+        let n = steps.max(1) as f64;
+        PhaseSeconds {
+            sample: (self.sample - before.sample) / n,
+            score: (self.score - before.score) / n,
+            update: (self.update - before.update) / n,
+        }
+    }
+}
+
 impl GrpoTrainer {
     /// A trainer starting from `policy` (the reference is a frozen copy of it when β > 0).
     /// `held_out` questions are never drawn for training.

@@ -171,6 +171,29 @@ impl Task for ArithmeticTask {
             answer: value.to_string(),
         })
     }
+
+    /// The problem worked with its operands restated, as asked (even `route`) or swapped:
+    /// `b + a` column by column, or `b * a` by the partial products of `a`'s digits.
+    fn rework(
+        &self,
+        problem: &Problem,
+        route: usize,
+        flaw: Flaw,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<WorkedSolution> {
+        let ProblemMeta::Arithmetic { op, a, b } = problem.meta else {
+            return None;
+        };
+        let (a, b) = if route % 2 == 0 { (a, b) } else { (b, a) };
+        let routed = Problem {
+            meta: ProblemMeta::Arithmetic { op, a, b },
+            ..problem.clone()
+        };
+        let mut worked = self.worked_solution(&routed, flaw, rng)?;
+        let restated = Step::new().text(format!("{a} {} {b}:", op.symbol()));
+        worked.steps.insert(0, restated);
+        Some(worked)
+    }
 }
 
 /// Decimal digits of `n`, least significant first.

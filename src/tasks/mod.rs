@@ -355,6 +355,22 @@ pub trait Task: Send + Sync {
         rng: &mut ChaCha8Rng,
     ) -> Option<WorkedSolution>;
 
+    /// The problem worked again for a check, by route `route`, opening with the operands
+    /// restated in that route's order so that the working reads them from close by (arithmetic:
+    /// even routes as asked, "34 + 51: column 1: …"; odd routes swapped, "51 + 34: column 1:
+    /// …", other columns or other partial products, so a check cannot copy the lines before
+    /// it), with `flaw` as in [`Task::worked_solution`]. `None` (the default) where the task has
+    /// no such working. Used by [`crate::corpus::CorpusConfig::recheck`].
+    fn rework(
+        &self,
+        _problem: &Problem,
+        _route: usize,
+        _flaw: Flaw,
+        _rng: &mut ChaCha8Rng,
+    ) -> Option<WorkedSolution> {
+        None
+    }
+
     /// The canonical (correct) worked solution as text in `lang`, ending in "so the answer is …".
     fn solution_text(&self, problem: &Problem, lang: Lang) -> Option<String> {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
