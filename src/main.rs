@@ -108,10 +108,11 @@ enum Command {
         /// `-guess<P>` suffix.
         #[arg(long)]
         guess: Option<f64>,
-        /// Fraction (0 to 1) of plain step-by-step documents that check their answer by working
-        /// the problem again with the operands swapped after "wait" (and a third time when the
-        /// two answers differ). Default 0, as the shipped base models; see
-        /// `CorpusConfig::recheck`. The default output folder gets a `-recheck<P>` suffix.
+        /// Fraction (0 to 1) of plain step-by-step arithmetic documents that check their answer
+        /// by working the problem again after "wait", the operands restated (swapped, then as
+        /// asked, alternately) until two answers agree, four workings at most. Default 0, as the
+        /// shipped base models; see `CorpusConfig::recheck`. The default output folder gets a
+        /// `-recheck<P>` suffix.
         #[arg(long)]
         recheck: Option<f64>,
         /// Tokens per packed pretraining row (default 128, as the shipped base models). Rows per
@@ -523,6 +524,15 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(n) = seq_len {
                 cfg.set_seq_len(n)
                     .with_context(|| format!("--seq-len {n}"))?;
+            }
+            // Each share acts on one task's documents only: refuse a corpus it cannot touch.
+            for (flag, share, needs) in [
+                ("--search", cfg.corpus.search, "countdown"),
+                ("--recheck", cfg.corpus.recheck, "arithmetic"),
+            ] {
+                if let Some(t) = task.as_deref().filter(|t| share > 0.0 && *t != needs) {
+                    anyhow::bail!("{flag} acts on {needs} documents only and --task {t} has none: drop --task or {flag}");
+                }
             }
             let mut name = match &task {
                 Some(t) => format!("base-{size}-{t}"),

@@ -149,7 +149,9 @@ pub fn corpus_for(
     generate_corpus(cfg, &refs, held_out)
 }
 
-/// The project tokenizer at `path`, trained on the default corpus and saved there if absent.
+/// The project tokenizer at `path`, trained on the default corpus and saved there if absent. The
+/// committed one was trained on the corpus mix before 2026-11-29's; deleting it trains another,
+/// and every base model would then have to be retrained.
 pub fn project_tokenizer(path: &Path, held_out: &HashSet<String>) -> Result<Tokenizer> {
     if path.exists() {
         return Tokenizer::from_file(path, &[]);

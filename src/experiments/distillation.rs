@@ -243,7 +243,8 @@ pub fn run(
     ));
     anyhow::ensure!(
         !traces.is_empty(),
-        "the teacher produced no usable trace: train it longer or raise trace_prompts"
+        "the teacher produced no usable trace: train it longer (`r1lab r1` at workshop scale) or, \
+         from the library, raise DistillConfig::trace_prompts"
     );
     let rows = trace_rows(&traces, &tokenizer)?;
 
@@ -513,7 +514,7 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
             &df,
             &reports.join("table6_distill_vs_rl"),
             Some(&format!(
-                "# Table 6 (ours): distillation vs RL on the same student (base-{}), {} held-out {} problems, k = {k}\n\nFLOPs: 6·N per trained token plus 2·N per sampled or reference-scored token (the RL run's wall time includes its periodic held-out evaluations). The teacher's own training and sampling are not counted for the distilled student (teacher sampling: {:.3} GFLOP).\n\n{}",
+                "# Table 6 (ours): distillation vs RL on the same student (base-{}), {} held-out {} problems, k = {k}\n\nFLOPs: 6·N per trained token plus 2·N per sampled or reference-scored token (wall times exclude held-out evaluations). The teacher's own training and sampling are not counted for the distilled student (teacher sampling: {:.3} GFLOP).\n\n{}",
                 rl.size, cfg.eval_problems, cfg.task, r.teacher_sampling_flops / 1e9,
                 f.first().cloned().unwrap_or_default()
             )),

@@ -145,7 +145,8 @@ pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
     let task = super::task_by_name("arithmetic")?;
     // Drawn with repeats, as the task's generator would serve them: 2,000 *distinct* questions
     // would exhaust the easy ones (few small-number sums exist) and skew the pool towards harder
-    // questions (base-1M pass@1: 0.11 on the last 200 of such a pool vs 0.23 on the first 50).
+    // questions (the base-1M of the previous corpus mix: pass@1 0.11 on the last 200 of such a
+    // pool vs 0.23 on the first 50).
     let held_out = tasks::questions(&test);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
     let train = (0..2000)

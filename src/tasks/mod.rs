@@ -358,8 +358,8 @@ pub trait Task: Send + Sync {
     /// The problem worked again for a check, by route `route`, opening with the operands
     /// restated in that route's order so that the working reads them from close by (arithmetic:
     /// even routes as asked, "34 + 51: column 1: …"; odd routes swapped, "51 + 34: column 1:
-    /// …", other columns or other partial products, so a check cannot copy the lines before
-    /// it), with `flaw` as in [`Task::worked_solution`]. `None` (the default) where the task has
+    /// …", other columns or other partial products, so that a check on an odd route cannot
+    /// copy the first working's lines), with `flaw` as in [`Task::worked_solution`]. `None` (the default) where the task has
     /// no such working. Used by [`crate::corpus::CorpusConfig::recheck`].
     fn rework(
         &self,
