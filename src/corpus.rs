@@ -12,7 +12,9 @@
 //!   answers given without working;
 //! * **step-by-step** — a genuinely correct derivation (column addition with carries, long
 //!   multiplication by partial products, countdown operation by operation) the model can learn to
-//!   execute;
+//!   execute; most of them ([`CorpusConfig::guess`]) check a first answer that way: "so the answer
+//!   is 75. wait, check: 51 + 34: column 1: … so the answer is 85.", as a writer who answers,
+//!   doubts and works it out;
 //! * **slip** — a derivation with one wrong step whose error propagates to a wrong final answer;
 //! * **self-correction** — a wrong step, then the reflection marker ("wait" / "hok"), a check, and
 //!   the corrected derivation: the behaviour RL should amplify;
@@ -80,8 +82,10 @@ pub struct KindMix {
     /// Derivations with a slip. Default 0.02: imperfect reasoning exists, for RL to push down,
     /// but a wrong step is seldom left uncaught, so the reflection marker follows wrong steps.
     pub slip: f64,
-    /// Self-correcting derivations. Default 0.13: reflection exists but is rare (6.5 per slip),
-    /// so its change under RL (the "aha moment", §2.2.4) is measurable.
+    /// Self-correcting derivations. Default 0.13: a check of one wrong step exists (6.5 per
+    /// slip), for RL to keep or drop; it drops it, as the check is no surer than the step
+    /// (`reports/LOG.md`). The reflection RL keeps is the checked first answer of
+    /// [`CorpusConfig::guess`].
     pub self_correct: f64,
     /// Arithmetic-fact lists. Default 0.20: the single operations every derivation is built
     /// from, like the tables of elementary-school text.
@@ -211,12 +215,17 @@ pub struct CorpusConfig {
     pub search: f64,
     /// Probability that a plain step-by-step document first states a guess, a direct answer (as
     /// often wrong as [`CorpusConfig::direct_wrong_rate`]), then checks it by working the problem
-    /// after the reflection marker: "so the answer is 75. wait, check: column 1: … so the answer
-    /// is 85." The final answer is always the worked one. Default 0.0, the corpus of the shipped
-    /// base models. Meant as reflection that pays: a check by the derivation is as reliable as
-    /// the derivation, which for the base model is far more reliable than a direct answer. Tried
-    /// on 2026-11-29 (`reports/LOG.md`): within a problem kind it was only as accurate as a plain
-    /// derivation, and RL halved it.
+    /// after the reflection marker, the operands restated first where the task can
+    /// ([`Task::rework`], route 0): "so the answer is 75. wait, check: 51 + 34: column 1: … so
+    /// the answer is 85." The final answer is always the worked one. Default 0.8, the corpus of
+    /// the shipped base models since 2026-11-29: the usual way the corpus writes a derivation is
+    /// to check a first answer by it, as a writer who answers, then doubts and works it out. A
+    /// check by working is far more reliable than the direct answer it checks (in the first third
+    /// of R1-Zero, one-digit products 0.83 against 0.56), so when RL moves the direct answers'
+    /// mass onto derivations, reflection rises with it (7.4% → 2.4% of the training
+    /// completions on the corpus without it, 32% → 97% with it;
+    /// `reports/LOG.md`). At 0.5 and without the restatement (2026-11-29) plain derivations
+    /// were the commoner form, tied with it within a problem kind, and RL halved it.
     /// Drawn only for documents not drawn detailed or as a search.
     #[serde(default)]
     pub guess: f64,
@@ -228,8 +237,9 @@ pub struct CorpusConfig {
     /// answer, are always right. Default 0.0, the corpus of the shipped base models. Meant as
     /// reflection that pays: answers that agree are right far more often than one answer, and
     /// comparing two numbers is easier for a small model than any step it checks. Drawn only for
-    /// documents not drawn detailed, as a search or as a guess; tasks without a rework keep the
-    /// plain derivation.
+    /// documents not drawn detailed, as a search or as a guess (the LOG's recheck runs had no
+    /// guesses: pass `guess` 0 to repeat them); tasks without a rework keep the plain
+    /// derivation.
     #[serde(default)]
     pub recheck: f64,
 }
@@ -254,7 +264,7 @@ impl Default for CorpusConfig {
             facts_per_doc: 8,
             detailed: 0.0,
             search: 0.0,
-            guess: 0.0,
+            guess: 0.8,
             recheck: 0.0,
         }
     }
@@ -421,16 +431,21 @@ fn carry_fact(rng: &mut ChaCha8Rng) -> String {
     format!("{x} * {d} + {c} = {}.", x * d + c)
 }
 
-/// A worked solution with `flaw` that really has the flaw's outcome (right or wrong answer).
+/// A worked solution with `flaw` that really has the flaw's outcome (right or wrong answer): the
+/// task's derivation, or with `route` its working again by that route ([`Task::rework`]).
 fn flawed(
     task: &dyn Task,
     problem: &Problem,
     flaw: Flaw,
+    route: Option<usize>,
     rng: &mut ChaCha8Rng,
 ) -> Option<WorkedSolution> {
     let want_correct = flaw != Flaw::Slip;
-    task.worked_solution(problem, flaw, rng)
-        .filter(|w| task.verify(problem, &w.answer) == want_correct)
+    match route {
+        None => task.worked_solution(problem, flaw, rng),
+        Some(r) => task.rework(problem, r, flaw, rng),
+    }
+    .filter(|w| task.verify(problem, &w.answer) == want_correct)
 }
 
 /// The steps of a derivation checked by working it again until two answers agree
@@ -453,11 +468,8 @@ fn recheck_steps(
         // Room left for a right answer and a second one to agree with it.
         let needed = 2usize.saturating_sub(right_so_far);
         let may_slip = RECHECK_MAX_WORKINGS - i > needed;
-        let work = |flaw: Flaw, rng: &mut ChaCha8Rng| match i {
-            0 => flawed(task, problem, flaw, rng),
-            _ => task
-                .rework(problem, i, flaw, rng)
-                .filter(|w| task.verify(problem, &w.answer) == (flaw != Flaw::Slip)),
+        let work = |flaw: Flaw, rng: &mut ChaCha8Rng| {
+            flawed(task, problem, flaw, (i > 0).then_some(i), rng)
         };
         let slipped = if may_slip && rng.random_bool(RECHECK_SLIP) {
             work(Flaw::Slip, rng).filter(|w| !answers.contains(&w.answer))
@@ -503,7 +515,7 @@ fn problem_document(
             (_, false) => Flaw::SelfCorrect,
             (_, true) => Flaw::DetailedCheck,
         };
-        worked = flawed(task, &problem, flaw, rng);
+        worked = flawed(task, &problem, flaw, None, rng);
         if worked.is_none() {
             kind = DocKind::StepByStep;
         }
@@ -517,7 +529,7 @@ fn problem_document(
             (false, true) => Flaw::Search,
             (false, false) => Flaw::None,
         };
-        worked = flawed(task, &problem, flaw, rng);
+        worked = flawed(task, &problem, flaw, None, rng);
         if worked.is_none() {
             kind = DocKind::Direct;
         }
@@ -527,14 +539,21 @@ fn problem_document(
             if guessed {
                 let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
                 let guess = if wrong {
-                    flawed(task, &problem, Flaw::Slip, rng).map(|s| s.answer)
+                    flawed(task, &problem, Flaw::Slip, None, rng).map(|s| s.answer)
                 } else {
                     None
                 };
                 let guess = guess.unwrap_or_else(|| problem.answer.clone());
+                // The check works the problem as asked, its operands restated first where the
+                // task can ("51 + 34: column 1: …"), so that the working reads them close by.
+                let check =
+                    flawed(task, &problem, Flaw::None, Some(0), rng).unwrap_or_else(|| w.clone());
                 let mut steps = vec![Step::answer_is(&guess), Step::check_by_working()];
-                steps.append(&mut w.steps);
-                w.steps = steps;
+                steps.extend(check.steps);
+                *w = WorkedSolution {
+                    steps,
+                    answer: check.answer,
+                };
             } else if cfg.recheck > 0.0 && rng.random_bool(cfg.recheck) {
                 if let Some(steps) = recheck_steps(task, &problem, w, rng) {
                     w.steps = steps;
@@ -562,7 +581,7 @@ fn problem_document(
         _ => {
             let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
             let answer = if wrong {
-                flawed(task, &problem, Flaw::Slip, rng).map(|w| w.answer)
+                flawed(task, &problem, Flaw::Slip, None, rng).map(|w| w.answer)
             } else {
                 None
             };
@@ -708,6 +727,15 @@ mod tests {
         }
     }
 
+    /// [`small`] without the default's guesses, so that the marker in a step-by-step document
+    /// comes from the share under test.
+    fn unguessed(seed: u64) -> CorpusConfig {
+        CorpusConfig {
+            guess: 0.0,
+            ..small(seed)
+        }
+    }
+
     /// The chain of thought (or plain-form solution) of a problem document.
     fn reasoning_of(doc: &Document) -> &str {
         if doc.think_form {
@@ -841,7 +869,7 @@ mod tests {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         assert_eq!(
-            h, 0x955c_7863_50fd_5992,
+            h, 0xd15e_62ad_dbac_d774,
             "fingerprint of the default corpus changed: {h:#018x}"
         );
     }
@@ -956,7 +984,7 @@ mod tests {
     fn search_documents_reject_misses_and_end_right() {
         let cfg = CorpusConfig {
             search: 0.5,
-            ..small(2)
+            ..unguessed(2)
         };
         // Every attempt's steps are true equations and every document states its real answer.
         check_documents(&cfg);
@@ -980,7 +1008,7 @@ mod tests {
             searches * 4 > countdown_sbs && searches * 4 < countdown_sbs * 3,
             "{searches} of {countdown_sbs}"
         );
-        assert!(docs(&small(2))
+        assert!(docs(&unguessed(2))
             .iter()
             .all(|d| d.kind != DocKind::StepByStep || !holds_marker(&d.text)));
     }
@@ -1021,6 +1049,16 @@ mod tests {
             // Nothing but the guess before the check.
             assert!(!guess.contains(':') && !guess.contains(". "), "{}", d.text);
             let problem = d.problem.as_ref().unwrap();
+            // An arithmetic check restates the operands as asked before working.
+            if let ProblemMeta::Arithmetic { op, a: x, b: y } = &problem.meta {
+                let check = format!("{}: {x} {} {y}: ", Phrase::Check.text(Lang::A), op.symbol());
+                let check_b = format!("{}: {x} {} {y}: ", Phrase::Check.text(Lang::B), op.symbol());
+                assert!(
+                    reasoning.contains(&check) || reasoning.contains(&check_b),
+                    "{}",
+                    d.text
+                );
+            }
             let task: &dyn Task = if problem.id.starts_with("countdown") {
                 &c
             } else {
@@ -1043,7 +1081,7 @@ mod tests {
     fn recheck_documents_work_again_until_two_answers_agree() {
         let cfg = CorpusConfig {
             recheck: 0.5,
-            ..small(4)
+            ..unguessed(4)
         };
         // Every document states its real answer; a step-by-step one may hold slips.
         check_documents(&cfg);

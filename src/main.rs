@@ -103,16 +103,17 @@ enum Command {
         #[arg(long)]
         search: Option<f64>,
         /// Fraction (0 to 1) of plain step-by-step documents that first state a guess (a direct
-        /// answer, sometimes wrong) and then check it by working after "wait". Default 0, as the
-        /// shipped base models; see `CorpusConfig::guess`. The default output folder gets a
-        /// `-guess<P>` suffix.
+        /// answer, sometimes wrong) and then check it by working after "wait", the operands
+        /// restated. Default 0.8, as the shipped base models; see `CorpusConfig::guess`. Another
+        /// share gets a `-guess<P>` suffix on the default output folder.
         #[arg(long)]
         guess: Option<f64>,
         /// Fraction (0 to 1) of plain step-by-step arithmetic documents that check their answer
         /// by working the problem again after "wait", the operands restated (swapped, then as
-        /// asked, alternately) until two answers agree, four workings at most. Default 0, as the
-        /// shipped base models; see `CorpusConfig::recheck`. The default output folder gets a
-        /// `-recheck<P>` suffix.
+        /// asked, alternately) until two answers agree, four workings at most, drawn among the
+        /// documents not drawn as a guess (add `--guess 0` to repeat the runs of
+        /// `reports/LOG.md`). Default 0, as the shipped base models; see
+        /// `CorpusConfig::recheck`. The default output folder gets a `-recheck<P>` suffix.
         #[arg(long)]
         recheck: Option<f64>,
         /// Tokens per packed pretraining row (default 128, as the shipped base models). Rows per
@@ -172,6 +173,12 @@ enum Command {
         /// (workshop: 128; prompt and completion must fit the model's 320 positions).
         #[arg(long)]
         max_completion: Option<usize>,
+        /// The RL seed: which training problems each step draws and how completions are
+        /// sampled (default 0, the committed run). Another seed is another run of the same
+        /// experiment, to measure what one seed cannot resolve; its default run folder gets a
+        /// `-seed<N>` suffix (give `--reports` another folder to keep the committed reports).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
         #[arg(long)]
         run_dir: Option<PathBuf>,
@@ -545,7 +552,7 @@ fn run(cli: Cli) -> Result<()> {
             if cfg.corpus.search > 0.0 {
                 name.push_str(&format!("-search{}", cfg.corpus.search));
             }
-            if cfg.corpus.guess > 0.0 {
+            if cfg.corpus.guess != r1lab::corpus::CorpusConfig::default().guess {
                 name.push_str(&format!("-guess{}", cfg.corpus.guess));
             }
             if cfg.corpus.recheck > 0.0 {
@@ -637,11 +644,15 @@ fn run(cli: Cli) -> Result<()> {
             mu,
             minibatches,
             max_completion,
+            seed,
             run_dir,
             reports,
             data,
         } => {
             let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+            if let Some(s) = seed {
+                cfg.grpo.seed = s;
+            }
             if let Some(n) = max_completion {
                 cfg.grpo.max_completion_length = n;
                 cfg.max_new_tokens = n;
@@ -666,7 +677,13 @@ fn run(cli: Cli) -> Result<()> {
             cfg.grpo
                 .validate()
                 .context("check --steps, --mu, --minibatches and --max-completion")?;
-            let run_dir = run_dir.unwrap_or_else(|| r1_zero::default_run_dir(scale));
+            let run_dir = run_dir.unwrap_or_else(|| {
+                let dir = r1_zero::default_run_dir(scale);
+                match cfg.grpo.seed {
+                    0 => dir,
+                    s => PathBuf::from(format!("{}-seed{s}", dir.display())),
+                }
+            });
             let total = cfg.grpo.steps;
             let pb = progress_bar(total as u64, "R1-Zero GRPO");
             let result = r1_zero::run(&cfg, &data, &run_dir, &reports, |m| {
@@ -869,6 +886,7 @@ fn run(cli: Cli) -> Result<()> {
                         mu: None,
                         minibatches: None,
                         max_completion: None,
+                        seed: None,
                         run_dir: None,
                         reports: reports.clone(),
                         data: data.clone(),

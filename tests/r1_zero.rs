@@ -47,7 +47,7 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
     }
     let rates = std::fs::read_to_string(reports.join("table3_aha_moment_rates.csv")).unwrap();
     assert!(rates.starts_with(
-        "phase,reflection_rate,accuracy_with_marker,accuracy_without_marker,direct_answer_rate,accuracy_direct"
+        "phase,reflection_rate,accuracy_with_marker,accuracy_without_marker,revised_to_right,direct_answer_rate,accuracy_direct"
     ));
 
     // A rerun on the finished run dir trains no further and reproduces the evaluation.

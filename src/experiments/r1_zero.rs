@@ -486,6 +486,11 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         let (acc_with, n_with) = acc(&|s| eval::has_reflection(&s.completion));
         let (acc_without, _) = acc(&|s| !eval::has_reflection(&s.completion));
         let (acc_direct, n_direct) = acc(&|s| is_direct_answer(&s.completion));
+        // Checks that overturn an answer already given and end right: the "aha" proper.
+        let revised_right = in_phase
+            .iter()
+            .filter(|s| s.correct && eval::revises_answer(&s.completion))
+            .count();
         let n = in_phase.len().max(1) as f64;
         (
             n_with as f64 / n,
@@ -493,6 +498,7 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
             acc_without,
             n_direct as f64 / n,
             acc_direct,
+            revised_right as f64 / n_with.max(1) as f64,
         )
     };
     let cut = (max_step + 1) / 3;
@@ -503,11 +509,12 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         "reflection_rate" => [early, late],
         "accuracy_with_marker" => [first.1, last.1],
         "accuracy_without_marker" => [first.2, last.2],
+        "revised_to_right" => [first.5, last.5],
         "direct_answer_rate" => [first.3, last.3],
         "accuracy_direct" => [first.4, last.4]
     )?;
     md.push_str(&table::to_markdown(&rows));
-    md.push_str("\n`reflection_rate`: from the per-step metrics. The other columns are computed from the run's samples: the share of training completions that are right among those with and without the marker, the share that skip the chain of thought (`<think> </think>` empty) and how many of those are right.\n");
+    md.push_str("\n`reflection_rate`: from the per-step metrics. The other columns are computed from the run's samples: the share of training completions that are right among those with and without the marker; `revised_to_right`, among those with the marker, the share that state an answer before it and end on a different, right one (the check overturned a wrong answer); the share that skip the chain of thought (`<think> </think>` empty) and how many of those are right.\n");
     std::fs::create_dir_all(reports)?;
     checkpoint::atomic_write(&reports.join("table3_aha_moment.md"), md.as_bytes())?;
     // The run's per-step metrics beside the figures drawn from them.
