@@ -100,7 +100,9 @@ impl R1Config {
     pub fn preset(scale: Scale) -> Self {
         let r1z = r1_zero::R1ZeroConfig::preset(scale);
         let (steps2, steps4, rejection_prompts, examples) = match scale {
-            Scale::Smoke => (2, 2, 8, 16),
+            // Smoke: 64 rejection prompts × 4 samples, enough for a few kept traces from a
+            // stage 2 of two steps (8 prompts kept none from the base of 2026-11-29).
+            Scale::Smoke => (2, 2, 64, 16),
             Scale::Workshop => (80, 40, 800, 300),
         };
         let reasoning_rl = GrpoConfig {
@@ -579,7 +581,18 @@ pub fn run(
             &held_out,
             cfg.seed ^ 0x3e,
         )?;
-        rejection::rejection_sample(&m2, &tokenizer, &prompts, &cfg.rejection)
+        let (traces, stats) =
+            rejection::rejection_sample(&m2, &tokenizer, &prompts, &cfg.rejection)?;
+        // Checked before the traces are cached, so a rerun with more prompts samples again.
+        anyhow::ensure!(
+            !traces.is_empty(),
+            "rejection sampling kept none of the {} completions stage 2 wrote for {} prompts, \
+             so stage 3 has nothing to train on: sample more prompts (`rejection_prompts`) or \
+             train stage 2 longer (`reasoning_rl.steps`), then rerun (finished stages are reused)",
+            stats.judged,
+            cfg.rejection_prompts
+        );
+        Ok((traces, stats))
     })?;
     log(format!(
         "  kept {} of {} sampled completions ({:.0}%)",
@@ -587,6 +600,7 @@ pub fn run(
         rs_stats.judged,
         100.0 * rs_stats.kept_rate()
     ));
+
     let mut rows = kept
         .iter()
         .map(|t| t.to_row(&tokenizer))

@@ -53,7 +53,9 @@ impl R1ZeroConfig {
                 steps: 2,
                 group_size: 4,
                 prompts_per_step: 2,
-                max_completion_length: 48,
+                // Room for a first answer checked by working (~70 tokens), the base model's
+                // commonest derivation: at 48 the smoke R1 teacher finished too few to distil.
+                max_completion_length: 96,
                 ..Default::default()
             },
             Scale::Workshop => GrpoConfig {
