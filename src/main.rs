@@ -545,18 +545,14 @@ fn run(cli: Cli) -> Result<()> {
                 Some(t) => format!("base-{size}-{t}"),
                 None => format!("base-{size}"),
             };
-            // Never overwrite the shipped base model with one pretrained on another corpus.
-            if cfg.corpus.detailed > 0.0 {
-                name.push_str(&format!("-detailed{}", cfg.corpus.detailed));
-            }
-            if cfg.corpus.search > 0.0 {
-                name.push_str(&format!("-search{}", cfg.corpus.search));
-            }
-            if cfg.corpus.guess != r1lab::corpus::CorpusConfig::default().guess {
-                name.push_str(&format!("-guess{}", cfg.corpus.guess));
-            }
-            if cfg.corpus.recheck > 0.0 {
-                name.push_str(&format!("-recheck{}", cfg.corpus.recheck));
+            // Never overwrite the shipped base model with one pretrained on another corpus:
+            // each share that differs from the shipped corpus's names itself ("-guess0").
+            let mut shipped = r1lab::corpus::CorpusConfig::default();
+            for (flag, _, field) in shares {
+                let p = *field(&mut cfg.corpus);
+                if p != *field(&mut shipped) {
+                    name.push_str(&format!("-{}{p}", flag.trim_start_matches('-')));
+                }
             }
             if cfg.seq_len != base_models::PRETRAIN_SEQ_LEN {
                 name.push_str(&format!("-seq{}", cfg.seq_len));

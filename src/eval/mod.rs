@@ -132,9 +132,7 @@ pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
 
 /// Whether a chain of thought contains the reflection marker of either language as a word.
 pub fn has_reflection(cot: &str) -> bool {
-    let markers = [reflection_marker(Lang::A), reflection_marker(Lang::B)];
-    cot.split(|c: char| !c.is_alphanumeric())
-        .any(|w| markers.iter().any(|m| w.eq_ignore_ascii_case(m)))
+    first_marker(cot).is_some()
 }
 
 /// Byte offset of the first reflection marker of either language that stands as a word.

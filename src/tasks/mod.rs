@@ -359,8 +359,9 @@ pub trait Task: Send + Sync {
     /// restated in that route's order so that the working reads them from close by (arithmetic:
     /// even routes as asked, "34 + 51: column 1: …"; odd routes swapped, "51 + 34: column 1:
     /// …", other columns or other partial products, so that a check on an odd route cannot
-    /// copy the first working's lines), with `flaw` as in [`Task::worked_solution`]. `None` (the default) where the task has
-    /// no such working. Used by [`crate::corpus::CorpusConfig::recheck`].
+    /// copy the first working's lines), with `flaw` as in [`Task::worked_solution`]. `None` (the
+    /// default) where the task has no such working. Used by
+    /// [`crate::corpus::CorpusConfig::recheck`] and, route 0, [`crate::corpus::CorpusConfig::guess`].
     fn rework(
         &self,
         _problem: &Problem,
