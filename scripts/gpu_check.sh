@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Run ON the GPU machine (NVIDIA H200, CUDA 13.0 driver, no Rust, no network), from the repo root
 # of the copied working tree, with the binary built here by scripts/build_cuda.sh carried in .gpu/.
-# Writes everything that must come back to $OUT (at most 8 files):
+# Writes everything that must come back to $OUT (at most 9 files):
 #   gpu_check.json, gpu_check.md   the report of `r1lab gpu-check` (rewritten after every check)
 #   gpu_check.log                  its stderr/stdout
+#   stages.log                     r1-zero, r1 and distill at smoke scale on the device
 #   nvidia-smi.txt, env.txt        the GPU, and which CUDA libraries were found where (+ ldd)
 #   BUILD.txt                      how the carried binary was built
 #
 # The one device call (README.md, section "GPU"):
-#   command: bash scripts/gpu_check.sh      carry: [".gpu"]      timeout_s: 540
-# The check itself is capped at GPU_CHECK_TIMEOUT seconds (default 420), so the call ends well
+#   command: bash scripts/gpu_check.sh      carry: [".gpu"]      timeout_s: 590
+# The check itself is capped at GPU_CHECK_TIMEOUT seconds (default 300) and each stage run at STAGES_TIMEOUT (80), so the call ends
 # inside the 10-minute limit even if something hangs; the report written so far still comes back.
 # A dry run of this script here (no GPU): OUT=/tmp/gc EXTRA_LIB_DIRS="$PWD/.cuda/root/lib /tmp/stub"
 # GPU_CHECK_DEVICE=cpu GPU_CHECK_ARGS=--quick bash scripts/gpu_check.sh  (/tmp/stub holding the
@@ -21,7 +22,7 @@ cd "$ROOT"
 OUT="${OUT:-$ROOT/gpu-check-out}"
 mkdir -p "$OUT"
 BIN=/tmp/r1lab-gpu/r1lab   # unpacked from .gpu/r1lab.gz (the carried folder may be read-only)
-LIMIT="${GPU_CHECK_TIMEOUT:-420}"
+LIMIT="${GPU_CHECK_TIMEOUT:-300}"
 
 {
     echo "== gpu_check.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
@@ -92,6 +93,22 @@ RUST_BACKTRACE=1 timeout --kill-after=10 "$LIMIT" "$BIN" gpu-check --device "${G
     --out "$OUT" ${GPU_CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu_check.log"
 rc=${PIPESTATUS[0]}
 echo "== gpu-check exit code $rc after $(( $(date +%s) - start )) s (124 = timed out)" | tee -a "$OUT/gpu_check.log"
+
+# Every stage on the device at smoke scale, in the run context of --device (bf16 for the models
+# that are only sampled or evaluated, f32 for the trained ones): R1-Zero, the R1 pipeline (which
+# runs R1-Zero first if needed), distillation from its final model. Each has its own time limit
+# (STAGES_TIMEOUT, default 80 s each) and its output goes to stages.log.
+STAGE_LIMIT="${STAGES_TIMEOUT:-80}"
+RUNS=/tmp/r1lab-gpu/runs
+for stage in r1-zero r1 distill; do
+    echo "== r1lab --device ${GPU_CHECK_DEVICE:-cuda} $stage --scale smoke (limit ${STAGE_LIMIT} s)"
+    t0=$(date +%s)
+    RUST_BACKTRACE=1 timeout --kill-after=10 "$STAGE_LIMIT" "$BIN" --device "${GPU_CHECK_DEVICE:-cuda}" \
+        "$stage" --scale smoke --runs "$RUNS" --reports /tmp/r1lab-gpu/reports 2>&1
+    src=$?
+    echo "== $stage exit code $src after $(( $(date +%s) - t0 )) s"
+done 2>&1 | tee "$OUT/stages.log"
+grep -q "exit code [1-9]" "$OUT/stages.log" && [ "$rc" -eq 0 ] && rc=1
 rm -f "$OUT"/*.partial-* 2>/dev/null
 ls -la "$OUT"
 exit "$rc"

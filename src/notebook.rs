@@ -11,7 +11,7 @@
 //! [`Svg`], [`Table`] and [`Markdown`] implement evcxr's `evcxr_display` protocol, so the last
 //! expression of a cell renders as an image or a formatted table in Jupyter.
 
-use crate::experiments::{distillation, grpo_variants, r1_pipeline, r1_zero, Scale};
+use crate::experiments::{distillation, grpo_variants, r1_pipeline, r1_zero, RunContext, Scale};
 use anyhow::{Context, Result};
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,9 @@ pub struct Setup {
     pub reports: PathBuf,
     /// Where runs are kept (`R1LAB_RUNS`, default `runs/`).
     pub runs: PathBuf,
+    /// The run context every experiment of the notebook runs in: the device (`R1LAB_DEVICE`,
+    /// default `cpu`) and the folders above.
+    pub ctx: RunContext,
 }
 
 fn find_root(start: &Path) -> Option<PathBuf> {
@@ -65,66 +68,60 @@ impl Setup {
         for d in [&reports, &runs] {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
         }
+        let device = std::env::var("R1LAB_DEVICE").unwrap_or_else(|_| "cpu".into());
+        let ctx = RunContext::from_flags(&device, None)
+            .context("R1LAB_DEVICE: use cpu, cuda, cuda:N or auto")?
+            .with_folders(&root.join("data"), &runs, &reports);
         Ok(Self {
             scale,
             data: root.join("data"),
             root,
             reports,
             runs,
+            ctx,
         })
     }
 
-    /// The run folder of an experiment at this scale (`runs/r1-zero`, `runs/r1-zero-smoke`, …).
+    /// The run folder of an experiment at this scale (`runs/r1-zero`, `runs/r1-zero-smoke`, …;
+    /// [`RunContext::run_dir`]).
     pub fn run_dir(&self, name: &str) -> PathBuf {
-        match self.scale {
-            Scale::Smoke => self.runs.join(format!("{name}-smoke")),
-            Scale::Workshop => self.runs.join(name),
-        }
+        self.ctx.run_dir(name, self.scale)
     }
 
     /// The R1-Zero preset of this scale, with its run folder.
     pub fn r1_zero(&self) -> (r1_zero::R1ZeroConfig, PathBuf) {
         (
             r1_zero::R1ZeroConfig::preset(self.scale),
-            self.run_dir("r1-zero"),
+            self.run_dir(r1_zero::RUN_NAME),
         )
     }
 
     /// The GRPO-variants preset of this scale (its GRPO run is [`Setup::r1_zero`]'s), with its
     /// run folder.
     pub fn variants(&self) -> (grpo_variants::VariantsConfig, PathBuf) {
-        let mut cfg = grpo_variants::VariantsConfig::preset(self.scale);
-        cfg.r1_zero_run_dir = self.run_dir("r1-zero");
-        (cfg, self.run_dir("grpo-variants"))
+        let cfg = grpo_variants::VariantsConfig::preset(self.scale, &self.ctx);
+        (cfg, self.run_dir(grpo_variants::RUN_NAME))
     }
 
     /// The R1 pipeline preset of this scale (comparing against [`Setup::r1_zero`]'s run), with
     /// its run folder.
     pub fn r1(&self) -> (r1_pipeline::R1Config, PathBuf) {
-        let mut cfg = r1_pipeline::R1Config::preset(self.scale);
-        cfg.r1_zero_run_dir = self.run_dir("r1-zero");
-        (cfg, self.run_dir("r1"))
+        let cfg = r1_pipeline::R1Config::preset(self.scale, &self.ctx);
+        (cfg, self.run_dir(r1_pipeline::RUN_NAME))
     }
 
     /// The distillation preset of this scale (teacher: [`Setup::r1`]'s final model), with its run
     /// folder.
     pub fn distill(&self) -> (distillation::DistillConfig, PathBuf) {
-        let mut cfg = distillation::DistillConfig::preset(self.scale);
-        cfg.teacher = self
-            .run_dir("r1")
-            .join("stage4_final_rl")
-            .join("checkpoint")
-            .to_string_lossy()
-            .into_owned();
-        cfg.r1_zero_run_dir = self.run_dir("r1-zero");
-        (cfg, self.run_dir("distill"))
+        let cfg = distillation::DistillConfig::preset(self.scale, &self.ctx);
+        (cfg, self.run_dir(distillation::RUN_NAME))
     }
 
     /// Versions and device, for a notebook's second cell.
     pub fn describe(&self) -> String {
         format!(
             "{}; scale {:?}; reports {}; runs {}",
-            crate::device::describe(&candle_core::Device::Cpu),
+            self.ctx.describe(),
             self.scale,
             self.reports.display(),
             self.runs.display()

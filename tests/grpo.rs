@@ -152,6 +152,8 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
         rewards.clone(),
         HashSet::new(),
         other,
+        &candle_core::Device::Cpu,
+        candle_core::DType::F32,
     )
     .err()
     .unwrap()
@@ -166,6 +168,8 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
         rewards,
         HashSet::new(),
         small_cfg(3),
+        &candle_core::Device::Cpu,
+        candle_core::DType::F32,
     )
     .unwrap();
     assert_eq!(resumed.step, 2);
@@ -435,6 +439,8 @@ fn a_resumed_run_with_refills_matches_an_uninterrupted_one() {
         rewards,
         HashSet::new(),
         cfg(3),
+        &candle_core::Device::Cpu,
+        candle_core::DType::F32,
     )
     .unwrap();
     resumed.run(&part, None, 1, |_| {}).unwrap();

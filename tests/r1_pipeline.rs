@@ -4,7 +4,7 @@
 
 use r1lab::experiments::distillation::{self, DistillConfig};
 use r1lab::experiments::r1_pipeline::{self, R1Config};
-use r1lab::experiments::Scale;
+use r1lab::experiments::{RunContext, Scale};
 use r1lab::rejection::Verdict;
 use std::path::Path;
 
@@ -20,11 +20,12 @@ fn nonempty(dir: &Path, f: &str) {
 fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stages() {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tmp.path().join("reports");
-    let mut cfg = R1Config::preset(Scale::Smoke);
+    let ctx = RunContext::cpu().with_folders(Path::new("data"), tmp.path(), &reports);
+    let mut cfg = R1Config::preset(Scale::Smoke, &ctx);
     cfg.r1_zero_run_dir = tmp.path().join("r1-zero");
     let run_dir = tmp.path().join("r1");
     let mut log = vec![];
-    let r = r1_pipeline::run(&cfg, Path::new("data"), &run_dir, &reports, |l| log.push(l)).unwrap();
+    let r = r1_pipeline::run(&cfg, &ctx, &run_dir, |l| log.push(l)).unwrap();
     let ids: Vec<&str> = r.stages.iter().map(|s| s.stage.as_str()).collect();
     assert_eq!(
         ids,
@@ -92,10 +93,7 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
 
     // A rerun trains nothing (no SFT line, no R1-Zero run) and reproduces every number.
     let mut again_log = vec![];
-    let again = r1_pipeline::run(&cfg, Path::new("data"), &run_dir, &reports, |l| {
-        again_log.push(l)
-    })
-    .unwrap();
+    let again = r1_pipeline::run(&cfg, &ctx, &run_dir, |l| again_log.push(l)).unwrap();
     assert!(
         !again_log
             .iter()
@@ -107,14 +105,14 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     }
 
     // Distillation from the pipeline's final model.
-    let mut dcfg = DistillConfig::preset(Scale::Smoke);
+    let mut dcfg = DistillConfig::preset(Scale::Smoke, &ctx);
     dcfg.teacher = run_dir
         .join("stage4_final_rl/checkpoint")
         .to_string_lossy()
         .into_owned();
     dcfg.r1_zero_run_dir = cfg.r1_zero_run_dir.clone();
     let ddir = tmp.path().join("distill");
-    let d = distillation::run(&dcfg, Path::new("data"), &ddir, &reports, |_| {}).unwrap();
+    let d = distillation::run(&dcfg, &ctx, &ddir, |_| {}).unwrap();
     assert_eq!(d.students.len(), 3);
     assert!(d.students.windows(2).all(|w| w[0].params < w[1].params));
     let logit = d.logit.as_ref().expect("logit distillation ran");
@@ -139,7 +137,7 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
         t5.contains("DeepSeek-R1-Distill-Qwen-32B") && t5.contains("base-2M"),
         "{t5}"
     );
-    let again = distillation::run(&dcfg, Path::new("data"), &ddir, &reports, |_| {}).unwrap();
+    let again = distillation::run(&dcfg, &ctx, &ddir, |_| {}).unwrap();
     assert_eq!(
         again.students[2].trained.pass_at_1,
         d.students[2].trained.pass_at_1

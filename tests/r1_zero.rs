@@ -3,7 +3,7 @@
 //! resumes from the finished run instead of training again.
 
 use r1lab::experiments::r1_zero::{self, R1ZeroConfig};
-use r1lab::experiments::Scale;
+use r1lab::experiments::{RunContext, Scale};
 use std::path::Path;
 
 #[test]
@@ -11,11 +11,9 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let (run_dir, reports) = (tmp.path().join("run"), tmp.path().join("reports"));
     let cfg = R1ZeroConfig::preset(Scale::Smoke);
+    let ctx = RunContext::cpu().with_folders(Path::new("data"), tmp.path(), &reports);
     let mut steps = vec![];
-    let result = r1_zero::run(&cfg, Path::new("data"), &run_dir, &reports, |m| {
-        steps.push(m.step)
-    })
-    .unwrap();
+    let result = r1_zero::run(&cfg, &ctx, &run_dir, |m| steps.push(m.step)).unwrap();
     // Row 0 is the held-out evaluation of the base model, then one row per GRPO step.
     assert_eq!(steps, (0..=cfg.grpo.steps).collect::<Vec<_>>());
     assert_eq!(result.base.problems, cfg.eval_problems);
@@ -52,7 +50,7 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
 
     // A rerun on the finished run dir trains no further and reproduces the evaluation.
     let mut more = 0;
-    let again = r1_zero::run(&cfg, Path::new("data"), &run_dir, &reports, |_| more += 1).unwrap();
+    let again = r1_zero::run(&cfg, &ctx, &run_dir, |_| more += 1).unwrap();
     assert_eq!(more, 0);
     assert_eq!(again.r1_zero.pass_at_1, result.r1_zero.pass_at_1);
     assert_eq!(again.metrics.len(), result.metrics.len());

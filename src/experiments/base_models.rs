@@ -13,7 +13,6 @@ use crate::sft::{self, SftConfig, SftLog};
 use crate::tasks::{self, questions, Task};
 use crate::tokenizer::{train_task_tokenizer, Tokenizer};
 use anyhow::{Context, Result};
-use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
@@ -40,6 +39,32 @@ pub struct PretrainConfig {
     pub task: Option<String>,
 }
 
+/// The corpus settings `r1lab pretrain` can override (`None` = the shipped corpus's).
+#[derive(Debug, Clone, Default)]
+pub struct CorpusOverrides {
+    pub task: Option<String>,
+    pub kinds: Option<String>,
+    pub detailed: Option<f64>,
+    pub search: Option<f64>,
+    pub guess: Option<f64>,
+    pub recheck: Option<f64>,
+    pub seq_len: Option<usize>,
+}
+
+/// One experiment share of the corpus: its flag, the override, the field it sets.
+type Share = (&'static str, Option<f64>, fn(&mut CorpusConfig) -> &mut f64);
+
+impl CorpusOverrides {
+    fn shares(&self) -> [Share; 4] {
+        [
+            ("--detailed", self.detailed, |c| &mut c.detailed),
+            ("--search", self.search, |c| &mut c.search),
+            ("--guess", self.guess, |c| &mut c.guess),
+            ("--recheck", self.recheck, |c| &mut c.recheck),
+        ]
+    }
+}
+
 /// Tokens per packed pretraining row of the shipped base models.
 pub const PRETRAIN_SEQ_LEN: usize = 128;
 
@@ -61,6 +86,63 @@ impl PretrainConfig {
         self.seq_len = seq_len;
         self.sft.batch_size = PRETRAIN_TOKENS_PER_STEP / seq_len;
         Ok(())
+    }
+
+    /// Applies the corpus overrides of `r1lab pretrain` (each checked at once, naming its flag).
+    pub fn apply(&mut self, o: &CorpusOverrides) -> Result<()> {
+        if let Some(k) = &o.kinds {
+            let context = || format!("--kinds {k} (five non-negative weights, not all zero)");
+            self.corpus.kinds = crate::corpus::KindMix::parse(k).with_context(context)?;
+            self.corpus.validate().with_context(context)?;
+        }
+        for (flag, value, field) in o.shares() {
+            if let Some(p) = value {
+                *field(&mut self.corpus) = p;
+                self.corpus
+                    .validate()
+                    .with_context(|| format!("{flag} {p} (a fraction from 0 to 1)"))?;
+            }
+        }
+        if let Some(n) = o.seq_len {
+            self.set_seq_len(n)
+                .with_context(|| format!("--seq-len {n}"))?;
+        }
+        // Each share acts on one task's documents only: refuse a corpus it cannot touch.
+        for (flag, share, needs) in [
+            ("--search", self.corpus.search, "countdown"),
+            ("--recheck", self.corpus.recheck, "arithmetic"),
+        ] {
+            if let Some(t) = o.task.as_deref().filter(|t| share > 0.0 && *t != needs) {
+                anyhow::bail!("{flag} acts on {needs} documents only and --task {t} has none: drop --task or {flag}");
+            }
+        }
+        self.task = o.task.clone();
+        Ok(())
+    }
+
+    /// The checkpoint folder's name: `base-<size>[-<task>]`, then a suffix for every setting that
+    /// differs from the shipped corpus's (`-guess0`, `-seq256`, `-kinds…`), so a base model
+    /// pretrained on another corpus never overwrites a shipped one.
+    pub fn folder_name(&self) -> String {
+        let mut name = match &self.task {
+            Some(t) => format!("base-{}-{t}", self.size),
+            None => format!("base-{}", self.size),
+        };
+        let mut corpus = self.corpus.clone();
+        let mut shipped = CorpusConfig::default();
+        for (flag, _, field) in CorpusOverrides::default().shares() {
+            let p = *field(&mut corpus);
+            if p != *field(&mut shipped) {
+                name.push_str(&format!("-{}{p}", flag.trim_start_matches('-')));
+            }
+        }
+        if self.seq_len != PRETRAIN_SEQ_LEN {
+            name.push_str(&format!("-seq{}", self.seq_len));
+        }
+        if self.corpus.kinds != crate::corpus::KindMix::default() {
+            name.push_str(&format!("-kinds{}", self.corpus.kinds.render()));
+        }
+        name
     }
 
     pub fn preset(size: &str, scale: Scale) -> Result<Self> {
@@ -171,13 +253,13 @@ pub fn pretrain(
     tokenizer: &Tokenizer,
     held_out: &HashSet<String>,
     out: &Path,
-    device: &Device,
+    ctx: &super::RunContext,
     on_log: impl FnMut(&SftLog),
 ) -> Result<(Model, Vec<SftLog>)> {
     let mut mcfg = ModelConfig::preset(&cfg.size, VOCAB_SIZE)?;
     mcfg.max_position_embeddings = MAX_POSITIONS;
     mcfg.eos_token_id = Some(serde_json::json!(tokenizer.eos_ids[0]));
-    let model = Model::new_random(mcfg, cfg.init_seed, DType::F32, device)?;
+    let model = Model::new_random(mcfg, cfg.init_seed, ctx.train_dtype, &ctx.device)?;
     let docs = corpus_for(&cfg.corpus, cfg.task.as_deref(), held_out)?;
     let encoded = docs
         .iter()
@@ -199,6 +281,7 @@ pub fn pretrain(
 /// row per (model, task): pass@1, pass@k, cons@k, mean length, format, mixing and reflection
 /// rates. `limit` takes the first problems of each held-out set.
 pub fn evaluate_base_models(
+    ctx: &super::RunContext,
     checkpoints: &[(String, std::path::PathBuf)],
     tasks_to_eval: &[&str],
     data_dir: &Path,
@@ -209,7 +292,7 @@ pub fn evaluate_base_models(
     use polars::prelude::*;
     let mut reports = Vec::new();
     for (name, dir) in checkpoints {
-        let loaded = checkpoint::load(&dir.to_string_lossy(), DType::F32, &Device::Cpu)?;
+        let loaded = ctx.load(&dir.to_string_lossy())?;
         let tk = loaded.tokenizer()?;
         for task in tasks_to_eval {
             progress(&format!("{name} on {task}"));

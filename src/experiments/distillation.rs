@@ -14,8 +14,10 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
-use super::{r1_pipeline, r1_zero, task_by_name, Evaluator, Scale};
-use crate::checkpoint;
+use super::{
+    cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, Evaluator, RunContext,
+    Scale,
+};
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::{table, EvalConfig, EvalReport};
 use crate::grpo::trainer::SampleRecord;
@@ -23,7 +25,6 @@ use crate::rejection::{RejectionConfig, RejectionStats, Verdict};
 use crate::sft::SftConfig;
 use crate::tasks::{self, Template};
 use anyhow::{Context, Result};
-use candle_core::{DType, Device};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -45,9 +46,14 @@ pub const PAPER_TABLE6: [(&str, f64, f64); 2] = [
 pub struct DistillConfig {
     /// The teacher checkpoint: the R1 pipeline's final model.
     pub teacher: String,
-    /// Student sizes; student `s` starts from `<data>/checkpoints/base-<s>`.
+    /// Students: a size `s` starts from `<data>/checkpoints/base-<s>`; a folder or a Hub id is
+    /// loaded as it is.
     pub students: Vec<String>,
+    /// `arithmetic` or `countdown`, or a word-problem file (`.jsonl` / `.parquet`).
     pub task: String,
+    /// The held-out word problems of a word-problem `task` (unused for a synthetic task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
     /// Fresh training prompts the teacher answers.
     pub trace_prompts: usize,
     pub rejection: RejectionConfig,
@@ -66,16 +72,20 @@ pub struct DistillConfig {
 }
 
 impl DistillConfig {
-    pub fn preset(scale: Scale) -> Self {
-        let r1 = r1_pipeline::R1Config::preset(scale);
+    /// The preset of `scale`: the teacher is the R1 pipeline's final model in `ctx` at that scale,
+    /// and Table 6's RL run its R1-Zero run.
+    pub fn preset(scale: Scale, ctx: &RunContext) -> Self {
+        let r1 = r1_pipeline::R1Config::preset(scale, ctx);
         Self {
-            teacher: r1_pipeline::default_run_dir(scale)
+            teacher: ctx
+                .run_dir(r1_pipeline::RUN_NAME, scale)
                 .join("stage4_final_rl")
                 .join("checkpoint")
                 .to_string_lossy()
                 .into_owned(),
             students: vec!["0.5M".into(), "1M".into(), "2M".into()],
             task: r1.task.clone(),
+            test: None,
             trace_prompts: match scale {
                 // Enough that a barely trained smoke teacher, which answers most prompts
                 // directly and wrongly, still yields a few usable traces.
@@ -133,8 +143,14 @@ fn same_path(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn student_path(data: &Path, size: &str) -> PathBuf {
-    data.join("checkpoints").join(format!("base-{size}"))
+/// Where student `s` starts: `<data>/checkpoints/base-<s>` for a size (`1M`), else `s` itself, a
+/// checkpoint folder or a Hub id (`Qwen/Qwen2.5-0.5B`).
+fn student_path(data: &Path, s: &str) -> PathBuf {
+    if s.contains('/') || Path::new(s).is_dir() {
+        PathBuf::from(s)
+    } else {
+        data.join("checkpoints").join(format!("base-{s}"))
+    }
 }
 
 /// The R1-Zero run's training compute, from its samples: every prompt + completion token is
@@ -188,18 +204,59 @@ fn sft_compute(dir: &Path, params: usize, extra_forward: f64) -> Result<(Compute
     ))
 }
 
+/// Logit distillation compares the teacher's and the student's distributions token by token, so
+/// it needs one vocabulary: refused, naming both, where they differ.
+fn check_same_vocabulary(
+    teacher: &crate::checkpoint::LoadedModel,
+    student: &crate::checkpoint::LoadedModel,
+    teacher_name: &str,
+    student_name: &str,
+) -> Result<()> {
+    let (t, s) = (teacher.tokenizer()?, student.tokenizer()?);
+    let same = teacher.model.config.vocab_size == student.model.config.vocab_size
+        && t.vocab_size() == s.vocab_size()
+        && t.eos_ids == s.eos_ids;
+    anyhow::ensure!(
+        same,
+        "logit distillation needs one vocabulary, and the teacher {teacher_name} ({} tokens, \
+         vocab_size {}) and the student {student_name} ({} tokens, vocab_size {}) differ: \
+         distil by SFT on the traces only (DistillConfig::logit_student = None, \
+         `--logit-student none`)",
+        t.vocab_size(),
+        teacher.model.config.vocab_size,
+        s.vocab_size(),
+        student.model.config.vocab_size
+    );
+    Ok(())
+}
+
+impl DistillConfig {
+    /// Distils on `task`: a synthetic task by name, or a word-problem file with its held-out
+    /// file `test` (then the prompts use the paper's Table 1 template, as do Table 6's R1-Zero
+    /// run's).
+    pub fn set_task(&mut self, task: &str, test: Option<&Path>) -> Result<()> {
+        self.r1_zero.set_task(task, test)?;
+        self.task = task.into();
+        self.test = test.map(Path::to_path_buf);
+        self.rejection.template = self.r1_zero.grpo.template;
+        Ok(())
+    }
+}
+
+/// The run folder's name ([`RunContext::run_dir`]).
+pub const RUN_NAME: &str = "distill";
+
 /// Runs the distillation experiment and writes Tables 5 and 6. Finished pieces in `run_dir`
 /// (traces, students, evaluations) are reused by a rerun.
 pub fn run(
     cfg: &DistillConfig,
-    data: &Path,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<DistillResult> {
-    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let data = &ctx.data;
+    let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
-    let task = task_by_name(&cfg.task)?;
     let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
     let eval_cfg = EvalConfig {
         k: cfg.eval_k,
@@ -207,13 +264,12 @@ pub fn run(
         template: cfg.rejection.template,
         ..Default::default()
     };
-    if !Path::new(&cfg.teacher).join("config.json").exists() {
-        anyhow::bail!(
+    let teacher = ctx.load(&cfg.teacher).with_context(|| {
+        format!(
             "no teacher model at {}: run `r1lab r1` at this scale first, or pass --teacher",
             cfg.teacher
-        );
-    }
-    let teacher = checkpoint::load(&cfg.teacher, DType::F32, &Device::Cpu)?;
+        )
+    })?;
     let tokenizer = teacher.tokenizer()?.clone();
     let evaluator = Evaluator {
         dir: run_dir.join("evals"),
@@ -222,8 +278,18 @@ pub fn run(
         problems: &problems,
         config: &eval_cfg,
     };
-    let eval = |name: &str, model: &crate::model::Model| evaluator.evaluate(name, model);
-    let teacher_report = eval("teacher", &teacher.model)?;
+    // Each student is evaluated with its own tokenizer (a real student may have another).
+    let eval_with = |name: &str, model: &crate::model::Model, tk: &crate::tokenizer::Tokenizer| {
+        Evaluator {
+            dir: run_dir.join("evals"),
+            tokenizer: tk,
+            task: &cfg.task,
+            problems: &problems,
+            config: &eval_cfg,
+        }
+        .evaluate(name, model)
+    };
+    let teacher_report = evaluator.evaluate("teacher", &teacher.model)?;
     let teacher_params = teacher.model.num_parameters();
 
     log(format!(
@@ -231,7 +297,7 @@ pub fn run(
         cfg.trace_prompts, cfg.rejection.samples_per_prompt
     ));
     let tdir = run_dir.join("traces");
-    let (traces, stats) = r1_pipeline::cached_traces(&tdir, || {
+    let (traces, stats) = cached_traces(&tdir, || {
         let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
         distill::teacher_traces(&teacher.model, &tokenizer, &prompts, &cfg.rejection)
     })?;
@@ -246,7 +312,6 @@ pub fn run(
         "the teacher produced no usable trace: train it longer (`r1lab r1` at workshop scale) or, \
          from the library, raise DistillConfig::trace_prompts"
     );
-    let rows = trace_rows(&traces, &tokenizer)?;
 
     let mut students = Vec::new();
     let mut logit = None;
@@ -256,17 +321,24 @@ pub fn run(
     }
     for (size, method) in jobs {
         let base_path = student_path(data, &size);
-        let base = checkpoint::load(&base_path.to_string_lossy(), DType::F32, &Device::Cpu)
-            .with_context(|| {
-                format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
-            })?;
+        let base = ctx.load(&base_path.to_string_lossy()).with_context(|| {
+            format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
+        })?;
+        let stk = base.tokenizer()?.clone();
+        if method == "logit_kd" {
+            check_same_vocabulary(&teacher, &base, &cfg.teacher, &size)?;
+        }
+        // The traces are text: each student reads them with its own tokenizer.
+        let rows = trace_rows(&traces, &stk)?;
         let params = base.model.num_parameters();
-        let base_report = eval(&format!("base-{size}"), &base.model)?;
-        let out = run_dir.join(format!("student-{size}-{method}"));
+        let slug = size.replace('/', "--");
+        let base_report = eval_with(&format!("base-{slug}"), &base.model, &stk)?;
+        let out = run_dir.join(format!("student-{slug}-{method}"));
         if !out.join("config.json").exists() {
             log(format!("student {size} ({method}):"));
         }
-        r1_pipeline::sft_stage_with(
+        sft_stage_with(
+            ctx,
             &base_path.to_string_lossy(),
             &rows,
             cfg.epochs,
@@ -279,8 +351,12 @@ pub fn run(
             },
             &mut log,
         )?;
-        let trained = checkpoint::load(&out.to_string_lossy(), DType::F32, &Device::Cpu)?;
-        let report = eval(&format!("student-{size}-{method}"), &trained.model)?;
+        let trained = ctx.load(&out.to_string_lossy())?;
+        let report = eval_with(
+            &format!("student-{slug}-{method}"),
+            &trained.model,
+            trained.tokenizer()?,
+        )?;
         // Logit distillation also runs the teacher forward on every trained token.
         let extra = if method == "logit_kd" {
             teacher_params as f64 / params as f64
@@ -323,16 +399,10 @@ pub fn run(
             None
         }
         Some(size) => {
-            let ckpt = r1_zero::ensure_finished(
-                &cfg.r1_zero,
-                data,
-                &cfg.r1_zero_run_dir,
-                reports,
-                &mut log,
-            )?;
-            let m = checkpoint::load(&ckpt.to_string_lossy(), DType::F32, &Device::Cpu)?;
+            let ckpt = r1_zero::ensure_finished(&cfg.r1_zero, ctx, &cfg.r1_zero_run_dir, &mut log)?;
+            let m = ctx.load(&ckpt.to_string_lossy())?;
             let params = m.model.num_parameters();
-            let report = eval(&format!("rl-{size}"), &m.model)?;
+            let report = eval_with(&format!("rl-{size}"), &m.model, m.tokenizer()?)?;
             let g = &cfg.r1_zero.grpo;
             let c = grpo_compute(
                 &cfg.r1_zero_run_dir.join("samples.jsonl"),
@@ -367,7 +437,7 @@ pub fn run(
         logit,
         rl,
     };
-    write_reports(cfg, &result, reports)?;
+    write_reports(cfg, &result, &ctx.reports)?;
     Ok(result)
 }
 
@@ -523,12 +593,31 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
     Ok(())
 }
 
-/// The default run folder of a scale.
-pub fn default_run_dir(scale: Scale) -> PathBuf {
-    PathBuf::from(match scale {
-        Scale::Smoke => "runs/distill-smoke",
-        Scale::Workshop => "runs/distill",
-    })
+/// What `r1lab distill` prints: the teacher, each student, the findings.
+pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
+    let mut out = format!(
+        "teacher pass@1 {:.3}; {} traces kept of {} ({wall_s:.0} s)",
+        r.teacher.pass_at_1,
+        r.traces.count(Verdict::Kept),
+        r.traces.judged,
+    );
+    for s in r.students.iter().chain(r.logit.iter()).chain(r.rl.iter()) {
+        out.push_str(&format!(
+            "\n  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
+            s.size,
+            s.method,
+            s.base.pass_at_1,
+            s.trained.pass_at_1,
+            s.base.cons_at_k,
+            s.trained.cons_at_k,
+            s.compute.flops
+        ));
+    }
+    for f in findings(r) {
+        out.push_str(&format!("\n{f}"));
+    }
+    out.push_str(&format!("\nreports in {}", reports.display()));
+    out
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //! budget is the same number of updates; the table gives each variant's sampled completions and
 //! wall time.
 
-use super::{r1_zero, rl_stage, task_by_name, Scale};
+use super::{r1_zero, rl_stage, task_by_name, RunContext, Scale};
 use crate::eval::{table, EvalConfig};
 use crate::grpo::trainer::PeriodicEval;
 use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
@@ -124,13 +124,17 @@ pub struct VariantsConfig {
     pub variants: Vec<Variant>,
 }
 
+/// The run folder's name ([`RunContext::run_dir`]).
+pub const RUN_NAME: &str = "grpo-variants";
+
 impl VariantsConfig {
-    pub fn preset(scale: Scale) -> Self {
+    /// The preset of `scale`, its GRPO run being the R1-Zero run of `ctx` at that scale.
+    pub fn preset(scale: Scale, ctx: &RunContext) -> Self {
         let r1_zero = r1_zero::R1ZeroConfig::preset(scale);
         Self {
             variants: variants(&r1_zero.grpo),
             r1_zero,
-            r1_zero_run_dir: r1_zero::default_run_dir(scale),
+            r1_zero_run_dir: ctx.run_dir(r1_zero::RUN_NAME, scale),
         }
     }
 }
@@ -220,14 +224,13 @@ pub struct VariantsResult {
 /// unfinished ones, then writes the reports. `log` receives progress lines.
 pub fn run(
     cfg: &VariantsConfig,
-    data: &Path,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<VariantsResult> {
     let start = std::time::Instant::now();
     let base = &cfg.r1_zero;
-    let test = tasks::read_test_set(&data.join("tasks"), &base.task)?;
+    let test = tasks::read_test_set(&ctx.data.join("tasks"), &base.task)?;
     let held_out = tasks::questions(&test);
     let periodic = PeriodicEval {
         problems: test.iter().take(base.eval_problems).cloned().collect(),
@@ -245,7 +248,7 @@ pub fn run(
             .validate()
             .with_context(|| format!("variant {}", v.name))?;
         let dir = if v.grpo == base.grpo && v.overlong_cache.is_none() {
-            r1_zero::ensure_finished(base, data, &cfg.r1_zero_run_dir, reports, &mut log)?;
+            r1_zero::ensure_finished(base, ctx, &cfg.r1_zero_run_dir, &mut log)?;
             cfg.r1_zero_run_dir.clone()
         } else {
             let dir = run_dir.join(v.slug());
@@ -256,6 +259,7 @@ pub fn run(
                 dir.display()
             ));
             rl_stage(
+                ctx,
                 &base.base,
                 task_by_name(&base.task)?,
                 Arc::new(v.rewards()?),
@@ -293,7 +297,7 @@ pub fn run(
         minibatches: base.grpo.minibatches,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(&result, reports)?;
+    write_reports(&result, &ctx.reports)?;
     Ok(result)
 }
 
@@ -473,12 +477,14 @@ pub fn write_reports(r: &VariantsResult, reports: &Path) -> Result<()> {
     table::write_table(&df, &reports.join("grpo_variants"), Some(&title))
 }
 
-/// The default run folder of a scale.
-pub fn default_run_dir(scale: Scale) -> PathBuf {
-    PathBuf::from(match scale {
-        Scale::Smoke => "runs/grpo-variants-smoke",
-        Scale::Workshop => "runs/grpo-variants",
-    })
+/// What `r1lab variants` prints.
+pub fn summary(r: &VariantsResult, reports: &Path) -> String {
+    let mut out = format!("GRPO variants ({:.0} s):", r.wall_s);
+    for f in findings(r) {
+        out.push_str(&format!("\n  {f}"));
+    }
+    out.push_str(&format!("\nreports in {}", reports.display()));
+    out
 }
 
 #[cfg(test)]

@@ -2,14 +2,21 @@
 //! scale: `smoke` (seconds, for tests), `workshop` (minutes on a laptop CPU).
 
 pub mod base_models;
+pub mod cold_start;
+pub mod context;
 pub mod distillation;
 pub mod grpo_variants;
 pub mod r1_pipeline;
 pub mod r1_zero;
 pub mod real_models;
+pub mod reproduce;
 
-use anyhow::{bail, Result};
+use crate::rejection::{RejectionStats, Trace};
+use crate::sft::{SftConfig, SftRow};
+use anyhow::{bail, Context, Result};
+pub use context::RunContext;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// How big a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -41,11 +48,38 @@ pub fn task_by_name(name: &str) -> Result<std::sync::Arc<dyn crate::tasks::Task>
         .ok_or_else(|| anyhow::anyhow!("unknown task {name:?}: use arithmetic or countdown"))
 }
 
+/// The training task and the held-out problems of an experiment: a synthetic task by name
+/// (`arithmetic`, `countdown`) with its held-out set from `<data>/tasks`, or a word-problem file
+/// (`.jsonl` / `.parquet`, GSM8K's layout) with the held-out file `test`.
+pub fn task_and_test(
+    ctx: &RunContext,
+    task: &str,
+    test: Option<&Path>,
+) -> Result<(
+    std::sync::Arc<dyn crate::tasks::Task>,
+    Vec<crate::tasks::Problem>,
+)> {
+    use crate::tasks::word_problems::WordProblemTask;
+    if !WordProblemTask::is_file_name(task) {
+        let problems = crate::tasks::read_test_set(&ctx.data.join("tasks"), task)?;
+        return Ok((task_by_name(task)?, problems));
+    }
+    let test = test.with_context(|| {
+        format!(
+            "the word problems {task} need a held-out file: pass --test test.jsonl (or .parquet)"
+        )
+    })?;
+    let train = WordProblemTask::from_file(Path::new(task))?;
+    let problems = WordProblemTask::from_file(test)?.problems().to_vec();
+    Ok((std::sync::Arc::new(train), problems))
+}
+
 /// Runs (or resumes, or just reloads when finished) one GRPO stage in `run_dir`, starting from
 /// the checkpoint `start` when the folder holds no trainer checkpoint yet. A stale `metrics.csv`
 /// without a checkpoint is removed, so a rerun never mixes two runs.
 #[allow(clippy::too_many_arguments)]
 pub fn rl_stage(
+    ctx: &RunContext,
     start: &str,
     task: std::sync::Arc<dyn crate::tasks::Task>,
     rewards: std::sync::Arc<crate::rewards::RewardSet>,
@@ -56,10 +90,17 @@ pub fn rl_stage(
     checkpoint_every: usize,
     on_step: impl FnMut(&crate::grpo::StepMetrics),
 ) -> Result<crate::grpo::GrpoTrainer> {
-    use anyhow::Context;
     let ckpt = run_dir.join("checkpoint");
     let mut trainer = if ckpt.join("trainer_state.json").exists() {
-        crate::grpo::GrpoTrainer::resume(&ckpt, task, rewards, held_out, cfg.clone())?
+        crate::grpo::GrpoTrainer::resume(
+            &ckpt,
+            task,
+            rewards,
+            held_out,
+            cfg.clone(),
+            &ctx.device,
+            ctx.train_dtype,
+        )?
     } else {
         for f in ["metrics.csv", "samples.jsonl"] {
             let p = run_dir.join(f);
@@ -68,14 +109,121 @@ pub fn rl_stage(
                     .with_context(|| format!("cannot remove the stale {}", p.display()))?;
             }
         }
-        let loaded =
-            crate::checkpoint::load(start, candle_core::DType::F32, &candle_core::Device::Cpu)
-                .with_context(|| format!("cannot load the starting checkpoint {start}"))?;
+        let loaded = ctx
+            .load_for_training(start)
+            .with_context(|| format!("cannot load the starting checkpoint {start}"))?;
         let tk = loaded.tokenizer()?.clone();
         crate::grpo::GrpoTrainer::new(loaded.model, tk, task, rewards, held_out, cfg.clone())?
     };
     trainer.run(run_dir, eval, checkpoint_every, on_step)?;
     Ok(trainer)
+}
+
+/// SFT from `start` on `rows` for `epochs` passes, saved to `dir` (skipped when `dir` already holds
+/// a finished model). Returns the model's folder.
+pub fn sft_stage(
+    ctx: &RunContext,
+    start: &str,
+    rows: &[SftRow],
+    epochs: f64,
+    cfg: &SftConfig,
+    dir: &Path,
+    log: impl FnMut(String),
+) -> Result<String> {
+    sft_stage_with(
+        ctx,
+        start,
+        rows,
+        epochs,
+        cfg,
+        dir,
+        serde_json::json!({ "method": "sft" }),
+        |model, rows, cfg| crate::sft::train(model, rows, cfg, |_| {}),
+        log,
+    )
+}
+
+/// [`sft_stage`] with another training loop on the same rows (e.g. logit distillation,
+/// [`crate::distill::train_logit`]): loads `start`, sets the steps from the epochs, trains with
+/// `train`, saves the model with the sampling generation config, and records `meta`, the settings,
+/// the trained tokens, the wall time and the losses in `r1lab_sft.json`.
+#[allow(clippy::too_many_arguments)]
+pub fn sft_stage_with(
+    ctx: &RunContext,
+    start: &str,
+    rows: &[SftRow],
+    epochs: f64,
+    cfg: &SftConfig,
+    dir: &Path,
+    meta: serde_json::Value,
+    train: impl FnOnce(&crate::model::Model, &[SftRow], &SftConfig) -> Result<Vec<crate::sft::SftLog>>,
+    mut log: impl FnMut(String),
+) -> Result<String> {
+    if dir.join("config.json").exists() {
+        return Ok(dir.to_string_lossy().into_owned());
+    }
+    anyhow::ensure!(
+        epochs > 0.0 && epochs.is_finite(),
+        "epochs must be positive, got {epochs}"
+    );
+    anyhow::ensure!(!rows.is_empty(), "no SFT rows for {}", dir.display());
+    let loaded = ctx.load_for_training(start)?;
+    let mut cfg = cfg.clone();
+    cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
+    let t0 = std::time::Instant::now();
+    let logs = train(&loaded.model, rows, &cfg)?;
+    let wall_s = t0.elapsed().as_secs_f64();
+    log(format!(
+        "  {} {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
+        meta["method"].as_str().unwrap_or("SFT"),
+        rows.len(),
+        cfg.steps,
+        logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
+        logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
+    ));
+    let tk = loaded.tokenizer()?;
+    crate::checkpoint::save(
+        &loaded.model,
+        Some(tk),
+        &crate::checkpoint::sampling_generation_config(tk),
+        dir,
+    )?;
+    let tokens: usize = logs.iter().map(|l| l.tokens).sum();
+    let mut record = serde_json::json!({
+        "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
+        "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
+    });
+    if let (Some(r), Some(m)) = (record.as_object_mut(), meta.as_object()) {
+        r.extend(m.clone());
+    }
+    crate::checkpoint::atomic_write(
+        &dir.join("r1lab_sft.json"),
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+    )?;
+    Ok(dir.to_string_lossy().into_owned())
+}
+
+fn stats_path(dir: &Path) -> PathBuf {
+    dir.join("filter.json")
+}
+
+/// Reads the traces and filter stats cached in `dir` (`traces.jsonl`, `filter.json`), or makes
+/// them with `make` and caches them.
+pub fn cached_traces(
+    dir: &Path,
+    make: impl FnOnce() -> Result<(Vec<Trace>, RejectionStats)>,
+) -> Result<(Vec<Trace>, RejectionStats)> {
+    let (tp, sp) = (dir.join("traces.jsonl"), stats_path(dir));
+    if tp.exists() && sp.exists() {
+        let stats = serde_json::from_str(&std::fs::read_to_string(&sp)?)
+            .with_context(|| format!("{} is damaged: delete it to redo the stage", sp.display()))?;
+        return Ok((crate::rejection::read_traces(&tp)?, stats));
+    }
+    let (traces, stats) = make()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::rejection::write_traces(&tp, &traces)?;
+    crate::checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&stats)?.as_bytes())?;
+    Ok((traces, stats))
 }
 
 /// The number `field` of the JSON object in `path` (a trainer state, an SFT record), or NaN when

@@ -3,11 +3,12 @@
 //! 1. **Cold start** (§2.3.1): a few hundred long, readable chains of thought, SFT from the base.
 //!    The paper collected thousands, "gathering DeepSeek-R1-Zero outputs in a readable format, and
 //!    refining the results through post-processing by human annotators", in the shape
-//!    `|special_token|<reasoning_process>|special_token|<summary>`. Ours are written by the task's
-//!    own worked solutions ([`cold_start_traces`]) in the target language only — the project's
-//!    stand-in for the annotators — and pass through the same filter as rejection sampling. The
-//!    special tokens are `<think>`/`</think>` (the prompt opens the first) and the summary is the
-//!    closing "so the answer is …" plus the `<answer>` block, so every RL reward applies unchanged.
+//!    `|special_token|<reasoning_process>|special_token|<summary>`. On the synthetic tasks ours
+//!    are written by the task's own worked solutions in the target language only — the project's
+//!    stand-in for the annotators — and pass through the same filter as rejection sampling; on a
+//!    word-problem task they are R1-Zero's own correct outputs, rewritten into that format
+//!    ([`super::cold_start`]). The summary is the closing "so the answer is …" plus the
+//!    `<answer>` block, so every RL reward applies unchanged.
 //! 2. **Reasoning-oriented RL** (§2.3.2) with accuracy + format + the language-consistency reward
 //!    ([`RewardSet::r1`]), with an ablation that leaves the consistency reward out, and a second
 //!    that adds it to R1-Zero (from the base, no cold start), where the mixing is.
@@ -23,7 +24,11 @@
 //! length. Departures: the scale; the cold-start data is generated, not annotated; no preference
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
-use super::{r1_zero, rl_stage, task_by_name, Evaluator, Scale};
+use super::cold_start::{self, ColdStart};
+use super::{
+    cached_traces, r1_zero, rl_stage, sft_stage, task_and_test, task_by_name, Evaluator,
+    RunContext, Scale,
+};
 use crate::checkpoint;
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
@@ -31,17 +36,14 @@ use crate::eval::{table, EvalConfig, EvalReport};
 use crate::grpo::trainer::PeriodicEval;
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::model::Model;
-use crate::rejection::{self, filter, RejectionConfig, RejectionStats, Trace};
+use crate::rejection::{self, RejectionConfig, RejectionStats};
 use crate::rewards::{Completion, LanguageConsistency, Reward, RewardSet};
-use crate::sft::{self, SftConfig, SftRow};
+use crate::sft::{SftConfig, SftRow};
 use crate::tasks::language::Lang;
-use crate::tasks::{self, Flaw, Step, Task, Template};
+use crate::tasks::{self, Task, Template};
 use crate::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
-use candle_core::{DType, Device};
 use polars::prelude::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -55,8 +57,15 @@ pub const PAPER_R1_PASS1: f64 = 0.798;
 pub struct R1Config {
     /// The base checkpoint every SFT stage starts from (the paper: DeepSeek-V3-Base).
     pub base: String,
-    /// `arithmetic` or `countdown`.
+    /// `arithmetic` or `countdown`, or a word-problem file (`.jsonl` / `.parquet`).
     pub task: String,
+    /// The held-out word problems of a word-problem `task` (unused for a synthetic task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// Where the cold-start examples come from: the task's worked solutions (the synthetic
+    /// tasks' default) or R1-Zero's outputs in the readable format (a word-problem task's).
+    #[serde(default)]
+    pub cold_start: ColdStart,
     /// The language the chains of thought should use (the consistency reward's target).
     pub target: Lang,
     /// Cold-start examples. Paper: "thousands". Ours: a few hundred.
@@ -97,7 +106,25 @@ pub struct R1Config {
 }
 
 impl R1Config {
-    pub fn preset(scale: Scale) -> Self {
+    /// Runs the pipeline on `task`: a synthetic task by name, or a word-problem file with its
+    /// held-out file `test` (then every stage prompts with the paper's Table 1 template and the
+    /// cold start comes from R1-Zero's outputs, see [`ColdStart`]).
+    pub fn set_task(&mut self, task: &str, test: Option<&std::path::Path>) -> Result<()> {
+        self.r1_zero.set_task(task, test)?;
+        self.task = task.into();
+        self.test = test.map(std::path::Path::to_path_buf);
+        if self.test.is_some() {
+            let t = self.r1_zero.grpo.template;
+            self.reasoning_rl.template = t;
+            self.final_rl.template = t;
+            self.rejection.template = t;
+            self.cold_start = ColdStart::FromR1Zero;
+        }
+        Ok(())
+    }
+
+    /// The preset of `scale`, compared against the R1-Zero run of `ctx` at that scale.
+    pub fn preset(scale: Scale, ctx: &RunContext) -> Self {
         let r1z = r1_zero::R1ZeroConfig::preset(scale);
         let (steps2, steps4, rejection_prompts, examples) = match scale {
             // Smoke: 64 rejection prompts × 4 samples, enough for a few kept traces from a
@@ -124,6 +151,8 @@ impl R1Config {
         Self {
             base: r1z.base.clone(),
             task: r1z.task.clone(),
+            test: None,
+            cold_start: ColdStart::Generated,
             target: Lang::A,
             cold_start_examples: examples,
             cold_start_reflection: 0.2,
@@ -153,56 +182,11 @@ impl R1Config {
                 Scale::Workshop => 40,
             },
             checkpoint_every: 20,
-            r1_zero_run_dir: r1_zero::default_run_dir(scale),
+            r1_zero_run_dir: ctx.run_dir(r1_zero::RUN_NAME, scale),
             r1_zero: r1z,
             seed: 0,
         }
     }
-}
-
-/// Cold-start examples (§2.3.1) written from the task's worked solutions, entirely in `target`,
-/// a share `reflection` of them catching a slip with "wait, check: …", each checked by the
-/// rejection filter (so an example the task cannot write correctly is dropped and counted).
-pub fn cold_start_traces(
-    task: &dyn Task,
-    n: usize,
-    reflection: f64,
-    target: Lang,
-    held_out: &HashSet<String>,
-    seed: u64,
-) -> Result<(Vec<Trace>, RejectionStats)> {
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&reflection),
-        "cold_start_reflection must be in [0, 1], got {reflection}"
-    );
-    let problems = training_problems(task, n, held_out, seed)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc01d);
-    let template = Template::R1ZeroShort;
-    let candidates: Vec<_> = problems
-        .iter()
-        .map(|p| {
-            let flaw = if rng.random_bool(reflection) {
-                Flaw::SelfCorrect
-            } else {
-                Flaw::None
-            };
-            let text = task
-                .worked_solution(p, flaw, &mut rng)
-                .or_else(|| task.worked_solution(p, Flaw::None, &mut rng))
-                .map(|w| {
-                    let mut steps: Vec<String> = w.steps.iter().map(|s| s.render(target)).collect();
-                    steps.push(Step::answer_is(&w.answer).render(target));
-                    format!(
-                        " {} </think> <answer> {} </answer>",
-                        steps.join(" "),
-                        w.answer
-                    )
-                })
-                .unwrap_or_default();
-            (p, text, false)
-        })
-        .collect();
-    Ok(filter(candidates, template, target))
 }
 
 /// One evaluated model of Table 4.
@@ -266,130 +250,26 @@ fn target_share(report: &EvalReport, target: Lang, template: Template) -> f64 {
     scores.iter().sum::<f64>() / scores.len().max(1) as f64
 }
 
-/// SFT from `start` on `rows` for `epochs` passes, saved to `dir` (skipped when `dir` already holds
-/// a finished model). Returns the model's folder.
-pub fn sft_stage(
-    start: &str,
-    rows: &[SftRow],
-    epochs: f64,
-    cfg: &SftConfig,
-    dir: &Path,
-    log: impl FnMut(String),
-) -> Result<String> {
-    sft_stage_with(
-        start,
-        rows,
-        epochs,
-        cfg,
-        dir,
-        serde_json::json!({ "method": "sft" }),
-        |model, rows, cfg| sft::train(model, rows, cfg, |_| {}),
-        log,
-    )
-}
-
-/// [`sft_stage`] with another training loop on the same rows (e.g. logit distillation,
-/// [`crate::distill::train_logit`]): loads `start`, sets the steps from the epochs, trains with
-/// `train`, saves the model with the sampling generation config, and records `meta`, the settings,
-/// the trained tokens, the wall time and the losses in `r1lab_sft.json`.
-#[allow(clippy::too_many_arguments)]
-pub fn sft_stage_with(
-    start: &str,
-    rows: &[SftRow],
-    epochs: f64,
-    cfg: &SftConfig,
-    dir: &Path,
-    meta: serde_json::Value,
-    train: impl FnOnce(&crate::model::Model, &[SftRow], &SftConfig) -> Result<Vec<crate::sft::SftLog>>,
-    mut log: impl FnMut(String),
-) -> Result<String> {
-    if dir.join("config.json").exists() {
-        return Ok(dir.to_string_lossy().into_owned());
-    }
-    anyhow::ensure!(
-        epochs > 0.0 && epochs.is_finite(),
-        "epochs must be positive, got {epochs}"
-    );
-    anyhow::ensure!(!rows.is_empty(), "no SFT rows for {}", dir.display());
-    let loaded = checkpoint::load(start, DType::F32, &Device::Cpu)
-        .with_context(|| format!("cannot load {start}"))?;
-    let mut cfg = cfg.clone();
-    cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
-    let t0 = std::time::Instant::now();
-    let logs = train(&loaded.model, rows, &cfg)?;
-    let wall_s = t0.elapsed().as_secs_f64();
-    log(format!(
-        "  {} {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
-        meta["method"].as_str().unwrap_or("SFT"),
-        rows.len(),
-        cfg.steps,
-        logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
-        logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
-    ));
-    let tk = loaded.tokenizer()?;
-    checkpoint::save(
-        &loaded.model,
-        Some(tk),
-        &checkpoint::sampling_generation_config(tk),
-        dir,
-    )?;
-    let tokens: usize = logs.iter().map(|l| l.tokens).sum();
-    let mut record = serde_json::json!({
-        "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
-        "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
-    });
-    if let (Some(r), Some(m)) = (record.as_object_mut(), meta.as_object()) {
-        r.extend(m.clone());
-    }
-    checkpoint::atomic_write(
-        &dir.join("r1lab_sft.json"),
-        serde_json::to_string_pretty(&record)?.as_bytes(),
-    )?;
-    Ok(dir.to_string_lossy().into_owned())
-}
-
 /// The `wall_s` recorded in a JSON file (a trainer state or an SFT record); NaN if absent.
 fn recorded_wall(path: &Path) -> f64 {
     super::recorded(path, "wall_s")
 }
 
-fn stats_path(dir: &Path) -> PathBuf {
-    dir.join("filter.json")
-}
-
-/// Reads the traces and filter stats cached in `dir` (`traces.jsonl`, `filter.json`), or makes
-/// them with `make` and caches them.
-pub fn cached_traces(
-    dir: &Path,
-    make: impl FnOnce() -> Result<(Vec<Trace>, RejectionStats)>,
-) -> Result<(Vec<Trace>, RejectionStats)> {
-    let (tp, sp) = (dir.join("traces.jsonl"), stats_path(dir));
-    if tp.exists() && sp.exists() {
-        let stats = serde_json::from_str(&std::fs::read_to_string(&sp)?)
-            .with_context(|| format!("{} is damaged: delete it to redo the stage", sp.display()))?;
-        return Ok((rejection::read_traces(&tp)?, stats));
-    }
-    let (traces, stats) = make()?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    rejection::write_traces(&tp, &traces)?;
-    checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&stats)?.as_bytes())?;
-    Ok((traces, stats))
-}
+/// The run folder's name ([`RunContext::run_dir`]).
+pub const RUN_NAME: &str = "r1";
 
 /// Runs R1-Zero if its run is not finished, then the four R1 stages (and the ablation), evaluates
 /// every model on the same held-out problems and writes Table 4 and the filter table. Every stage
 /// is saved in `run_dir`; a rerun skips what is finished and resumes an interrupted RL stage.
 pub fn run(
     cfg: &R1Config,
-    data: &Path,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<R1Result> {
     let start = std::time::Instant::now();
-    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
-    let task = task_by_name(&cfg.task)?;
     let template = cfg.reasoning_rl.template;
     let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
     let eval_cfg = EvalConfig {
@@ -405,7 +285,8 @@ pub fn run(
     });
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let base = checkpoint::load(&cfg.base, DType::F32, &Device::Cpu)
+    let base = ctx
+        .load(&cfg.base)
         .with_context(|| format!("cannot load the base model {}", cfg.base))?;
     let tokenizer = base.tokenizer()?.clone();
     let evaluator = Evaluator {
@@ -441,9 +322,8 @@ pub fn run(
     evaluate("base", "base model", &base.model, None, f64::NAN)?;
 
     // R1-Zero, for comparison.
-    let r1z_ckpt =
-        r1_zero::ensure_finished(&cfg.r1_zero, data, &cfg.r1_zero_run_dir, reports, &mut log)?;
-    let r1z = checkpoint::load(&r1z_ckpt.to_string_lossy(), DType::F32, &Device::Cpu)?;
+    let r1z_ckpt = r1_zero::ensure_finished(&cfg.r1_zero, ctx, &cfg.r1_zero_run_dir, &mut log)?;
+    let r1z = ctx.load(&r1z_ckpt.to_string_lossy())?;
     evaluate(
         "r1_zero",
         "R1-Zero (accuracy + format RL)",
@@ -455,21 +335,36 @@ pub fn run(
     // Stage 1: cold start.
     log("stage 1: cold-start SFT".into());
     let cold_dir = run_dir.join("stage1_cold_start");
-    let (cold, cold_stats) = cached_traces(&cold_dir, || {
-        cold_start_traces(
+    let (cold, cold_stats) = cached_traces(&cold_dir, || match cfg.cold_start {
+        ColdStart::Generated => cold_start::generated(
             task.as_ref(),
             cfg.cold_start_examples,
             cfg.cold_start_reflection,
             cfg.target,
             &held_out,
             cfg.seed ^ 0xc0,
-        )
+        ),
+        ColdStart::FromR1Zero => cold_start::from_r1_zero(
+            &r1z.model,
+            &tokenizer,
+            task.as_ref(),
+            cfg.cold_start_examples,
+            &held_out,
+            &cfg.rejection,
+            cfg.seed ^ 0xc0,
+        ),
     })?;
+    anyhow::ensure!(
+        !cold.is_empty(),
+        "no cold-start example survived the filter ({} judged): train R1-Zero longer or raise cold_start_examples",
+        cold_stats.judged
+    );
     let rows = cold
         .iter()
         .map(|t| t.to_row(&tokenizer))
         .collect::<Result<Vec<_>>>()?;
     let cold_model = sft_stage(
+        ctx,
         &cfg.base,
         &rows,
         cfg.cold_start_epochs,
@@ -477,7 +372,7 @@ pub fn run(
         &cold_dir.join("model"),
         &mut log,
     )?;
-    let m = checkpoint::load(&cold_model, DType::F32, &Device::Cpu)?;
+    let m = ctx.load(&cold_model)?;
     evaluate(
         "cold_start",
         "stage 1: cold-start SFT",
@@ -497,6 +392,7 @@ pub fn run(
         log(format!("{stage}: {} GRPO steps", grpo.steps));
         let dir = run_dir.join(stage);
         let trainer = rl_stage(
+            ctx,
             from,
             task.clone(),
             Arc::new(rewards),
@@ -605,9 +501,14 @@ pub fn run(
         .iter()
         .map(|t| t.to_row(&tokenizer))
         .collect::<Result<Vec<_>>>()?;
+    // A word-problem task has no fact documents of its own: the arithmetic task's serve.
+    let facts_task = match cfg.test {
+        Some(_) => task_by_name("arithmetic")?,
+        None => task.clone(),
+    };
     let non_reasoning = non_reasoning_rows(
         &tokenizer,
-        task.as_ref(),
+        facts_task.as_ref(),
         rows.len(),
         cfg.non_reasoning_share,
         &held_out,
@@ -616,6 +517,7 @@ pub fn run(
     let non_reasoning_n = non_reasoning.len();
     rows.extend(non_reasoning);
     let stage3 = sft_stage(
+        ctx,
         &cfg.base,
         &rows,
         cfg.rejection_epochs,
@@ -623,7 +525,7 @@ pub fn run(
         &rs_dir.join("model"),
         &mut log,
     )?;
-    let m3 = checkpoint::load(&stage3, DType::F32, &Device::Cpu)?;
+    let m3 = ctx.load(&stage3)?;
     evaluate(
         "stage3_rejection_sft",
         "stage 3: rejection-sampling SFT from the base",
@@ -656,7 +558,7 @@ pub fn run(
         rl_metrics,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(cfg, &result, reports)?;
+    write_reports(cfg, &result, &ctx.reports)?;
     Ok(result)
 }
 
@@ -888,12 +790,29 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
     Ok(())
 }
 
-/// The default run folder of a scale.
-pub fn default_run_dir(scale: Scale) -> PathBuf {
-    PathBuf::from(match scale {
-        Scale::Smoke => "runs/r1-smoke",
-        Scale::Workshop => "runs/r1",
-    })
+/// What `r1lab r1` prints: one line per stage, then the consistency reward's finding.
+pub fn summary(cfg: &R1Config, r: &R1Result, reports: &Path) -> String {
+    let mut out = format!(
+        "R1 pipeline on {} ({:.0} s); k = {}:",
+        cfg.task, r.wall_s, cfg.eval_k
+    );
+    for s in &r.stages {
+        out.push_str(&format!(
+            "\n  {:<24} pass@1 {:.3} cons@k {:.3} mixing {:.3} target-language {:.3} format {:.3} length {:.1}",
+            s.stage,
+            s.report.pass_at_1,
+            s.report.cons_at_k,
+            s.report.mixing_rate,
+            s.target_language_share,
+            s.report.format_rate,
+            s.report.mean_length
+        ));
+    }
+    if let Some(f) = consistency_finding(r) {
+        out.push_str(&format!("\n{f}"));
+    }
+    out.push_str(&format!("\nreports in {}", reports.display()));
+    out
 }
 
 #[cfg(test)]
@@ -908,7 +827,8 @@ mod tests {
     fn cold_start_examples_are_correct_single_language_and_some_reflect() {
         let task = ArithmeticTask::default();
         let (traces, stats) =
-            cold_start_traces(&task, 60, 0.5, Lang::A, &HashSet::new(), 3).unwrap();
+            super::super::cold_start::generated(&task, 60, 0.5, Lang::A, &HashSet::new(), 3)
+                .unwrap();
         assert_eq!(stats.judged, 60);
         assert_eq!(stats.count(Verdict::Kept), traces.len());
         assert!(traces.len() >= 55, "{stats:?}");
@@ -925,7 +845,10 @@ mod tests {
             reflective += cot.contains("wait") as usize;
         }
         assert!(reflective > 10 && reflective < traces.len(), "{reflective}");
-        assert!(cold_start_traces(&task, 4, 1.5, Lang::A, &HashSet::new(), 3).is_err());
+        assert!(
+            super::super::cold_start::generated(&task, 4, 1.5, Lang::A, &HashSet::new(), 3)
+                .is_err()
+        );
     }
 
     #[test]

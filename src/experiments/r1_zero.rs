@@ -11,18 +11,20 @@
 
 use crate::checkpoint;
 use crate::eval::{self, table, EvalConfig, EvalReport};
-use crate::experiments::Scale;
+use crate::experiments::{RunContext, Scale};
 use crate::grpo::trainer::{PeriodicEval, SampleRecord};
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, RefLine, Series};
 use crate::rewards::RewardSet;
 use crate::tasks;
 use anyhow::{Context, Result};
-use candle_core::{DType, Device};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The run folder's name ([`RunContext::run_dir`]).
+pub const RUN_NAME: &str = "r1-zero";
 
 /// Figure 2: AIME pass@1 at the start and end of R1-Zero training, cons@16 at the end, o1-0912.
 pub const PAPER_PASS1_START: f64 = 0.156;
@@ -34,8 +36,11 @@ pub const PAPER_O1_0912_PASS1: f64 = 0.744;
 pub struct R1ZeroConfig {
     /// The base checkpoint (a folder or Hub id).
     pub base: String,
-    /// `arithmetic` or `countdown`.
+    /// `arithmetic` or `countdown`, or a word-problem file (`.jsonl` / `.parquet`) to train on.
     pub task: String,
+    /// The held-out word problems of a word-problem `task` (unused for a synthetic task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
     pub grpo: GrpoConfig,
     /// Held-out problems evaluated during training (the first N of the test set).
     pub eval_problems: usize,
@@ -74,6 +79,7 @@ impl R1ZeroConfig {
         Self {
             base: "data/checkpoints/base-1M".into(),
             task: "arithmetic".into(),
+            test: None,
             max_new_tokens: grpo.max_completion_length,
             grpo,
             eval_problems,
@@ -81,6 +87,28 @@ impl R1ZeroConfig {
             eval_every,
             checkpoint_every: 25,
         }
+    }
+}
+
+impl R1ZeroConfig {
+    /// Trains on `task`: a synthetic task by name, or a word-problem file with its held-out file
+    /// `test`, prompted with the paper's Table 1 template (the short one is the in-repo models').
+    pub fn set_task(&mut self, task: &str, test: Option<&Path>) -> Result<()> {
+        let words = crate::tasks::word_problems::WordProblemTask::is_file_name(task);
+        anyhow::ensure!(
+            words || test.is_none(),
+            "--test names the held-out file of a word-problem --task, and {task} is a synthetic task (its held-out set is in data/tasks): drop --test"
+        );
+        anyhow::ensure!(
+            !words || test.is_some(),
+            "the word problems {task} need a held-out file: pass --test test.jsonl (or .parquet)"
+        );
+        self.task = task.into();
+        self.test = test.map(Path::to_path_buf);
+        if words {
+            self.grpo.template = tasks::Template::R1ZeroPaper;
+        }
+        Ok(())
     }
 }
 
@@ -97,16 +125,13 @@ pub struct R1ZeroResult {
 /// reports. `run_dir` holds metrics.csv, samples.jsonl and the checkpoint (resumable).
 pub fn run(
     cfg: &R1ZeroConfig,
-    data: &Path,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<R1ZeroResult> {
     let start = std::time::Instant::now();
-    let device = Device::Cpu;
-    let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
+    let (task, test) = super::task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
-    let task = super::task_by_name(&cfg.task)?;
     let template = cfg.grpo.template;
     let rewards = Arc::new(RewardSet::r1_zero(template.prompt_opens_think()));
     let eval_cfg = EvalConfig {
@@ -116,7 +141,7 @@ pub fn run(
         ..Default::default()
     };
     let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
-    let base_loaded = checkpoint::load(&cfg.base, DType::F32, &device)?;
+    let base_loaded = ctx.load(&cfg.base)?;
     let base_report = eval::evaluate(
         &base_loaded.model,
         base_loaded.tokenizer()?,
@@ -132,6 +157,7 @@ pub fn run(
         every: cfg.eval_every,
     };
     let trainer = super::rl_stage(
+        ctx,
         &cfg.base,
         task,
         rewards,
@@ -158,7 +184,7 @@ pub fn run(
         metrics,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(&result, &run_dir.join("samples.jsonl"), reports)?;
+    write_reports(&result, &run_dir.join("samples.jsonl"), &ctx.reports)?;
     Ok(result)
 }
 
@@ -555,9 +581,8 @@ pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
 /// is not finished; `reports` receives its reports only when it runs.
 pub fn ensure_finished(
     cfg: &R1ZeroConfig,
-    data: &Path,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<PathBuf> {
     let ckpt = run_dir.join("checkpoint");
@@ -573,7 +598,7 @@ pub fn ensure_finished(
             "R1-Zero: no finished run in {}, running it",
             run_dir.display()
         ));
-        run(cfg, data, run_dir, reports, |_| {})?;
+        run(cfg, ctx, run_dir, |_| {})?;
     }
     Ok(ckpt)
 }
@@ -603,12 +628,31 @@ pub fn late_training_mixing(
     Ok(mixed as f64 / late.len() as f64)
 }
 
-/// The default run folder of a scale.
-pub fn default_run_dir(scale: Scale) -> PathBuf {
-    PathBuf::from(match scale {
-        Scale::Smoke => "runs/r1-zero-smoke",
-        Scale::Workshop => "runs/r1-zero",
-    })
+/// What `r1lab r1-zero` prints: the before/after line and each target.
+pub fn summary(cfg: &R1ZeroConfig, r: &R1ZeroResult, reports: &Path) -> String {
+    let mut out = format!(
+        "R1-Zero on {}: pass@1 {:.3} -> {:.3}, cons@{k} {:.3} -> {:.3}, mean length {:.1} -> {:.1} ({:.0} s); reports in {}",
+        cfg.task,
+        r.base.pass_at_1,
+        r.r1_zero.pass_at_1,
+        r.base.cons_at_k,
+        r.r1_zero.cons_at_k,
+        r.base.mean_length,
+        r.r1_zero.mean_length,
+        r.wall_s,
+        reports.display(),
+        k = cfg.eval_k
+    );
+    for t in targets(r) {
+        out.push_str(&format!(
+            "\n  [{}] {}: {} (required {})",
+            if t.met { "met" } else { "NOT met" },
+            t.name,
+            t.measured,
+            t.required
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,26 +10,25 @@
 //!   checkpoint installed into a scratch Hub cache as `r1lab/base-1M` (the real cache layout) and
 //!   loaded by id offline, on arithmetic questions written out as a word-problem JSONL file and
 //!   read back by the word-problem loader: the GPU run's loading, data, reward, training and
-//!   evaluation code at toy size (the CPU run is resumable, the GPU run starts afresh).
+//!   evaluation code at toy size.
 //!
 //! Departures from the paper: everything about scale (see [`crate::grpo`]); GSM8K-style problems
 //! instead of AIME; the stand-in is not a real model.
 //!
 //! A run writes `metrics.csv`, `samples.jsonl` and the trained checkpoint in its run folder and
 //! `real_models_<label>.{csv,md}` plus `real_models_<label>_reward.{svg,png}` into the reports.
-//! On the CPU an interrupted run resumes from its last checkpoint; on a GPU it starts again.
+//! An interrupted run resumes from its last checkpoint, on any device.
 
-use super::Scale;
+use super::{RunContext, Scale};
 use crate::checkpoint;
 use crate::eval::{self, table, EvalConfig, EvalReport};
 use crate::grpo::trainer::PeriodicEval;
-use crate::grpo::{GrpoConfig, GrpoTrainer, StepMetrics};
+use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::RewardSet;
 use crate::tasks::word_problems::WordProblemTask;
 use crate::tasks::{self, Problem, Template};
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
 use polars::prelude::*;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -160,14 +159,7 @@ pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
 }
 
 fn read_word_problems(path: &Path) -> Result<WordProblemTask> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => WordProblemTask::from_parquet(path),
-        Some("jsonl") | Some("json") => WordProblemTask::from_jsonl(path),
-        _ => bail!(
-            "{}: word problems must be a .jsonl or .parquet file with question and answer",
-            path.display()
-        ),
-    }
+    WordProblemTask::from_file(path)
 }
 
 /// What a run measured (owned, for notebooks).
@@ -184,13 +176,15 @@ pub struct RealResult {
     pub wall_s: f64,
 }
 
-/// Loads the model, evaluates it, trains it with GRPO on `device`, evaluates it again and writes
+/// The run folder's name ([`RunContext::run_dir`]): the stand-in's, and with `-gpu` a real model's.
+pub const RUN_NAME: &str = "real-models";
+
+/// Loads the model, evaluates it, trains it with GRPO in `ctx`, evaluates it again and writes
 /// the reports. `log` receives progress lines.
 pub fn run(
     cfg: &RealConfig,
-    device: &Device,
+    ctx: &RunContext,
     run_dir: &Path,
-    reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<RealResult> {
     let start = std::time::Instant::now();
@@ -220,14 +214,14 @@ pub fn run(
         Some(home) => crate::hub::resolve_in_cache(&cfg.model, &home.join("hub"))?,
         None => crate::hub::resolve(&cfg.model)?,
     };
-    let loaded = checkpoint::load_files(&files, DType::F32, device)
+    let loaded = checkpoint::load_files(&files, ctx.dtype, &ctx.device)
         .with_context(|| format!("cannot load {}", cfg.model))?;
     let tokenizer = loaded.tokenizer()?.clone();
     let params = loaded.model.num_parameters();
     log(format!(
         "{} ({params} parameters) on {}",
         cfg.model,
-        crate::device::describe(device)
+        ctx.describe()
     ));
     let eval_cfg = EvalConfig {
         k: cfg.eval_k,
@@ -266,35 +260,20 @@ pub fn run(
         }
         log(line)
     };
-    let trainer = if device.is_cpu() {
-        // Resumable: the stage helper reloads from the run folder's checkpoint.
-        let start_from = files.dir.to_string_lossy().into_owned();
-        super::rl_stage(
-            &start_from,
-            task,
-            rewards,
-            held_out,
-            &cfg.grpo,
-            run_dir,
-            Some(&periodic),
-            10,
-            on_step,
-        )?
-    } else {
-        for f in ["metrics.csv", "samples.jsonl"] {
-            let _ = std::fs::remove_file(run_dir.join(f));
-        }
-        let mut t = GrpoTrainer::new(
-            loaded.model,
-            tokenizer,
-            task,
-            rewards,
-            held_out,
-            cfg.grpo.clone(),
-        )?;
-        t.run(run_dir, Some(&periodic), 0, on_step)?;
-        t
-    };
+    // Resumable on any device: the stage reloads from the run folder's checkpoint.
+    drop(loaded);
+    let trainer = super::rl_stage(
+        ctx,
+        &files.dir.to_string_lossy(),
+        task,
+        rewards,
+        held_out,
+        &cfg.grpo,
+        run_dir,
+        Some(&periodic),
+        10,
+        on_step,
+    )?;
     let after = eval::evaluate(
         &trainer.policy,
         &trainer.tokenizer,
@@ -308,7 +287,7 @@ pub fn run(
     let result = RealResult {
         label: cfg.label.clone(),
         model: cfg.model.clone(),
-        device: crate::device::describe(device),
+        device: ctx.describe(),
         params,
         train_problems: fresh,
         before,
@@ -316,7 +295,7 @@ pub fn run(
         metrics,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(cfg, &result, reports)?;
+    write_reports(cfg, &result, &ctx.reports)?;
     Ok(result)
 }
 
@@ -400,10 +379,15 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
     .save(&reports.join(format!("real_models_{}_reward", r.label)))
 }
 
-/// The default run folder of the stand-in at a scale.
-pub fn default_run_dir(scale: Scale) -> PathBuf {
-    PathBuf::from(match scale {
-        Scale::Smoke => "runs/real-models-smoke",
-        Scale::Workshop => "runs/real-models",
-    })
+/// What `r1lab real` prints.
+pub fn summary(r: &RealResult, reports: &Path) -> String {
+    format!(
+        "{} on {}: held-out pass@1 {:.3} -> {:.3} ({:.0} s); reports in {}",
+        r.model,
+        r.device,
+        r.before.pass_at_1,
+        r.after.pass_at_1,
+        r.wall_s,
+        reports.display()
+    )
 }

@@ -733,13 +733,11 @@ impl GrpoTrainer {
         rewards: Arc<RewardSet>,
         held_out: HashSet<String>,
         cfg: GrpoConfig,
+        device: &candle_core::Device,
+        dtype: DType,
     ) -> Result<Self> {
-        let loaded = checkpoint::load(
-            &dir.to_string_lossy(),
-            DType::F32,
-            &candle_core::Device::Cpu,
-        )
-        .with_context(|| format!("cannot resume from {}", dir.display()))?;
+        let loaded = checkpoint::load(&dir.to_string_lossy(), dtype, device)
+            .with_context(|| format!("cannot resume from {}", dir.display()))?;
         let tokenizer = loaded.tokenizer()?.clone();
         let state_text =
             std::fs::read_to_string(dir.join("trainer_state.json")).with_context(|| {
@@ -766,7 +764,7 @@ impl GrpoTrainer {
                 .filter_map(|(k, v)| k.strip_prefix("ref.").map(|k| (k.to_string(), v.clone())))
                 .collect();
             let params =
-                Params::from_tensors(&r.config, ref_tensors, DType::F32, r.device(), "reference")?;
+                Params::from_tensors(&r.config, ref_tensors, dtype, r.device(), "reference")?;
             r.params().assign_from(&params)?;
         }
         t.step = step;

@@ -91,6 +91,28 @@ impl WordProblemTask {
         })
     }
 
+    /// Loads word problems from a `.jsonl` or `.parquet` file ([`Self::from_jsonl`],
+    /// [`Self::from_parquet`]), by its extension.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("parquet") => Self::from_parquet(path),
+            Some("jsonl") | Some("json") => Self::from_jsonl(path),
+            _ => anyhow::bail!(
+                "{}: word problems must be a .jsonl or .parquet file with question and answer",
+                path.display()
+            ),
+        }
+    }
+
+    /// Whether `name` names a word-problem file (ends in `.jsonl`, `.json` or `.parquet`) rather
+    /// than a synthetic task.
+    pub fn is_file_name(name: &str) -> bool {
+        matches!(
+            Path::new(name).extension().and_then(|e| e.to_str()),
+            Some("jsonl" | "json" | "parquet")
+        )
+    }
+
     /// Loads a JSONL file of `{"question": string, "answer": string | number}` objects (blank
     /// lines skipped). The task is named after the file stem. Errors carry `file:line`.
     pub fn from_jsonl(path: &Path) -> Result<Self> {

@@ -1,0 +1,68 @@
+//! What the subcommands share: the folders, the scale, progress lines.
+
+use clap::Args;
+use r1lab::experiments::{RunContext, Scale};
+use std::path::PathBuf;
+
+/// The model shipped with the repository, used when no model is named.
+pub const DEFAULT_MODEL: &str = "data/checkpoints/base-1M";
+
+/// The data folder (test sets, tokenizer, base checkpoints).
+#[derive(Args, Clone, Debug)]
+pub struct DataArg {
+    /// The data folder (test sets, tokenizer, base checkpoints).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+}
+
+/// The folders and scale of an experiment.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    #[arg(long, value_enum, default_value = "workshop")]
+    pub scale: Scale,
+    /// Where the figures and tables go.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// The data folder (test sets, tokenizer, base checkpoints).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Where the default run folders go (`<runs>/<experiment>[-smoke][-<device>-<dtype>]`).
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+}
+
+impl RunArgs {
+    /// `ctx` with these folders.
+    pub fn context(&self, ctx: &RunContext) -> RunContext {
+        ctx.clone()
+            .with_folders(&self.data, &self.runs, &self.reports)
+    }
+}
+
+/// Without a terminal (a log file, CI) progress bars are hidden: print a line every 5% instead.
+pub fn log_line(step: usize, total: usize, msg: &str) {
+    use std::io::IsTerminal;
+    let every = (total / 20).max(1);
+    if !std::io::stderr().is_terminal() && (step % every == 0 || step + 1 == total) {
+        eprintln!("step {}/{total}: {msg}", step + 1);
+    }
+}
+
+pub fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_prefix(msg.to_string());
+    pb
+}
+
+pub fn progress_spinner(msg: String) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg);
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}

@@ -1,0 +1,322 @@
+//! The experiments' subcommands: `r1-zero`, `r1`, `distill`, `variants`, `real`, `reproduce`.
+//! Each fills its experiment's preset from the flags and calls the library; the run folder
+//! defaults to the run context's ([`RunContext::run_dir`]).
+
+use super::common::{log_line, progress_bar, RunArgs};
+use anyhow::{Context, Result};
+use clap::Args;
+use r1lab::experiments::{
+    distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce, RunContext,
+};
+use std::path::PathBuf;
+
+/// R1-Zero: GRPO with accuracy + format rewards from the base model (Figures 2-3, Tables 2-3).
+#[derive(Args, Debug)]
+pub struct R1Zero {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The base checkpoint (a folder or a Hub id).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems to train on
+    /// (GSM8K's `question` / `answer`; then --test names the held-out file and the prompts use
+    /// the paper's Table 1 template).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
+    #[arg(long, requires = "task")]
+    pub test: Option<PathBuf>,
+    /// Override the number of RL steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Override μ, the optimisation passes over each sampled batch (paper: 1).
+    #[arg(long)]
+    pub mu: Option<usize>,
+    /// Override the optimizer steps per pass, the batch being split into this many
+    /// minibatches (paper: 16; ours: 1). Above 1 the later minibatches are off-policy, so the
+    /// clip can bind.
+    #[arg(long)]
+    pub minibatches: Option<usize>,
+    /// Override the completion budget in tokens, for training and the held-out evaluation
+    /// (workshop: 128; prompt and completion must fit the model's positions).
+    #[arg(long)]
+    pub max_completion: Option<usize>,
+    /// The RL seed: which training problems each step draws and how completions are
+    /// sampled (default 0, the committed run). Another seed is another run of the same
+    /// experiment, to measure what one seed cannot resolve; its default run folder gets a
+    /// `-seed<N>` suffix (give `--reports` another folder to keep the committed reports).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+}
+
+pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let scale = a.run.scale;
+    let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+    if let Some(s) = a.seed {
+        cfg.grpo.seed = s;
+    }
+    if let Some(n) = a.max_completion {
+        cfg.grpo.max_completion_length = n;
+        cfg.max_new_tokens = n;
+    }
+    if let Some(m) = a.mu {
+        cfg.grpo.mu = m;
+    }
+    if let Some(m) = a.minibatches {
+        cfg.grpo.minibatches = m;
+    }
+    if let Some(b) = a.base {
+        cfg.base = b;
+    }
+    if let Some(t) = a.task {
+        cfg.set_task(&t, a.test.as_deref())?;
+    }
+    if let Some(s) = a.steps {
+        cfg.grpo.steps = s;
+    }
+    // The trainer's own check, before any model loads, so a bad override fails at once.
+    // Too large a completion budget is refused by the sampler, which knows the prompt.
+    cfg.grpo
+        .validate()
+        .context("check --steps, --mu, --minibatches and --max-completion")?;
+    let run_dir = a.run_dir.unwrap_or_else(|| {
+        let dir = ctx.run_dir(r1_zero::RUN_NAME, scale);
+        match cfg.grpo.seed {
+            0 => dir,
+            s => PathBuf::from(format!("{}-seed{s}", dir.display())),
+        }
+    });
+    let total = cfg.grpo.steps;
+    let pb = progress_bar(total as u64, "R1-Zero GRPO");
+    let result = r1_zero::run(&cfg, &ctx, &run_dir, |m| {
+        pb.set_position(m.step as u64);
+        let msg = format!(
+            "reward {:.3} acc {:.3} len {:.1} eval pass@1 {:.3}",
+            m.reward_mean, m.accuracy, m.completion_len_mean, m.eval_pass_at_1
+        );
+        pb.set_message(msg.clone());
+        log_line(m.step.saturating_sub(1), total, &msg);
+    })?;
+    pb.finish_and_clear();
+    println!("{}", r1_zero::summary(&cfg, &result, &ctx.reports));
+    Ok(())
+}
+
+/// DeepSeek-R1's pipeline: cold start, reasoning RL with language consistency (and the
+/// ablation without it), rejection-sampling SFT, final RL (Table 4).
+#[derive(Args, Debug)]
+pub struct R1 {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The base checkpoint every SFT stage starts from (and R1-Zero's).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Where every stage is saved (a rerun skips finished stages and resumes RL).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// The R1-Zero run compared against (run first if it is not finished).
+    #[arg(long)]
+    pub r1_zero_run_dir: Option<PathBuf>,
+    /// Skip the stage-2 run without the language-consistency reward.
+    #[arg(long)]
+    pub no_ablation: bool,
+    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems (GSM8K's layout;
+    /// then --test names the held-out file and the prompts use the paper's Table 1 template).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
+    #[arg(long, requires = "task")]
+    pub test: Option<PathBuf>,
+}
+
+pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let scale = a.run.scale;
+    let mut cfg = r1_pipeline::R1Config::preset(scale, &ctx);
+    if let Some(b) = a.base {
+        cfg.base = b.clone();
+        cfg.r1_zero.base = b;
+    }
+    if let Some(d) = a.r1_zero_run_dir {
+        cfg.r1_zero_run_dir = d;
+    }
+    cfg.ablation = !a.no_ablation;
+    if let Some(t) = &a.task {
+        cfg.set_task(t, a.test.as_deref())?;
+    }
+    let run_dir = a
+        .run_dir
+        .unwrap_or_else(|| ctx.run_dir(r1_pipeline::RUN_NAME, scale));
+    let result = r1_pipeline::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
+    println!("{}", r1_pipeline::summary(&cfg, &result, &ctx.reports));
+    Ok(())
+}
+
+/// Distillation: SFT students of three sizes on the R1 teacher's traces, logit distillation,
+/// and distillation vs RL on the same student (Tables 5 and 6). Needs `r1lab r1` first.
+#[derive(Args, Debug)]
+pub struct Distill {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The teacher checkpoint, a folder or a Hub id (default: the R1 pipeline's final model at
+    /// this scale).
+    #[arg(long)]
+    pub teacher: Option<String>,
+    /// Students: sizes (data/checkpoints/base-<size>), checkpoint folders or Hub ids.
+    #[arg(long, value_delimiter = ',')]
+    pub students: Option<Vec<String>>,
+    /// Where traces, students and evaluations go (a rerun reuses them).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// The R1-Zero run of Table 6 (run first if it is not finished).
+    #[arg(long)]
+    pub r1_zero_run_dir: Option<PathBuf>,
+    /// The student also trained by logit distillation (a size, folder or Hub id sharing the
+    /// teacher's vocabulary), or `none` [default: 1M].
+    #[arg(long)]
+    pub logit_student: Option<String>,
+    /// The base of Table 6's R1-Zero run (default: the 1M student's base).
+    #[arg(long)]
+    pub r1_zero_base: Option<String>,
+    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems (GSM8K's layout;
+    /// then --test names the held-out file and the prompts use the paper's Table 1 template).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
+    #[arg(long, requires = "task")]
+    pub test: Option<PathBuf>,
+}
+
+pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let scale = a.run.scale;
+    let mut cfg = distillation::DistillConfig::preset(scale, &ctx);
+    if let Some(t) = a.teacher {
+        cfg.teacher = t;
+    }
+    if let Some(s) = a.students {
+        cfg.students = s;
+    }
+    if let Some(d) = a.r1_zero_run_dir {
+        cfg.r1_zero_run_dir = d;
+    }
+    if let Some(l) = a.logit_student {
+        cfg.logit_student = (l != "none").then_some(l);
+    }
+    if let Some(b) = a.r1_zero_base {
+        cfg.r1_zero.base = b;
+    }
+    if let Some(t) = &a.task {
+        cfg.set_task(t, a.test.as_deref())?;
+    }
+    let run_dir = a
+        .run_dir
+        .unwrap_or_else(|| ctx.run_dir(distillation::RUN_NAME, scale));
+    let start = std::time::Instant::now();
+    let result = distillation::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
+    let wall = start.elapsed().as_secs_f64();
+    println!("{}", distillation::summary(&result, &ctx.reports, wall));
+    Ok(())
+}
+
+/// GRPO vs Dr. GRPO vs DAPO on the R1-Zero task and budget (beyond the paper); the GRPO run
+/// is the R1-Zero run (run first if it is not finished).
+#[derive(Args, Debug)]
+pub struct Variants {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Where the Dr. GRPO and DAPO runs go (a rerun resumes them).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// The R1-Zero run that serves as the GRPO variant.
+    #[arg(long)]
+    pub r1_zero_run_dir: Option<PathBuf>,
+}
+
+pub fn variants(a: Variants, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let scale = a.run.scale;
+    let mut cfg = grpo_variants::VariantsConfig::preset(scale, &ctx);
+    if let Some(d) = a.r1_zero_run_dir {
+        cfg.r1_zero_run_dir = d;
+    }
+    let run_dir = a
+        .run_dir
+        .unwrap_or_else(|| ctx.run_dir(grpo_variants::RUN_NAME, scale));
+    let result = grpo_variants::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
+    println!("{}", grpo_variants::summary(&result, &ctx.reports));
+    Ok(())
+}
+
+/// The same GRPO on a real checkpoint and word problems (with --model, --train and --test; on
+/// a GPU: --device cuda with a `cuda` build), or, without --model, on the CPU stand-in: the
+/// shipped base-1M loaded by id from a local Hub cache, arithmetic as word problems.
+#[derive(Args, Debug)]
+pub struct Real {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A Hugging Face Hub id or a checkpoint folder, e.g. Qwen/Qwen2.5-0.5B.
+    #[arg(long, requires_all = ["train", "test"])]
+    pub model: Option<String>,
+    /// Word problems to train on (JSONL or parquet, `question` and `answer`: GSM8K's layout).
+    #[arg(long, requires = "model")]
+    pub train: Option<PathBuf>,
+    /// Word problems to evaluate on.
+    #[arg(long, requires = "model")]
+    pub test: Option<PathBuf>,
+    /// RL steps (default: the preset's).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Default: <runs>/real-models (the stand-in) or <runs>/real-models-<owner>--<name> (with
+    /// --model).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+}
+
+pub fn real(a: Real, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let scale = a.run.scale;
+    let (mut cfg, run_dir) = match (&a.model, &a.train, &a.test) {
+        (Some(m), Some(train), Some(test)) => {
+            let run_dir = a.run_dir.clone().unwrap_or_else(|| {
+                let slug = m.replace('/', "--");
+                ctx.run_dir(&format!("{}-{slug}", real_models::RUN_NAME), scale)
+            });
+            (real_models::RealConfig::gpu(m, train, test), run_dir)
+        }
+        _ => {
+            let run_dir = a
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| ctx.run_dir(real_models::RUN_NAME, scale));
+            let cfg = real_models::RealConfig::stand_in(scale, &run_dir);
+            real_models::prepare_stand_in(&cfg, &ctx.data)?;
+            (cfg, run_dir)
+        }
+    };
+    if let Some(n) = a.steps {
+        cfg.grpo.steps = n;
+    }
+    let result = real_models::run(&cfg, &ctx, &run_dir, |l| eprintln!("{l}"))?;
+    println!("{}", real_models::summary(&result, &ctx.reports));
+    Ok(())
+}
+
+/// Regenerate every report: R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1
+/// pipeline (Table 4), distillation (Tables 5-6) and the real-model stand-in, one after the
+/// other; finished runs under runs/ are reused.
+#[derive(Args, Debug)]
+pub struct Reproduce {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn reproduce(a: Reproduce, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    reproduce::run(a.run.scale, &ctx, |line| println!("{line}"))?;
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! `r1lab reproduce`: every report of `reports/`, one experiment after the other, each at its
+//! preset of one scale and in one run context. Finished runs are reused, so a second call only
+//! rewrites the reports.
+
+use super::{distillation, grpo_variants, r1_pipeline, r1_zero, real_models, RunContext, Scale};
+use anyhow::Result;
+
+/// Runs R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1 pipeline (Table 4),
+/// distillation (Tables 5-6) and the real-model stand-in at `scale` in `ctx`; `log` receives a
+/// heading and the summary of each (what its own subcommand prints) and progress lines. Returns
+/// the wall time in seconds.
+pub fn run(scale: Scale, ctx: &RunContext, mut log: impl FnMut(String)) -> Result<f64> {
+    let start = std::time::Instant::now();
+    let reports = &ctx.reports;
+
+    log("== R1-Zero".into());
+    let cfg = r1_zero::R1ZeroConfig::preset(scale);
+    let total = cfg.grpo.steps;
+    let r = r1_zero::run(&cfg, ctx, &ctx.run_dir(r1_zero::RUN_NAME, scale), |m| {
+        if m.step % (total / 10).max(1) == 0 {
+            log(format!(
+                "step {}/{total}: reward {:.3} acc {:.3} len {:.1} eval pass@1 {:.3}",
+                m.step, m.reward_mean, m.accuracy, m.completion_len_mean, m.eval_pass_at_1
+            ));
+        }
+    })?;
+    log(r1_zero::summary(&cfg, &r, reports));
+
+    log("== GRPO variants".into());
+    let cfg = grpo_variants::VariantsConfig::preset(scale, ctx);
+    let dir = ctx.run_dir(grpo_variants::RUN_NAME, scale);
+    let r = grpo_variants::run(&cfg, ctx, &dir, &mut log)?;
+    log(grpo_variants::summary(&r, reports));
+
+    log("== R1 pipeline".into());
+    let cfg = r1_pipeline::R1Config::preset(scale, ctx);
+    let dir = ctx.run_dir(r1_pipeline::RUN_NAME, scale);
+    let r = r1_pipeline::run(&cfg, ctx, &dir, &mut log)?;
+    log(r1_pipeline::summary(&cfg, &r, reports));
+
+    log("== distillation".into());
+    let t0 = std::time::Instant::now();
+    let cfg = distillation::DistillConfig::preset(scale, ctx);
+    let dir = ctx.run_dir(distillation::RUN_NAME, scale);
+    let r = distillation::run(&cfg, ctx, &dir, &mut log)?;
+    log(distillation::summary(
+        &r,
+        reports,
+        t0.elapsed().as_secs_f64(),
+    ));
+
+    log("== the trainer on a real checkpoint (the CPU stand-in)".into());
+    let dir = ctx.run_dir(real_models::RUN_NAME, scale);
+    let cfg = real_models::RealConfig::stand_in(scale, &dir);
+    real_models::prepare_stand_in(&cfg, &ctx.data)?;
+    let r = real_models::run(&cfg, ctx, &dir, &mut log)?;
+    log(real_models::summary(&r, reports));
+
+    let wall_s = start.elapsed().as_secs_f64();
+    log(format!(
+        "every report regenerated in {} ({wall_s:.0} s)",
+        reports.display()
+    ));
+    Ok(wall_s)
+}
