@@ -21,7 +21,7 @@ use crate::sft::{self, SftConfig, SftLog, SftRow, SftTensors};
 use crate::tasks::{sample_fresh, Problem, Task};
 use crate::tokenizer::Tokenizer;
 use anyhow::{ensure, Context, Result};
-use candle_core::{Tensor, D};
+use candle_core::{DType, Tensor, D};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
@@ -77,7 +77,13 @@ pub fn kd_loss(student: &Model, teacher: &Model, rows: &[&SftRow]) -> Result<Ten
         let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
         Ok(shifted.broadcast_sub(&lse)?)
     };
-    let lp_t = log_softmax(teacher.forward(&t.batch)?.detach())?.detach();
+    // The teacher may run in another dtype (bf16 while the student trains in f32): its own batch.
+    let teacher_logits = if teacher.dtype() == student.dtype() {
+        teacher.forward(&t.batch)?
+    } else {
+        teacher.forward(&SftTensors::build(teacher, rows)?.batch)?
+    };
+    let lp_t = log_softmax(teacher_logits.to_dtype(DType::F32)?.detach())?.detach();
     let lp_s = log_softmax(student.forward(&t.batch)?)?;
     let kl = (lp_t.exp()? * (&lp_t - lp_s)?)?.sum(D::Minus1)?; // [b, t]
     Ok(((kl * t.mask)?.sum_all()? / t.count)?)

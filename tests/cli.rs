@@ -484,3 +484,272 @@ fn bench_measures_a_whole_grpo_step_and_says_when_the_workload_is_missing() {
         "{err}"
     );
 }
+
+/// Word problems in GSM8K's parquet layout (`question`, `answer` ending in `#### N`), made from
+/// the arithmetic task: the first `n` of its held-out set, or `n` fresh training questions.
+fn write_gsm8k_parquet(path: &Path, held_out: bool, n: usize) {
+    use r1lab::polars::prelude::*;
+    use r1lab::tasks::Task;
+    let test = r1lab::tasks::read_test_set(&repo().join("data/tasks"), "arithmetic").unwrap();
+    let problems = if held_out {
+        test[..n].to_vec()
+    } else {
+        let task = r1lab::tasks::arithmetic::ArithmeticTask::default();
+        let held = r1lab::tasks::questions(&test);
+        r1lab::distill::training_problems(&task, n, &held, 5).unwrap()
+    };
+    let _ = r1lab::tasks::arithmetic::ArithmeticTask::default().name();
+    let q: Vec<String> = problems.iter().map(|p| p.question.clone()).collect();
+    let a: Vec<String> = problems
+        .iter()
+        .map(|p| format!("worked out\n#### {}", p.answer))
+        .collect();
+    let mut df = df!("question" => q, "answer" => a).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+}
+
+/// Every safetensors file under `dir`, with the dtype of its first tensor.
+fn checkpoint_dtypes(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|f| f == "model.safetensors") {
+                let bytes = std::fs::read(&p).unwrap();
+                let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+                let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+                let dtype = header
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| *k != "__metadata__")
+                    .map(|(_, v)| v["dtype"].as_str().unwrap().to_string())
+                    .unwrap();
+                out.push((p, dtype));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_checkpoint_by_hub_id_goes_through_every_stage_with_parquet_word_problems() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_string_lossy().into_owned();
+    let hf_home = tmp.path().join("hf");
+    r1lab::hub::install_in_cache(
+        &repo().join("data/checkpoints/base-1M"),
+        &hf_home.join("hub"),
+        "r1lab/base-1M",
+        "0000000000000000000000000000000000000000",
+    )
+    .unwrap();
+    let (train, test) = (
+        tmp.path().join("train.parquet"),
+        tmp.path().join("test.parquet"),
+    );
+    write_gsm8k_parquet(&train, false, 200);
+    write_gsm8k_parquet(&test, true, 4);
+    let (train, test) = (train.to_string_lossy(), test.to_string_lossy());
+    let env = [
+        ("HF_HOME", hf_home.as_path()),
+        ("HF_HUB_OFFLINE", Path::new("1")),
+    ];
+    // The paper's Table 1 template is the default for a word-problem file (what a real model
+    // gets); the stages below use the short one, which the in-repo model was pretrained on.
+    let ev = ok(&r1lab(
+        &[
+            "--device",
+            "cpu",
+            "eval",
+            "r1lab/base-1M",
+            "--task",
+            &test,
+            "-k",
+            "2",
+            "--max-new-tokens",
+            "16",
+        ],
+        &env,
+    ));
+    assert!(ev.contains("pass@1") && ev.contains("cons@2"), "{ev}");
+    let (runs, reports) = (p("runs"), p("reports"));
+    let stage = |sub: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--device",
+            "cpu",
+            sub,
+            "--scale",
+            "smoke",
+            "--task",
+            &train,
+            "--test",
+            &test,
+            "--runs",
+            &runs,
+            "--reports",
+            &reports,
+            "--template",
+            "r1-zero-short",
+        ];
+        args.extend_from_slice(extra);
+        ok(&r1lab(&args, &env))
+    };
+    let out = stage("r1-zero", &["--base", "r1lab/base-1M"]);
+    assert!(
+        out.contains("R1-Zero on") && out.contains("train.parquet"),
+        "{out}"
+    );
+    // The rollouts asked the parquet file's questions.
+    let samples =
+        std::fs::read_to_string(tmp.path().join("runs/r1-zero-smoke/samples.jsonl")).unwrap();
+    assert!(
+        samples.contains("train-"),
+        "{}",
+        &samples[..samples.len().min(300)]
+    );
+    let out = stage("r1", &["--base", "r1lab/base-1M", "--no-ablation"]);
+    assert!(out.contains("stage4_final_rl"), "{out}");
+    let cold = std::fs::read_to_string(
+        tmp.path()
+            .join("runs/r1-smoke/stage1_cold_start/traces.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        cold.contains("|special_token|"),
+        "the cold start is R1-Zero's outputs, rewritten"
+    );
+    let teacher = p("runs/r1-smoke/stage4_final_rl/checkpoint");
+    let out = stage(
+        "distill",
+        &[
+            "--teacher",
+            &teacher,
+            "--students",
+            "r1lab/base-1M",
+            "--logit-student",
+            "r1lab/base-1M",
+            "--r1-zero-base",
+            "r1lab/base-1M",
+        ],
+    );
+    assert!(out.contains("logit_kd") && out.contains(" rl "), "{out}");
+}
+
+/// The dtype recorded by every cached evaluation (`<run>/evals/*.json`) under `dir`.
+fn eval_dtypes(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.parent().is_some_and(|d| d.ends_with("evals"))
+                && p.extension().is_some_and(|x| x == "json")
+            {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                out.push((p, v["dtype"].as_str().unwrap_or("").to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_stage_honours_device_and_dtype() {
+    // bf16 on the CPU: a stage that loaded a model outside the run context would evaluate it in
+    // f32.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_string_lossy().into_owned();
+    let ctx = ["--device", "cpu", "--dtype", "bf16"];
+    let run = |args: &[&str]| {
+        let mut all = ctx.to_vec();
+        all.extend_from_slice(args);
+        ok(&r1lab(&all, &[]))
+    };
+    let (runs, reports) = (p("runs"), p("reports"));
+    let folders = ["--runs", runs.as_str(), "--reports", reports.as_str()];
+    for sub in [
+        &["r1", "--no-ablation"][..],
+        &["distill"],
+        &["variants"],
+        &["real"],
+    ] {
+        let mut a = vec![sub[0], "--scale", "smoke"];
+        a.extend_from_slice(&sub[1..]);
+        a.extend_from_slice(&folders);
+        run(&a);
+    }
+    let info = run(&["info"]);
+    assert!(info.contains("bf16"), "{info}");
+    run(&["generate", "-n", "1", "--max-new-tokens", "4"]);
+    run(&["eval", "-k", "1", "--limit", "2", "--max-new-tokens", "8"]);
+    run(&["pretrain", "--scale", "smoke", "--out", &p("base")]);
+    // Every evaluation of every stage ran in bf16 (each records its dtype) ...
+    let evals = eval_dtypes(&tmp.path().join("runs"));
+    // base, R1-Zero, cold start, stage 2, stage 3, R1; teacher, 3 bases, 4 students, RL.
+    assert!(evals.len() >= 12, "{evals:?}");
+    for (path, dtype) in &evals {
+        assert_eq!(dtype, "bf16", "{} was evaluated in {dtype}", path.display());
+    }
+    // ... while the trained models kept f32 weights (the CPU trainer's kernels are f32).
+    let saved = checkpoint_dtypes(tmp.path());
+    assert!(saved.len() >= 10, "{saved:?}");
+    for (path, dtype) in &saved {
+        assert_eq!(dtype, "F32", "{} was saved in {dtype}", path.display());
+    }
+    // The runs went into the context's folders, not the CPU f32 ones.
+    for d in [
+        "r1-zero-smoke-cpu-bf16",
+        "r1-smoke-cpu-bf16",
+        "distill-smoke-cpu-bf16",
+    ] {
+        assert!(tmp.path().join("runs").join(d).exists(), "{d}");
+    }
+    // The same stage with --device cpu explicitly: f32, the plain folder.
+    ok(&r1lab(
+        &[
+            "--device",
+            "cpu",
+            "r1-zero",
+            "--scale",
+            "smoke",
+            "--runs",
+            &p("f32"),
+            "--reports",
+            &p("rf32"),
+        ],
+        &[],
+    ));
+    assert!(checkpoint_dtypes(&tmp.path().join("f32"))
+        .iter()
+        .all(|(_, d)| d == "F32"));
+}
+
+#[test]
+fn cuda_on_a_cpu_build_is_one_clear_error() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    for sub in [
+        &["info"][..],
+        &["r1-zero", "--scale", "smoke"],
+        &["distill", "--scale", "smoke"],
+    ] {
+        let mut args = vec!["--device", "cuda"];
+        args.extend_from_slice(sub);
+        let err = fails(&r1lab(&args, &[]));
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+    let err = fails(&r1lab(&["--dtype", "f64", "info"], &[]));
+    assert!(err.contains("bf16"), "{err}");
+    let err = fails(&r1lab(&["--device", "cpu", "test-sets"], &[]));
+    assert!(err.contains("--device"), "{err}");
+}

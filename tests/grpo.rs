@@ -496,3 +496,44 @@ fn later_minibatches_are_off_policy_so_the_clip_can_bind() {
     assert_eq!(clipped(1), 0.0);
     assert!(clipped(2) > 0.0, "the second minibatch was scored at ρ = 1");
 }
+
+#[test]
+fn micro_batches_give_the_minibatch_gradient() {
+    // Gradient accumulation changes the memory, not the update: for each loss aggregation, two
+    // steps with micro-batches of 3 completions (passes of 3 + 1 in minibatches of 4) end at the
+    // same weights and losses as with whole minibatches, up to float rounding.
+    use r1lab::grpo::LossAggregation;
+    for aggregation in [
+        LossAggregation::SequenceMean,
+        LossAggregation::TokenMean,
+        LossAggregation::ConstantNorm,
+    ] {
+        let run = |micro: usize| {
+            let (model, tk, task, rewards) = setup(7);
+            let cfg = GrpoConfig {
+                micro_batch_size: micro,
+                aggregation,
+                ..small_cfg(2)
+            };
+            let mut t = GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), cfg).unwrap();
+            let losses: Vec<f64> = (0..2)
+                .map(|_| t.train_step().unwrap().metrics.loss)
+                .collect();
+            (t, losses)
+        };
+        let (whole, la) = run(0);
+        let (micro, lb) = run(3);
+        for (a, b) in la.iter().zip(&lb) {
+            assert!((a - b).abs() < 1e-5, "{aggregation:?}: loss {a} vs {b}");
+        }
+        for ((name, a), (_, b)) in whole
+            .policy
+            .params()
+            .iter()
+            .zip(micro.policy.params().iter())
+        {
+            let d = max_abs_diff(a.as_tensor(), b.as_tensor());
+            assert!(d < 1e-5, "{aggregation:?}: {name} differs by {d}");
+        }
+    }
+}

@@ -26,6 +26,10 @@ pub struct R1Zero {
     /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
     #[arg(long, requires = "task")]
     pub test: Option<PathBuf>,
+    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
+    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
+    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
+    pub template: Option<r1lab::tasks::Template>,
     /// Override the number of RL steps.
     #[arg(long)]
     pub steps: Option<usize>,
@@ -73,7 +77,7 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
         cfg.base = b;
     }
     if let Some(t) = a.task {
-        cfg.set_task(&t, a.test.as_deref())?;
+        cfg.set_task(&t, a.test.as_deref(), a.template)?;
     }
     if let Some(s) = a.steps {
         cfg.grpo.steps = s;
@@ -131,6 +135,10 @@ pub struct R1 {
     /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
     #[arg(long, requires = "task")]
     pub test: Option<PathBuf>,
+    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
+    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
+    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
+    pub template: Option<r1lab::tasks::Template>,
 }
 
 pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
@@ -146,7 +154,7 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     }
     cfg.ablation = !a.no_ablation;
     if let Some(t) = &a.task {
-        cfg.set_task(t, a.test.as_deref())?;
+        cfg.set_task(t, a.test.as_deref(), a.template)?;
     }
     let run_dir = a
         .run_dir
@@ -189,6 +197,10 @@ pub struct Distill {
     /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
     #[arg(long, requires = "task")]
     pub test: Option<PathBuf>,
+    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
+    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
+    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
+    pub template: Option<r1lab::tasks::Template>,
 }
 
 pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
@@ -211,7 +223,7 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
         cfg.r1_zero.base = b;
     }
     if let Some(t) = &a.task {
-        cfg.set_task(t, a.test.as_deref())?;
+        cfg.set_task(t, a.test.as_deref(), a.template)?;
     }
     let run_dir = a
         .run_dir
@@ -268,6 +280,10 @@ pub struct Real {
     /// Word problems to evaluate on.
     #[arg(long, requires = "model")]
     pub test: Option<PathBuf>,
+    /// The settings of a real model's size: 0.5B or 1.5B (group size, batch, lengths, lr,
+    /// β, micro-batch; see `RealPreset`), with --model [default: 0.5B].
+    #[arg(long, requires = "model")]
+    pub preset: Option<String>,
     /// RL steps (default: the preset's).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -286,7 +302,14 @@ pub fn real(a: Real, ctx: &RunContext) -> Result<()> {
                 let slug = m.replace('/', "--");
                 ctx.run_dir(&format!("{}-{slug}", real_models::RUN_NAME), scale)
             });
-            (real_models::RealConfig::gpu(m, train, test), run_dir)
+            let preset = real_models::RealPreset::for_size(a.preset.as_deref().unwrap_or("0.5B"))?;
+            eprintln!(
+                "preset {}: estimated peak memory of a GRPO step {:.0} GiB",
+                preset.size,
+                preset.peak_memory_gib()?
+            );
+            let cfg = real_models::RealConfig::gpu_preset(m, train, test, &preset);
+            (cfg, run_dir)
         }
         _ => {
             let run_dir = a

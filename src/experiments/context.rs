@@ -5,11 +5,13 @@
 //! `--device` and `--dtype` reach every stage.
 //!
 //! The dtypes follow the usual practice of RL trainers on GPUs (TRL, verl): on the CPU every model
-//! is f32 (candle's CPU bf16 matmul is slow, and training needs f32); on CUDA the models that are
-//! only sampled or evaluated load in bf16 and the trained ones keep f32 weights (bf16 weights
-//! would round away updates of a learning rate of 1e-6). `--dtype` sets both at once, so
-//! `--dtype bf16` on the CPU runs every stage in bf16 (what the tests use to prove that no stage
-//! drops the context).
+//! is f32 by default (candle's CPU bf16 matmul is slow); on CUDA the models that are only sampled
+//! or evaluated load in bf16 and the trained ones keep f32 weights (bf16 weights would round away
+//! updates of a learning rate of 1e-6). `--dtype` sets the dtype of the models that are only
+//! sampled or evaluated, and on CUDA that of the trained ones too; on the CPU trained models stay
+//! f32, since the trainer's fused CPU kernels (with their backward passes) are f32 only. So
+//! `--dtype bf16` on the CPU evaluates every model in bf16, which the tests use to prove that no
+//! stage drops the context (each evaluation records the dtype it ran in).
 //!
 //! Run folders are named once, here ([`RunContext::run_dir`]): `runs/<name>` at workshop scale,
 //! `runs/<name>-smoke` at smoke scale, and a suffix naming the device and dtype for anything but
@@ -53,6 +55,7 @@ impl RunContext {
     /// A context on `device`; `dtype` (if given) is the dtype of every model, trained or not.
     pub fn on(device: Device, dtype: Option<DType>) -> Self {
         let (dtype, train_dtype) = match dtype {
+            Some(d) if device.is_cpu() => (d, DType::F32),
             Some(d) => (d, d),
             None if device.is_cuda() => (DType::BF16, DType::F32),
             None => (DType::F32, DType::F32),
@@ -95,14 +98,27 @@ impl RunContext {
             .with_context(|| format!("cannot load {spec}"))
     }
 
+    /// `model`, trained in `train_dtype` and saved at `saved`, as the models that are only
+    /// evaluated are: itself where the dtypes agree, else reloaded from `saved` in `dtype`.
+    pub fn for_evaluation(
+        &self,
+        model: crate::model::Model,
+        saved: &Path,
+    ) -> Result<crate::model::Model> {
+        if model.dtype() == self.dtype {
+            return Ok(model);
+        }
+        Ok(self.load(&saved.to_string_lossy())?.model)
+    }
+
     /// `""` for f32 on the CPU (the committed runs); otherwise `-<device>-<dtype>`, the dtype
-    /// being that of the trained models (`-cuda-f32`, `-cpu-bf16`).
+    /// being that of the models that are sampled and evaluated (`-cuda-bf16`, `-cpu-bf16`).
     pub fn tag(&self) -> String {
         let kind = if self.device.is_cuda() { "cuda" } else { "cpu" };
         if kind == "cpu" && self.dtype == DType::F32 && self.train_dtype == DType::F32 {
             return String::new();
         }
-        format!("-{kind}-{}", short_name(self.train_dtype))
+        format!("-{kind}-{}", short_name(self.dtype))
     }
 
     /// The run folder of experiment `name` at `scale` (see the module docs).

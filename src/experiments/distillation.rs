@@ -232,10 +232,15 @@ fn check_same_vocabulary(
 
 impl DistillConfig {
     /// Distils on `task`: a synthetic task by name, or a word-problem file with its held-out
-    /// file `test` (then the prompts use the paper's Table 1 template, as do Table 6's R1-Zero
-    /// run's).
-    pub fn set_task(&mut self, task: &str, test: Option<&Path>) -> Result<()> {
-        self.r1_zero.set_task(task, test)?;
+    /// file `test`, prompted with `template` (as [`r1_zero::R1ZeroConfig::set_task`]; Table 6's
+    /// R1-Zero run too).
+    pub fn set_task(
+        &mut self,
+        task: &str,
+        test: Option<&Path>,
+        template: Option<Template>,
+    ) -> Result<()> {
+        self.r1_zero.set_task(task, test, template)?;
         self.task = task.into();
         self.test = test.map(Path::to_path_buf);
         self.rejection.template = self.r1_zero.grpo.template;

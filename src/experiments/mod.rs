@@ -256,6 +256,9 @@ pub fn weights_fingerprint(model: &crate::model::Model) -> Result<String> {
 #[derive(Serialize, Deserialize)]
 struct CachedEval {
     fingerprint: String,
+    /// The dtype the model was evaluated in (`f32`, `bf16`).
+    #[serde(default)]
+    dtype: String,
     report: crate::eval::EvalReport,
 }
 
@@ -276,6 +279,7 @@ pub fn evaluate_cached(
         if let Ok(c) = serde_json::from_str::<CachedEval>(&text) {
             let r = c.report;
             if c.fingerprint == fingerprint
+                && (c.dtype.is_empty() || c.dtype == context::short_name(model.dtype()))
                 && r.model == label
                 && r.problems == problems.len()
                 && r.k == cfg.k
@@ -290,6 +294,7 @@ pub fn evaluate_cached(
     }
     let entry = CachedEval {
         fingerprint,
+        dtype: context::short_name(model.dtype()).into(),
         report,
     };
     crate::checkpoint::atomic_write(cache, serde_json::to_string(&entry)?.as_bytes())?;

@@ -107,17 +107,22 @@ pub struct R1Config {
 
 impl R1Config {
     /// Runs the pipeline on `task`: a synthetic task by name, or a word-problem file with its
-    /// held-out file `test` (then every stage prompts with the paper's Table 1 template and the
-    /// cold start comes from R1-Zero's outputs, see [`ColdStart`]).
-    pub fn set_task(&mut self, task: &str, test: Option<&std::path::Path>) -> Result<()> {
-        self.r1_zero.set_task(task, test)?;
+    /// held-out file `test` (then the cold start comes from R1-Zero's outputs, see [`ColdStart`]),
+    /// every stage prompted with `template` (as [`r1_zero::R1ZeroConfig::set_task`]).
+    pub fn set_task(
+        &mut self,
+        task: &str,
+        test: Option<&std::path::Path>,
+        template: Option<Template>,
+    ) -> Result<()> {
+        self.r1_zero.set_task(task, test, template)?;
         self.task = task.into();
         self.test = test.map(std::path::Path::to_path_buf);
+        let t = self.r1_zero.grpo.template;
+        self.reasoning_rl.template = t;
+        self.final_rl.template = t;
+        self.rejection.template = t;
         if self.test.is_some() {
-            let t = self.r1_zero.grpo.template;
-            self.reasoning_rl.template = t;
-            self.final_rl.template = t;
-            self.rejection.template = t;
             self.cold_start = ColdStart::FromR1Zero;
         }
         Ok(())
@@ -413,10 +418,9 @@ pub fn run(
         for m in r1_zero::read_metrics(&dir.join("metrics.csv"))? {
             rl_metrics.push((stage.to_string(), m));
         }
-        Ok((
-            dir.join("checkpoint").to_string_lossy().into_owned(),
-            trainer.policy,
-        ))
+        let ckpt = dir.join("checkpoint");
+        let model = ctx.for_evaluation(trainer.policy, &ckpt)?;
+        Ok((ckpt.to_string_lossy().into_owned(), model))
     };
     let opens = template.prompt_opens_think();
     let (_, m2) = rl(

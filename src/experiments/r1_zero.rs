@@ -92,8 +92,14 @@ impl R1ZeroConfig {
 
 impl R1ZeroConfig {
     /// Trains on `task`: a synthetic task by name, or a word-problem file with its held-out file
-    /// `test`, prompted with the paper's Table 1 template (the short one is the in-repo models').
-    pub fn set_task(&mut self, task: &str, test: Option<&Path>) -> Result<()> {
+    /// `test`, prompted with `template` (default: the paper's Table 1 text for a word-problem
+    /// file, what a real model gets; the short one is the in-repo models').
+    pub fn set_task(
+        &mut self,
+        task: &str,
+        test: Option<&Path>,
+        template: Option<tasks::Template>,
+    ) -> Result<()> {
         let words = crate::tasks::word_problems::WordProblemTask::is_file_name(task);
         anyhow::ensure!(
             words || test.is_none(),
@@ -105,8 +111,8 @@ impl R1ZeroConfig {
         );
         self.task = task.into();
         self.test = test.map(Path::to_path_buf);
-        if words {
-            self.grpo.template = tasks::Template::R1ZeroPaper;
+        if let Some(t) = template.or(words.then_some(tasks::Template::R1ZeroPaper)) {
+            self.grpo.template = t;
         }
         Ok(())
     }
@@ -168,8 +174,9 @@ pub fn run(
         cfg.checkpoint_every,
         &mut on_step,
     )?;
+    let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
     let final_report = eval::evaluate(
-        &trainer.policy,
+        &policy,
         &trainer.tokenizer,
         "r1-zero",
         &cfg.task,

@@ -60,10 +60,19 @@ pub struct RealConfig {
 }
 
 impl RealConfig {
-    /// A real base model on one GPU, R1-Zero style. Paper (R1-Zero): lr 3e-6, β 0.001, G 16,
-    /// temperature 1; ours for a 0.5B model in a few minutes: lr 1e-6, G 8, 16 questions per step,
-    /// 512 tokens, 100 steps.
+    /// A real base model on one GPU, R1-Zero style, at the [`RealPreset`] of its size
+    /// ([`RealPreset::for_size`]; `0.5B` by default in [`RealConfig::gpu`]).
     pub fn gpu(model: &str, train: &Path, test: &Path) -> Self {
+        Self::gpu_preset(
+            model,
+            train,
+            test,
+            &RealPreset::for_size("0.5B").expect("a preset"),
+        )
+    }
+
+    /// [`RealConfig::gpu`] at `preset`.
+    pub fn gpu_preset(model: &str, train: &Path, test: &Path, preset: &RealPreset) -> Self {
         Self {
             model: model.into(),
             hf_home: None,
@@ -71,10 +80,12 @@ impl RealConfig {
             test: test.into(),
             test_problems: 200,
             grpo: GrpoConfig {
-                group_size: 8,
-                prompts_per_step: 16,
-                max_completion_length: 512,
-                lr: 1e-6,
+                group_size: preset.group_size,
+                prompts_per_step: preset.prompts_per_step,
+                max_completion_length: preset.max_completion_length,
+                micro_batch_size: preset.micro_batch_size,
+                lr: preset.lr,
+                beta: preset.beta,
                 warmup_steps: 10,
                 steps: 100,
                 template: Template::R1ZeroPaper,
@@ -110,6 +121,78 @@ impl RealConfig {
             eval_every: every,
             label: "cpu_stand_in".into(),
         }
+    }
+}
+
+/// The settings a GPU user starts from for a real model of one size (Qwen2.5 shapes), next to
+/// the paper's (R1-Zero, §2.2; DeepSeek-R1 §2.3) and TRL's `GRPOConfig` defaults:
+///
+/// | setting | paper | TRL default | ours (0.5B / 1.5B) |
+/// |---|---|---|---|
+/// | G (`num_generations`) | 16 | 8 | 8 / 8 |
+/// | questions per step | 32 | from the batch size | 16 / 16 |
+/// | max completion (`max_completion_length`) | 32,768 | 256 | 512 / 1,024 |
+/// | lr (`learning_rate`) | 3e-6 | 1e-6 | 1e-6 / 1e-6 |
+/// | β (`beta`) | 0.001 | 0.0 | 0.001 / 0.001 |
+/// | micro-batch (`per_device_train_batch_size`) | — | 8 | 8 / 4 |
+///
+/// [`RealPreset::peak_memory_gib`] estimates the peak memory of a GRPO step at the preset. A 7B
+/// model has none: its f32 weights, gradients and AdamW moments alone (≈ 137 GB) fill an H200.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealPreset {
+    /// `0.5B` or `1.5B` (a [`crate::model::ModelConfig::preset`] shape).
+    pub size: String,
+    pub group_size: usize,
+    pub prompts_per_step: usize,
+    pub max_completion_length: usize,
+    pub lr: f64,
+    pub beta: f64,
+    pub micro_batch_size: usize,
+}
+
+/// A Table 1 prompt with a GSM8K question, in Qwen2.5's tokens (≈ the template's 120 and a
+/// question's 80).
+pub const REAL_PROMPT_TOKENS: usize = 200;
+
+impl RealPreset {
+    /// The preset of a model size, or an error listing the sizes.
+    pub fn for_size(size: &str) -> Result<Self> {
+        let (g, q, len, lr, micro) = match size {
+            "0.5B" => (8, 16, 512, 1e-6, 8),
+            "1.5B" => (8, 16, 1024, 1e-6, 4),
+            other => bail!(
+                "no real-model preset for {other:?}: use 0.5B or 1.5B (a 7B model's f32 weights, \
+                 gradients and AdamW moments alone fill one H200)"
+            ),
+        };
+        Ok(Self {
+            size: size.into(),
+            group_size: g,
+            prompts_per_step: q,
+            max_completion_length: len,
+            lr,
+            beta: 0.001,
+            micro_batch_size: micro,
+        })
+    }
+
+    /// An estimate (not a measurement) of the peak GPU memory of one GRPO step at this preset, in
+    /// GiB: the trained policy's f32 weights, gradients and AdamW moments (16 bytes a parameter),
+    /// the bf16 reference (2), and the activations of one micro-batch of full-length rows kept
+    /// for the backward pass (≈ 34 f32 values per hidden unit per layer per token, as in
+    /// Korthikanti et al.'s count for a transformer layer without recomputation) plus its logits
+    /// (f32 logits, their log-softmax and its gradient: 3 × vocab per token). Sampling needs less
+    /// (the KV cache of G × questions rows in bf16 is under a tenth of it at these sizes).
+    pub fn peak_memory_gib(&self) -> Result<f64> {
+        let cfg = crate::model::ModelConfig::preset(&self.size, 151_936)?;
+        let params = cfg.num_parameters() as f64;
+        let states = 18.0 * params;
+        let tokens =
+            (self.micro_batch_size * (REAL_PROMPT_TOKENS + self.max_completion_length)) as f64;
+        let layers = cfg.num_hidden_layers as f64;
+        let activations = tokens * layers * cfg.hidden_size as f64 * 34.0 * 4.0;
+        let logits = tokens * cfg.vocab_size as f64 * 3.0 * 4.0;
+        Ok((states + activations + logits) / (1u64 << 30) as f64)
     }
 }
 
@@ -274,8 +357,9 @@ pub fn run(
         10,
         on_step,
     )?;
+    let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
     let after = eval::evaluate(
-        &trainer.policy,
+        &policy,
         &trainer.tokenizer,
         "after",
         &task_name,
@@ -390,4 +474,28 @@ pub fn summary(r: &RealResult, reports: &Path) -> String {
         r.wall_s,
         reports.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_real_preset_fits_one_h200_by_its_estimate() {
+        let mut last = 0.0;
+        for size in ["0.5B", "1.5B"] {
+            let p = RealPreset::for_size(size).unwrap();
+            let gib = p.peak_memory_gib().unwrap();
+            println!("{size}: {gib:.1} GiB");
+            assert!(gib > last && gib < 130.0, "{size}: {gib} GiB");
+            last = gib;
+            let cfg = RealConfig::gpu_preset("m", Path::new("a"), Path::new("b"), &p);
+            cfg.grpo.validate().unwrap();
+            assert_eq!(cfg.grpo.micro_batch_size, p.micro_batch_size);
+        }
+        assert!(RealPreset::for_size("7B")
+            .unwrap_err()
+            .to_string()
+            .contains("1.5B"));
+    }
 }

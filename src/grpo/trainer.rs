@@ -39,6 +39,12 @@ pub struct GrpoConfig {
     pub mu: usize,
     /// Optimizer steps per pass (the batch is split). Paper: 16 minibatches per rollout. Ours: 1.
     pub minibatches: usize,
+    /// Completions per forward and backward pass inside a minibatch, their gradients summed
+    /// before the one optimizer step (gradient accumulation; 0 = the whole minibatch in one
+    /// pass). Memory only: the step's gradient is the minibatch's, up to float rounding. Paper:
+    /// not given; TRL: `per_device_train_batch_size` with `gradient_accumulation_steps`.
+    #[serde(default)]
+    pub micro_batch_size: usize,
     /// Sampling temperature of the rollouts. Paper: 1.0 (R1-Zero), 0.7 (R1 stage 2).
     pub temperature: f64,
     pub top_p: f64,
@@ -86,6 +92,7 @@ impl Default for GrpoConfig {
             prompts_per_step: 8,
             mu: 1,
             minibatches: 1,
+            micro_batch_size: 0,
             temperature: 1.0,
             top_p: 1.0,
             max_completion_length: 128,
@@ -533,17 +540,25 @@ impl GrpoTrainer {
             let mut prepared = Vec::new();
             let score_start = Instant::now();
             for part in rows.chunks(chunk) {
-                let t = RolloutTensors::build(part, &self.policy, self.tokenizer.pad_id)?;
-                let old = if cfg.mu > 1 || cfg.minibatches > 1 {
-                    Some(t.logprobs(&self.policy)?.detach())
-                } else {
-                    None
+                let micro = match cfg.micro_batch_size {
+                    0 => part.len(),
+                    m => m,
                 };
-                let reference = match &self.reference {
-                    Some(r) if cfg.beta > 0.0 => Some(t.logprobs(r)?.detach()),
-                    _ => None,
-                };
-                prepared.push((t, old, reference));
+                let mut passes = Vec::new();
+                for rows in part.chunks(micro) {
+                    let t = RolloutTensors::build(rows, &self.policy, self.tokenizer.pad_id)?;
+                    let old = if cfg.mu > 1 || cfg.minibatches > 1 {
+                        Some(t.logprobs(&self.policy)?.detach())
+                    } else {
+                        None
+                    };
+                    let reference = match &self.reference {
+                        Some(r) if cfg.beta > 0.0 => Some(t.logprobs(r)?.detach()),
+                        _ => None,
+                    };
+                    passes.push((t, old, reference));
+                }
+                prepared.push(passes);
             }
             self.phase_s.score += score_start.elapsed().as_secs_f64();
             let update_start = Instant::now();
@@ -551,29 +566,8 @@ impl GrpoTrainer {
             let (mut loss_sum, mut norm_sum, mut kl_sum, mut low_sum, mut high_sum, mut count) =
                 (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
             for _ in 0..cfg.mu {
-                for (t, old, reference) in &prepared {
-                    let logp = t.logprobs(&self.policy)?;
-                    // With μ = 1 and one minibatch the old policy is the current one: ρ = 1
-                    // with the gradient of π_θ.
-                    let old = match old {
-                        Some(o) => o.clone(),
-                        None => logp.detach(),
-                    };
-                    let (loss, stats) = grpo_loss(
-                        &logp,
-                        &old,
-                        reference.as_ref(),
-                        &t.advantages,
-                        &t.mask,
-                        &loss_cfg,
-                    )?;
-                    if !stats.loss.is_finite() {
-                        bail!(
-                            "the GRPO loss became {} at step {step}: lower the learning rate",
-                            stats.loss
-                        );
-                    }
-                    let mut grads = loss.backward()?;
+                for passes in &prepared {
+                    let (mut grads, stats) = self.minibatch_gradient(passes, &loss_cfg, step)?;
                     let norm =
                         clip_grad_norm(&mut grads, self.policy.params().vars(), cfg.grad_clip)?;
                     self.opt.step(&grads, self.schedule.at(step))?;
@@ -607,6 +601,80 @@ impl GrpoTrainer {
         metrics.tokens_per_s = tokens as f64 / secs;
         metrics.wall_s = self.wall_s;
         Ok(StepOutput { metrics, samples })
+    }
+
+    /// The gradient of one minibatch's loss, summed over its micro-batch passes, each pass's loss
+    /// weighted by its share of what the aggregation averages over (its tokens for DAPO's token
+    /// mean, its completions otherwise), so the sum is the minibatch's loss; with one pass, the
+    /// loss itself. Returns the gradients and the minibatch's loss statistics.
+    fn minibatch_gradient(
+        &self,
+        passes: &[(RolloutTensors, Option<Tensor>, Option<Tensor>)],
+        loss_cfg: &LossConfig,
+        step: usize,
+    ) -> Result<(candle_core::backprop::GradStore, super::loss::LossStats)> {
+        let tokens = |t: &RolloutTensors| -> Result<f64> {
+            Ok(t.mask.sum_all()?.to_scalar::<f32>()? as f64)
+        };
+        let (mut rows_all, mut tokens_all) = (0.0, 0.0);
+        for (t, _, _) in passes {
+            rows_all += t.advantages.dim(0)? as f64;
+            tokens_all += tokens(t)?;
+        }
+        let mut acc: Option<candle_core::backprop::GradStore> = None;
+        let mut total = super::loss::LossStats::default();
+        for (t, old, reference) in passes {
+            let logp = t.logprobs(&self.policy)?;
+            // With μ = 1 and one minibatch the old policy is the current one: ρ = 1 with the
+            // gradient of π_θ.
+            let old = match old {
+                Some(o) => o.clone(),
+                None => logp.detach(),
+            };
+            let (loss, stats) = grpo_loss(
+                &logp,
+                &old,
+                reference.as_ref(),
+                &t.advantages,
+                &t.mask,
+                loss_cfg,
+            )?;
+            if !stats.loss.is_finite() {
+                bail!(
+                    "the GRPO loss became {} at step {step}: lower the learning rate",
+                    stats.loss
+                );
+            }
+            if passes.len() == 1 {
+                return Ok((loss.backward()?, stats));
+            }
+            let token_share = tokens(t)? / tokens_all.max(1.0);
+            let w = match loss_cfg.aggregation {
+                LossAggregation::TokenMean => token_share,
+                _ => t.advantages.dim(0)? as f64 / rows_all,
+            };
+            let grads = (loss * w)?.backward()?;
+            acc = Some(match acc {
+                None => grads,
+                Some(mut a) => {
+                    for v in self.policy.params().vars() {
+                        if let Some(g) = grads.get(v.as_tensor()) {
+                            let sum = match a.get(v.as_tensor()) {
+                                Some(prev) => (prev + g)?,
+                                None => g.clone(),
+                            };
+                            a.insert(v.as_tensor(), sum);
+                        }
+                    }
+                    a
+                }
+            });
+            total.loss += w * stats.loss;
+            total.kl += token_share * stats.kl;
+            total.clip_low += token_share * stats.clip_low;
+            total.clip_high += token_share * stats.clip_high;
+        }
+        Ok((acc.context("a minibatch without completions")?, total))
     }
 
     /// Trains until `cfg.steps`, appending metrics and samples under `out`, evaluating and
@@ -1000,6 +1068,8 @@ pub fn check_same_settings(dir: &Path, state: &serde_json::Value, cfg: &GrpoConf
         );
     };
     saved.steps = cfg.steps;
+    // Micro-batching changes the memory, not the run: it may differ on resume.
+    saved.micro_batch_size = cfg.micro_batch_size;
     if &saved == cfg {
         return Ok(());
     }

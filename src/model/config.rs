@@ -216,9 +216,12 @@ impl ModelConfig {
             "10M" => (320, 8, 5, 1, 1024),
             "15M" => (320, 10, 5, 1, 1280),
             "100M" => (768, 12, 12, 2, 2816),
+            // The shapes of Qwen2.5-0.5B, -1.5B and -7B.
             "0.5B" => (896, 24, 14, 2, 4864),
+            "1.5B" => (1536, 28, 12, 2, 8960),
+            "7B" => (3584, 28, 28, 4, 18944),
             other => bail!(
-                "unknown model size {other:?}: choose one of tiny, 0.5M, 1M, 2M, 4M, 10M, 15M, 100M, 0.5B"
+                "unknown model size {other:?}: choose one of tiny, 0.5M, 1M, 2M, 4M, 10M, 15M, 100M, 0.5B, 1.5B, 7B"
             ),
         };
         Ok(ModelConfig {
