@@ -42,8 +42,10 @@ pub fn task_by_name(name: &str) -> Result<std::sync::Arc<dyn crate::tasks::Task>
 }
 
 /// Runs (or resumes, or just reloads when finished) one GRPO stage in `run_dir`, starting from
-/// the checkpoint `start` when the folder holds no trainer checkpoint yet. A stale `metrics.csv`
-/// without a checkpoint is removed, so a rerun never mixes two runs.
+/// the checkpoint `start` when the folder holds no trainer checkpoint yet. The folder is locked
+/// ([`crate::run_lock`]) and the leftovers of an interrupted save are cleaned first; a stale
+/// `metrics.csv` without a checkpoint is moved aside with a message, so a rerun never mixes two
+/// runs.
 #[allow(clippy::too_many_arguments)]
 pub fn rl_stage(
     start: &str,
@@ -58,16 +60,11 @@ pub fn rl_stage(
 ) -> Result<crate::grpo::GrpoTrainer> {
     use anyhow::Context;
     let ckpt = run_dir.join("checkpoint");
-    let mut trainer = if ckpt.join("trainer_state.json").exists() {
+    let _lock = crate::grpo::trainer::open_run(run_dir, &ckpt)?;
+    let mut trainer = if ckpt.exists() {
         crate::grpo::GrpoTrainer::resume(&ckpt, task, rewards, held_out, cfg.clone())?
     } else {
-        for f in ["metrics.csv", "samples.jsonl"] {
-            let p = run_dir.join(f);
-            if p.exists() {
-                std::fs::remove_file(&p)
-                    .with_context(|| format!("cannot remove the stale {}", p.display()))?;
-            }
-        }
+        crate::grpo::trainer::set_aside_stale(run_dir)?;
         let loaded =
             crate::checkpoint::load(start, candle_core::DType::F32, &candle_core::Device::Cpu)
                 .with_context(|| format!("cannot load the starting checkpoint {start}"))?;

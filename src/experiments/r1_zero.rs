@@ -102,6 +102,7 @@ pub fn run(
     reports: &Path,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<R1ZeroResult> {
+    crate::checkpoint::ensure_writable(reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let device = Device::Cpu;
     let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
@@ -253,12 +254,19 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
-        .context("empty metrics.csv")?
+        .with_context(|| format!("{} is empty", path.display()))?
         .split(',')
         .map(String::from)
         .collect();
     let mut out = Vec::new();
-    for line in lines {
+    for (n, line) in lines.enumerate() {
+        crate::grpo::trainer::metrics_row_step(line, header.len()).map_err(|e| {
+            anyhow::anyhow!(
+                "{} line {}: {e}: the file was edited or damaged; run the experiment again in a fresh run folder",
+                path.display(),
+                n + 2
+            )
+        })?;
         let vals: Vec<f64> = line
             .split(',')
             .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
@@ -280,7 +288,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
                 .filter_map(|(i, h)| {
                     h.strip_prefix("reward_")
                         .filter(|n| *n != "mean" && *n != "std")
-                        .map(|n| (n.to_string(), vals[i]))
+                        .map(|n| (n.to_string(), vals.get(i).copied().unwrap_or(f64::NAN)))
                 })
                 .collect(),
             accuracy: get("accuracy"),
@@ -547,7 +555,12 @@ pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
     }
     let text = std::fs::read_to_string(path)?;
     text.lines()
-        .map(|l| serde_json::from_str(l).with_context(|| format!("bad line in {}", path.display())))
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!("{} line {} is not a sample record", path.display(), n + 1)
+            })
+        })
         .collect()
 }
 
