@@ -197,6 +197,7 @@ pub fn run(
     reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<DistillResult> {
+    crate::checkpoint::ensure_writable(reports, "the --reports folder")?;
     let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
     let held_out = tasks::questions(&test);
     let task = task_by_name(&cfg.task)?;

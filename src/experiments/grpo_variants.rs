@@ -225,6 +225,7 @@ pub fn run(
     reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<VariantsResult> {
+    crate::checkpoint::ensure_writable(reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let base = &cfg.r1_zero;
     let test = tasks::read_test_set(&data.join("tasks"), &base.task)?;

@@ -386,6 +386,7 @@ pub fn run(
     reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<R1Result> {
+    crate::checkpoint::ensure_writable(reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let test = tasks::read_test_set(&data.join("tasks"), &cfg.task)?;
     let held_out = tasks::questions(&test);

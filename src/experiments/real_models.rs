@@ -193,6 +193,7 @@ pub fn run(
     reports: &Path,
     mut log: impl FnMut(String),
 ) -> Result<RealResult> {
+    crate::checkpoint::ensure_writable(reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     cfg.grpo.validate()?;
     let train = read_word_problems(&cfg.train)?;
