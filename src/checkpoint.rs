@@ -526,20 +526,34 @@ fn file_op_done(path: &Path, written_from: Option<u64>) {
     std::process::abort();
 }
 
-/// Checks that `dir` can be written (creating it), before a run spends time on results it could
-/// not save; `what` names the folder for the message (e.g. "the --reports folder").
+/// Checks that `dir` can be written, before a run spends time on results it could not save:
+/// the folder itself, or when it does not exist yet its nearest existing parent (nothing is
+/// created); `what` names the folder for the message (e.g. "the --reports folder").
 pub fn ensure_writable(dir: &Path, what: &str) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
-        format!(
-            "cannot create {what} {}: choose another folder or fix its permissions",
-            dir.display()
-        )
-    })?;
-    let probe = dir.join(format!(".r1lab-write-test-{}", std::process::id()));
+    let mut probe_dir = dir;
+    while !probe_dir.exists() {
+        match probe_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe_dir = p,
+            _ => {
+                probe_dir = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !probe_dir.is_dir() {
+        bail!(
+            "cannot create {what} {}: {} is not a folder; choose another folder",
+            dir.display(),
+            probe_dir.display()
+        );
+    }
+    let probe = probe_dir.join(format!(".r1lab-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"").with_context(|| {
         format!(
-            "{what} {} is not writable: choose another folder or fix its permissions",
-            dir.display()
+            "{what} {} is not writable ({} refuses new files): choose another folder or fix its \
+             permissions",
+            dir.display(),
+            probe_dir.display()
         )
     })?;
     let _ = std::fs::remove_file(&probe);
