@@ -29,6 +29,7 @@ pub mod optim;
 pub mod rejection;
 pub mod report;
 pub mod rewards;
+pub mod run_lock;
 pub mod sampling;
 pub mod sft;
 pub mod tasks;

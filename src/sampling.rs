@@ -93,6 +93,75 @@ impl SamplingConfig {
     }
 }
 
+/// The memory limit of [`check_memory`], in GiB: `R1LAB_MEMORY_LIMIT_GB` when set, else this
+/// machine's memory (Linux `MemTotal`), else 64.
+pub fn memory_limit_gb() -> f64 {
+    if let Some(v) = std::env::var("R1LAB_MEMORY_LIMIT_GB")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+    {
+        return v;
+    }
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / (1024.0 * 1024.0))
+        .unwrap_or(64.0)
+}
+
+/// Refuses, before anything is allocated, a sampling request whose memory would exceed
+/// [`memory_limit_gb`]: `prompts × n_per_prompt` rows of up to `prompt_tokens + max_new_tokens`
+/// tokens (KV cache, prefill activations, logits, the completions) and `kept_completions`
+/// finished completions held by the caller (an evaluation keeps all of its samples).
+pub fn check_memory(
+    config: &crate::model::ModelConfig,
+    dtype: candle_core::DType,
+    prompts: usize,
+    n_per_prompt: usize,
+    prompt_tokens: usize,
+    max_new_tokens: usize,
+    kept_completions: usize,
+) -> Result<()> {
+    let f = |x: usize| x as f64;
+    let rows = f(prompts) * f(n_per_prompt);
+    let total = f(prompt_tokens) + f(max_new_tokens);
+    let elem = f(dtype.size_in_bytes());
+    let kv = f(config.num_hidden_layers) * 2.0 * f(config.num_kv_heads()) * f(config.head_dim());
+    let kv_bytes = rows * total * kv * elem;
+    let widest = f(config
+        .intermediate_size
+        .max(config.hidden_size)
+        .max(config.vocab_size / prompt_tokens.max(1)));
+    let prefill = rows
+        * f(prompt_tokens)
+        * (4.0 * widest + f(config.num_attention_heads) * f(prompt_tokens))
+        * elem;
+    let logits = rows * f(config.vocab_size) * (elem + 4.0);
+    // Per completion: ids, log-probs, text, validity mask.
+    let per_completion = 160.0 + f(max_new_tokens) * 16.0 + total;
+    let completions = (rows + f(kept_completions)) * per_completion;
+    let bytes = kv_bytes + prefill + logits + completions;
+    let limit = memory_limit_gb();
+    let gb = |b: f64| b / f64::powi(1024.0, 3);
+    if gb(bytes) > limit {
+        bail!(
+            "sampling {prompts} prompt(s) × {n_per_prompt} completion(s) of up to {max_new_tokens} \
+             tokens needs about {:.1} GiB of memory ({:.1} GiB of KV cache), above the limit of \
+             {limit:.1} GiB: lower the completions per prompt (generate -n, eval -k), the number \
+             of problems or --max-new-tokens, or raise the limit with R1LAB_MEMORY_LIMIT_GB",
+            gb(bytes),
+            gb(kv_bytes)
+        );
+    }
+    Ok(())
+}
+
 /// Why a completion ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Finish {
@@ -151,6 +220,16 @@ pub fn generate_with(
     if prompts.iter().any(|p| p.is_empty()) {
         bail!("every prompt needs at least one token");
     }
+    let longest = prompts.iter().map(|p| p.len()).max().unwrap_or(0);
+    check_memory(
+        &model.config,
+        model.dtype(),
+        prompts.len(),
+        n_per_prompt,
+        longest,
+        cfg.max_new_tokens,
+        0,
+    )?;
     let rows: Vec<(usize, usize)> = (0..prompts.len())
         .flat_map(|p| (0..n_per_prompt).map(move |s| (p, s)))
         .collect();
@@ -220,6 +299,16 @@ pub fn generate_with(
     for step in 0..cfg.max_new_tokens {
         let mut next = Vec::with_capacity(active.len());
         for (slot, &row) in active.iter().enumerate() {
+            if let Some(bad) = logits[slot].iter().find(|x| !x.is_finite()) {
+                bail!(
+                    "the model's logits are {bad} at completion token {} of prompt {} (sample {}): \
+                     its weights or its config.json (rms_norm_eps, rope_theta) make NaN or infinite \
+                     values; check the checkpoint or re-save it from a good run",
+                    step + 1,
+                    rows[row].0,
+                    rows[row].1
+                );
+            }
             let (tok, lp) = sample_token(&logits[slot], cfg, &mut rngs[row]);
             out_ids[row].push(tok);
             out_lp[row].push(lp);

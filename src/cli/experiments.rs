@@ -303,7 +303,7 @@ pub fn real(a: Real, ctx: &RunContext) -> Result<()> {
                 ctx.run_dir(&format!("{}-{slug}", real_models::RUN_NAME), scale)
             });
             let preset = real_models::RealPreset::for_size(a.preset.as_deref().unwrap_or("0.5B"))?;
-            eprintln!(
+            println!(
                 "preset {}: estimated peak memory of a GRPO step {:.0} GiB",
                 preset.size,
                 preset.peak_memory_gib()?

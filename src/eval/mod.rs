@@ -241,6 +241,15 @@ pub fn evaluate(
     }
     let sampling =
         SamplingConfig::until_answer(cfg.temperature, cfg.top_p, cfg.max_new_tokens, cfg.seed);
+    crate::sampling::check_memory(
+        &model.config,
+        model.dtype(),
+        cfg.prompts_per_batch.max(1).min(problems.len()),
+        cfg.k,
+        0,
+        cfg.max_new_tokens,
+        problems.len().saturating_mul(cfg.k),
+    )?;
     let mut samples = Vec::with_capacity(problems.len() * cfg.k);
     let (mut p1, mut pk, mut ck) = (vec![], vec![], vec![]);
     for (chunk_index, chunk) in problems.chunks(cfg.prompts_per_batch.max(1)).enumerate() {

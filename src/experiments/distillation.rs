@@ -260,6 +260,7 @@ pub fn run(
     mut log: impl FnMut(String),
 ) -> Result<DistillResult> {
     let data = &ctx.data;
+    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
     let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();

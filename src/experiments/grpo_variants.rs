@@ -228,6 +228,7 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<VariantsResult> {
+    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let base = &cfg.r1_zero;
     let test = tasks::read_test_set(&ctx.data.join("tasks"), &base.task)?;

@@ -75,8 +75,10 @@ pub fn task_and_test(
 }
 
 /// Runs (or resumes, or just reloads when finished) one GRPO stage in `run_dir`, starting from
-/// the checkpoint `start` when the folder holds no trainer checkpoint yet. A stale `metrics.csv`
-/// without a checkpoint is removed, so a rerun never mixes two runs.
+/// the checkpoint `start` when the folder holds no trainer checkpoint yet. The folder is locked
+/// ([`crate::run_lock`]) and the leftovers of an interrupted save are cleaned first; a stale
+/// `metrics.csv` without a checkpoint is moved aside with a message, so a rerun never mixes two
+/// runs.
 #[allow(clippy::too_many_arguments)]
 pub fn rl_stage(
     ctx: &RunContext,
@@ -91,7 +93,8 @@ pub fn rl_stage(
     on_step: impl FnMut(&crate::grpo::StepMetrics),
 ) -> Result<crate::grpo::GrpoTrainer> {
     let ckpt = run_dir.join("checkpoint");
-    let mut trainer = if ckpt.join("trainer_state.json").exists() {
+    let _lock = crate::grpo::trainer::open_run(run_dir, &ckpt)?;
+    let mut trainer = if ckpt.exists() {
         crate::grpo::GrpoTrainer::resume(
             &ckpt,
             task,
@@ -102,13 +105,7 @@ pub fn rl_stage(
             ctx.train_dtype,
         )?
     } else {
-        for f in ["metrics.csv", "samples.jsonl"] {
-            let p = run_dir.join(f);
-            if p.exists() {
-                std::fs::remove_file(&p)
-                    .with_context(|| format!("cannot remove the stale {}", p.display()))?;
-            }
-        }
+        crate::grpo::trainer::set_aside_stale(run_dir)?;
         let loaded = ctx
             .load_for_training(start)
             .with_context(|| format!("cannot load the starting checkpoint {start}"))?;

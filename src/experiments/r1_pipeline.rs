@@ -272,6 +272,7 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<R1Result> {
+    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);

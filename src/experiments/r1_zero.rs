@@ -135,6 +135,7 @@ pub fn run(
     run_dir: &Path,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<R1ZeroResult> {
+    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     let (task, test) = super::task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
@@ -286,12 +287,19 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
-        .context("empty metrics.csv")?
+        .with_context(|| format!("{} is empty", path.display()))?
         .split(',')
         .map(String::from)
         .collect();
     let mut out = Vec::new();
-    for line in lines {
+    for (n, line) in lines.enumerate() {
+        crate::grpo::trainer::metrics_row_step(line, header.len()).map_err(|e| {
+            anyhow::anyhow!(
+                "{} line {}: {e}: the file was edited or damaged; run the experiment again in a fresh run folder",
+                path.display(),
+                n + 2
+            )
+        })?;
         let vals: Vec<f64> = line
             .split(',')
             .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
@@ -313,7 +321,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
                 .filter_map(|(i, h)| {
                     h.strip_prefix("reward_")
                         .filter(|n| *n != "mean" && *n != "std")
-                        .map(|n| (n.to_string(), vals[i]))
+                        .map(|n| (n.to_string(), vals.get(i).copied().unwrap_or(f64::NAN)))
                 })
                 .collect(),
             accuracy: get("accuracy"),
@@ -580,7 +588,12 @@ pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
     }
     let text = std::fs::read_to_string(path)?;
     text.lines()
-        .map(|l| serde_json::from_str(l).with_context(|| format!("bad line in {}", path.display())))
+        .enumerate()
+        .map(|(n, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!("{} line {} is not a sample record", path.display(), n + 1)
+            })
+        })
         .collect()
 }
 

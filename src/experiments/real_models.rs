@@ -270,6 +270,7 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<RealResult> {
+    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     cfg.grpo.validate()?;
     let train = read_word_problems(&cfg.train)?;

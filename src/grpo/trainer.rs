@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -147,6 +147,23 @@ impl GrpoConfig {
         }
         if self.max_completion_length == 0 {
             bail!("max_completion_length must be at least 1");
+        }
+        for (name, v) in [
+            ("eps_low", self.eps_low),
+            ("eps_high", self.eps_high),
+            ("beta", self.beta),
+            ("lr", self.lr),
+            ("grad_clip", self.grad_clip),
+            ("weight_decay", self.weight_decay),
+            ("temperature", self.temperature),
+            ("top_p", self.top_p),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                bail!("{name} must be a finite number ≥ 0, got {v}");
+            }
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            bail!("top_p must be in (0, 1], got {}", self.top_p);
         }
         Ok(())
     }
@@ -276,6 +293,8 @@ pub struct GrpoTrainer {
     wall_s: f64,
     /// Where this trainer's steps spent their time since it was built (not saved in checkpoints).
     pub phase_s: PhaseSeconds,
+    /// The lock of the run folder this trainer writes ([`crate::run_lock`]).
+    lock: Option<crate::run_lock::RunLock>,
 }
 
 /// Seconds spent in each phase of the GRPO steps a trainer has run: what `r1lab bench --grpo`
@@ -345,6 +364,7 @@ impl GrpoTrainer {
             step: 0,
             wall_s: 0.0,
             phase_s: PhaseSeconds::default(),
+            lock: None,
         })
     }
 
@@ -687,6 +707,9 @@ impl GrpoTrainer {
         mut on_step: impl FnMut(&StepMetrics),
     ) -> Result<Vec<StepMetrics>> {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let lock = crate::run_lock::RunLock::acquire(out)?;
+        self.lock = Some(lock);
+        checkpoint::ensure_writable(out, "the run folder")?;
         let metrics_path = out.join("metrics.csv");
         let samples_path = out.join("samples.jsonl");
         let mut rows = Vec::new();
@@ -784,12 +807,20 @@ impl GrpoTrainer {
             pad_token_id: Some(self.tokenizer.pad_id),
             ..Default::default()
         };
-        checkpoint::save_with(&self.policy, Some(&self.tokenizer), &gen, &extra, dir)?;
+        // Every random draw of a step derives from the seed and the step number, so the step is
+        // the whole random state.
         let state =
             serde_json::json!({ "step": self.step, "wall_s": self.wall_s, "config": self.cfg });
-        checkpoint::atomic_write(
-            &dir.join("trainer_state.json"),
-            serde_json::to_string_pretty(&state)?.as_bytes(),
+        checkpoint::save_unit(
+            &self.policy,
+            Some(&self.tokenizer),
+            &gen,
+            &extra,
+            &[(
+                "trainer_state.json",
+                serde_json::to_string_pretty(&state)?.into_bytes(),
+            )],
+            dir,
         )
     }
 
@@ -804,20 +835,30 @@ impl GrpoTrainer {
         device: &candle_core::Device,
         dtype: DType,
     ) -> Result<Self> {
+        let lock = match dir.parent() {
+            Some(run) if !run.as_os_str().is_empty() => Some(open_run(run, dir)?),
+            _ => None,
+        };
+        let state_path = dir.join("trainer_state.json");
+        if dir.exists() && !state_path.exists() {
+            bail!(
+                "{} has no trainer_state.json: it is not a complete GRPO checkpoint (a model folder, \
+                 or a save interrupted by an older r1lab), so the run cannot continue from it; move \
+                 the folder away to start the run again from step 0",
+                dir.display()
+            );
+        }
         let loaded = checkpoint::load(&dir.to_string_lossy(), dtype, device)
             .with_context(|| format!("cannot resume from {}", dir.display()))?;
         let tokenizer = loaded.tokenizer()?.clone();
-        let state_text =
-            std::fs::read_to_string(dir.join("trainer_state.json")).with_context(|| {
-                format!(
-                    "{} has no trainer_state.json: it is not a GRPO checkpoint",
-                    dir.display()
-                )
-            })?;
-        let state: serde_json::Value = serde_json::from_str(&state_text)?;
-        let step = state["step"]
-            .as_u64()
-            .context("trainer_state.json lacks the step")? as usize;
+        let state = read_trainer_state(&state_path)?;
+        let step = state["step"].as_u64().with_context(|| {
+            format!(
+                "{} has no \"step\" (a whole number): move the checkpoint folder away to start the \
+                 run again",
+                state_path.display()
+            )
+        })? as usize;
         check_same_settings(dir, &state, &cfg)?;
         let extra = checkpoint::read_safetensors(&[dir.join("extra.safetensors")])?;
         let mut t = Self::new(loaded.model, tokenizer, task, rewards, held_out, cfg)?;
@@ -837,9 +878,20 @@ impl GrpoTrainer {
         }
         t.step = step;
         t.wall_s = state["wall_s"].as_f64().unwrap_or(0.0);
+        t.lock = lock;
         if let Some(out) = dir.parent() {
-            truncate_metrics(&out.join("metrics.csv"), step)?;
-            truncate_samples(&out.join("samples.jsonl"), step)?;
+            let rows = truncate_metrics(&out.join("metrics.csv"), step)?;
+            let samples = truncate_samples(&out.join("samples.jsonl"), step)?;
+            eprintln!(
+                "r1lab: resuming {} from its checkpoint at step {step}{}",
+                out.display(),
+                match rows + samples {
+                    0 => String::new(),
+                    _ => format!(
+                        " ({rows} metrics rows and {samples} samples written after it are made again)"
+                    ),
+                }
+            );
         }
         Ok(t)
     }
@@ -1027,35 +1079,27 @@ pub fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
             );
         }
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut text = String::new();
     if new {
-        writeln!(f, "{header}")?;
+        writeln!(text, "{header}")?;
     }
     writeln!(
-        f,
+        text,
         "{}",
         cols.iter()
             .map(|(_, v)| csv_value(*v))
             .collect::<Vec<_>>()
             .join(",")
     )?;
-    Ok(())
+    checkpoint::append_file(path, text.as_bytes())
 }
 
 fn append_samples(path: &Path, samples: &[SampleRecord]) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut text = String::new();
     for s in samples {
-        writeln!(f, "{}", serde_json::to_string(s)?)?;
+        writeln!(text, "{}", serde_json::to_string(s)?)?;
     }
-    Ok(())
+    checkpoint::append_file(path, text.as_bytes())
 }
 
 /// Refuses to continue a run with other settings than it was started with (the number of steps
@@ -1089,47 +1133,162 @@ pub fn check_same_settings(dir: &Path, state: &serde_json::Value, cfg: &GrpoConf
     )
 }
 
-/// Keeps the completions sampled before the checkpoint's step (atomically): a resumed run samples
-/// the later ones again.
-fn truncate_samples(path: &Path, step: usize) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(path)?;
-    let mut out = String::new();
-    for line in text.lines() {
-        let keep = serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v["step"].as_u64())
-            .is_some_and(|s| (s as usize) < step);
-        if keep {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    checkpoint::atomic_write(path, out.as_bytes())
+/// Reads a `trainer_state.json`, with an error naming the file when it is missing or cut short.
+pub fn read_trainer_state(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read {}: it is not a GRPO checkpoint; move the checkpoint folder away to start \
+             the run again",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid JSON (cut short or edited?): move the checkpoint folder away to start \
+             the run again",
+            path.display()
+        )
+    })
 }
 
-/// Keeps the header and the rows of steps ≤ `step` (atomically).
-fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
+/// Locks the run folder `run` ([`crate::run_lock`]) and recognises, reports and cleans what an
+/// interrupted save of its checkpoint `ckpt` left behind ([`checkpoint::recover_interrupted_save`]).
+/// Call before reading anything in the folder; the folder stays locked while the result lives.
+pub fn open_run(run: &Path, ckpt: &Path) -> Result<crate::run_lock::RunLock> {
+    let lock = crate::run_lock::RunLock::acquire(run)?;
+    for line in checkpoint::recover_interrupted_save(ckpt)? {
+        eprintln!("r1lab: {line}");
     }
-    let text = std::fs::read_to_string(path)?;
-    let mut out = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let keep = i == 0
-            || line
-                .split(',')
-                .next()
-                .and_then(|s| s.parse::<f64>().ok())
-                .is_some_and(|s| s as usize <= step);
-        if keep {
-            out.push_str(line);
-            out.push('\n');
+    Ok(lock)
+}
+
+/// Before a run starts from step 0 in `run`, which holds no checkpoint: moves the `metrics.csv`
+/// and `samples.jsonl` of an earlier attempt stopped before its first checkpoint aside (to
+/// `*.stale`, replacing an older `*.stale`) and says so, so that a rerun never mixes two runs and
+/// never silently drops rows.
+pub fn set_aside_stale(run: &Path) -> Result<()> {
+    for f in ["metrics.csv", "samples.jsonl"] {
+        let p = run.join(f);
+        if !p.exists() {
+            continue;
+        }
+        let stale = run.join(format!("{f}.stale"));
+        std::fs::rename(&p, &stale).with_context(|| {
+            format!(
+                "cannot move the stale {} aside: move it away by hand",
+                p.display()
+            )
+        })?;
+        eprintln!(
+            "r1lab: {} holds {f} but no checkpoint (an earlier run stopped before its first \
+             checkpoint): starting again from step 0, the old file is kept as {}",
+            run.display(),
+            stale.display()
+        );
+    }
+    Ok(())
+}
+
+/// The lines of a file the run appends to, each with its 1-based line number; a last line
+/// without its newline (a write cut short by a kill) is left out and reported.
+fn complete_lines(path: &Path, text: &str) -> Vec<(usize, String)> {
+    let mut lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect();
+    if !text.is_empty() && !text.ends_with('\n') {
+        if let Some((n, _)) = lines.pop() {
+            eprintln!(
+                "r1lab: {} line {n} was cut short (a write stopped by a kill): dropped",
+                path.display()
+            );
         }
     }
-    checkpoint::atomic_write(path, out.as_bytes())
+    lines
+}
+
+/// Keeps the completions sampled before the checkpoint's step (atomically): a resumed run samples
+/// the later ones again. Returns how many were dropped; a malformed line is an error naming it.
+fn truncate_samples(path: &Path, step: usize) -> Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = String::new();
+    let mut dropped = 0;
+    for (n, line) in complete_lines(path, &text) {
+        let record: SampleRecord = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{} line {n} is not a sample record: the file was edited or damaged; move the run \
+                 folder away to start again",
+                path.display()
+            )
+        })?;
+        if record.step < step {
+            out.push_str(&line);
+            out.push('\n');
+        } else {
+            dropped += 1;
+        }
+    }
+    checkpoint::atomic_write(path, out.as_bytes())?;
+    Ok(dropped)
+}
+
+/// The step of one `metrics.csv` row with `columns` columns, or why it is malformed.
+pub fn metrics_row_step(line: &str, columns: usize) -> std::result::Result<usize, String> {
+    let cells: Vec<&str> = line.split(',').collect();
+    if cells.len() != columns {
+        return Err(format!(
+            "{} values where the header has {columns} columns",
+            cells.len()
+        ));
+    }
+    for (i, c) in cells.iter().enumerate() {
+        if !c.is_empty() && c.parse::<f64>().is_err() {
+            return Err(format!("value {} ({c:?}) is not a number", i + 1));
+        }
+    }
+    match cells[0].parse::<f64>() {
+        Ok(s) if s >= 0.0 && s.fract() == 0.0 => Ok(s as usize),
+        _ => Err(format!("the step {:?} is not a whole number", cells[0])),
+    }
+}
+
+/// Keeps the header and the rows of steps ≤ `step` (atomically). Returns how many rows were
+/// dropped; a malformed row is an error naming the line.
+fn truncate_metrics(path: &Path, step: usize) -> Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = String::new();
+    let mut dropped = 0;
+    let mut columns = 0;
+    for (n, line) in complete_lines(path, &text) {
+        if n == 1 {
+            columns = line.split(',').count();
+        } else {
+            let s = metrics_row_step(&line, columns).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} line {n}: {e}: the file was edited or damaged; move the run folder away to \
+                     start again",
+                    path.display()
+                )
+            })?;
+            if s > step {
+                dropped += 1;
+                continue;
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    checkpoint::atomic_write(path, out.as_bytes())?;
+    Ok(dropped)
 }
 
 #[cfg(test)]

@@ -195,6 +195,23 @@ impl ModelConfig {
                 self.hidden_act
             );
         }
+        if !(self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0) {
+            bail!(
+                "rms_norm_eps must be a positive finite number (1e-6 in Qwen2), got {}: a zero or \
+                 negative epsilon makes NaN in the normalisation",
+                self.rms_norm_eps
+            );
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
+            bail!(
+                "rope_theta must be a finite number above 1 (10000 or 1000000 in Qwen2), got {}: \
+                 other values make NaN or meaningless rotary position embeddings",
+                self.rope_theta
+            );
+        }
+        if self.intermediate_size == 0 || self.max_position_embeddings == 0 {
+            bail!("intermediate_size and max_position_embeddings must be positive");
+        }
         if let Some(s) = &self.rope_scaling {
             if !s.is_null() {
                 bail!("rope_scaling {s} is not supported: r1lab implements plain RoPE (rope_scaling null)");
