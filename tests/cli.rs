@@ -692,6 +692,21 @@ fn every_stage_honours_device_and_dtype() {
     run(&["generate", "-n", "1", "--max-new-tokens", "4"]);
     run(&["eval", "-k", "1", "--limit", "2", "--max-new-tokens", "8"]);
     run(&["pretrain", "--scale", "smoke", "--out", &p("base")]);
+    let stem = p("eval-base");
+    let eb = run(&[
+        "eval-base",
+        "--sizes",
+        "1M",
+        "--limit",
+        "1",
+        "-k",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        &stem,
+    ]);
+    assert!(eb.contains("base-1M"), "{eb}");
     // Every evaluation of every stage ran in bf16 (each records its dtype) ...
     let evals = eval_dtypes(&tmp.path().join("runs"));
     // base, R1-Zero, cold start, stage 2, stage 3, R1; teacher, 3 bases, 4 students, RL.
@@ -752,4 +767,6 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     assert!(err.contains("bf16"), "{err}");
     let err = fails(&r1lab(&["--device", "cpu", "test-sets"], &[]));
     assert!(err.contains("--device"), "{err}");
+    let err = fails(&r1lab(&["eval-base", "-k", "1", "--limit", "1"], &[]));
+    assert!(err.contains("raise -k"), "{err}");
 }

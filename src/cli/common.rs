@@ -39,6 +39,23 @@ impl RunArgs {
     }
 }
 
+/// The task of an experiment: a synthetic one, or word problems with their held-out file.
+#[derive(Args, Clone, Debug)]
+pub struct TaskArgs {
+    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems to train on
+    /// (GSM8K's `question` / `answer`; then --test names the held-out file and the prompts use
+    /// the paper's Table 1 template).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
+    #[arg(long, requires = "task")]
+    pub test: Option<PathBuf>,
+    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
+    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
+    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
+    pub template: Option<r1lab::tasks::Template>,
+}
+
 /// Without a terminal (a log file, CI) progress bars are hidden: print a line every 5% instead.
 pub fn log_line(step: usize, total: usize, msg: &str) {
     use std::io::IsTerminal;

@@ -2,7 +2,7 @@
 //! Each fills its experiment's preset from the flags and calls the library; the run folder
 //! defaults to the run context's ([`RunContext::run_dir`]).
 
-use super::common::{log_line, progress_bar, RunArgs};
+use super::common::{log_line, progress_bar, RunArgs, TaskArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
@@ -18,18 +18,8 @@ pub struct R1Zero {
     /// The base checkpoint (a folder or a Hub id).
     #[arg(long)]
     pub base: Option<String>,
-    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems to train on
-    /// (GSM8K's `question` / `answer`; then --test names the held-out file and the prompts use
-    /// the paper's Table 1 template).
-    #[arg(long)]
-    pub task: Option<String>,
-    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
-    #[arg(long, requires = "task")]
-    pub test: Option<PathBuf>,
-    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
-    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
-    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
-    pub template: Option<r1lab::tasks::Template>,
+    #[command(flatten)]
+    pub task: TaskArgs,
     /// Override the number of RL steps.
     #[arg(long)]
     pub steps: Option<usize>,
@@ -76,8 +66,8 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
     if let Some(b) = a.base {
         cfg.base = b;
     }
-    if let Some(t) = a.task {
-        cfg.set_task(&t, a.test.as_deref(), a.template)?;
+    if let Some(t) = &a.task.task {
+        cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
     }
     if let Some(s) = a.steps {
         cfg.grpo.steps = s;
@@ -128,17 +118,8 @@ pub struct R1 {
     /// Skip the stage-2 run without the language-consistency reward.
     #[arg(long)]
     pub no_ablation: bool,
-    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems (GSM8K's layout;
-    /// then --test names the held-out file and the prompts use the paper's Table 1 template).
-    #[arg(long)]
-    pub task: Option<String>,
-    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
-    #[arg(long, requires = "task")]
-    pub test: Option<PathBuf>,
-    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
-    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
-    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
-    pub template: Option<r1lab::tasks::Template>,
+    #[command(flatten)]
+    pub task: TaskArgs,
 }
 
 pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
@@ -153,8 +134,8 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
         cfg.r1_zero_run_dir = d;
     }
     cfg.ablation = !a.no_ablation;
-    if let Some(t) = &a.task {
-        cfg.set_task(t, a.test.as_deref(), a.template)?;
+    if let Some(t) = &a.task.task {
+        cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
     }
     let run_dir = a
         .run_dir
@@ -190,17 +171,8 @@ pub struct Distill {
     /// The base of Table 6's R1-Zero run (default: the 1M student's base).
     #[arg(long)]
     pub r1_zero_base: Option<String>,
-    /// arithmetic or countdown, or a .jsonl / .parquet file of word problems (GSM8K's layout;
-    /// then --test names the held-out file and the prompts use the paper's Table 1 template).
-    #[arg(long)]
-    pub task: Option<String>,
-    /// The held-out word problems (.jsonl or .parquet), with a word-problem --task.
-    #[arg(long, requires = "task")]
-    pub test: Option<PathBuf>,
-    /// The prompt template: r1-zero-short (the in-repo models) or r1-zero-paper (Table 1's text,
-    /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
-    #[arg(long, value_parser = super::model::parse_template, requires = "task")]
-    pub template: Option<r1lab::tasks::Template>,
+    #[command(flatten)]
+    pub task: TaskArgs,
 }
 
 pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
@@ -222,8 +194,8 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
     if let Some(b) = a.r1_zero_base {
         cfg.r1_zero.base = b;
     }
-    if let Some(t) = &a.task {
-        cfg.set_task(t, a.test.as_deref(), a.template)?;
+    if let Some(t) = &a.task.task {
+        cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
     }
     let run_dir = a
         .run_dir

@@ -290,6 +290,11 @@ pub fn evaluate_base_models(
     mut progress: impl FnMut(&str),
 ) -> Result<(polars::prelude::DataFrame, Vec<crate::eval::EvalReport>)> {
     use polars::prelude::*;
+    anyhow::ensure!(
+        cfg.k >= 2,
+        "eval-base tables pass@1 beside pass@k and cons@k, so k must be at least 2, got {}: raise -k",
+        cfg.k
+    );
     let mut reports = Vec::new();
     for (name, dir) in checkpoints {
         let loaded = ctx.load(&dir.to_string_lossy())?;
