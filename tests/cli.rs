@@ -606,8 +606,11 @@ fn a_checkpoint_by_hub_id_goes_through_every_stage_with_parquet_word_problems() 
         "{out}"
     );
     // The rollouts asked the parquet file's questions.
-    let samples =
-        std::fs::read_to_string(tmp.path().join("runs/r1-zero-smoke/samples.jsonl")).unwrap();
+    let samples = std::fs::read_to_string(
+        tmp.path()
+            .join("runs/r1-zero-smoke-train-r1lab--base-1M/samples.jsonl"),
+    )
+    .unwrap();
     assert!(
         samples.contains("train-"),
         "{}",
@@ -617,14 +620,14 @@ fn a_checkpoint_by_hub_id_goes_through_every_stage_with_parquet_word_problems() 
     assert!(out.contains("stage4_final_rl"), "{out}");
     let cold = std::fs::read_to_string(
         tmp.path()
-            .join("runs/r1-smoke/stage1_cold_start/traces.jsonl"),
+            .join("runs/r1-smoke-train-r1lab--base-1M/stage1_cold_start/traces.jsonl"),
     )
     .unwrap();
     assert!(
         cold.contains("|special_token|"),
         "the cold start is R1-Zero's outputs, rewritten"
     );
-    let teacher = p("runs/r1-smoke/stage4_final_rl/checkpoint");
+    let teacher = p("runs/r1-smoke-train-r1lab--base-1M/stage4_final_rl/checkpoint");
     let out = stage(
         "distill",
         &[
@@ -767,6 +770,8 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     assert!(err.contains("bf16"), "{err}");
     let err = fails(&r1lab(&["--device", "cpu", "test-sets"], &[]));
     assert!(err.contains("--device"), "{err}");
+    let err = fails(&r1lab(&["--dtype", "bf16", "bench", "--sizes", "1M"], &[]));
+    assert!(err.contains("--bf16"), "{err}");
     let err = fails(&r1lab(&["eval-base", "-k", "1", "--limit", "1"], &[]));
     assert!(err.contains("raise -k"), "{err}");
 }

@@ -56,6 +56,42 @@ pub struct TaskArgs {
     pub template: Option<r1lab::tasks::Template>,
 }
 
+impl TaskArgs {
+    /// The suffix that keeps the default run folders of another task or base model apart from
+    /// the presets' (which would otherwise be reused): `-<task>` (a word-problem file's stem,
+    /// or `countdown`) and `-<base>` (a Hub id with `/` as `--`, or a folder's name).
+    pub fn key(&self, base: Option<&str>) -> String {
+        let mut key = String::new();
+        if let Some(t) = self.task.as_deref().filter(|t| *t != "arithmetic") {
+            let stem = std::path::Path::new(t)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| t.to_string());
+            key.push_str(&format!("-{stem}"));
+        }
+        if let Some(b) = base.filter(|b| *b != DEFAULT_MODEL) {
+            let slug = if std::path::Path::new(b).is_dir() {
+                std::path::Path::new(b)
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                b.replace('/', "--")
+            };
+            key.push_str(&format!("-{slug}"));
+        }
+        key
+    }
+}
+
+/// `dir` with `suffix` appended to its last component.
+pub fn suffixed(dir: PathBuf, suffix: &str) -> PathBuf {
+    if suffix.is_empty() {
+        return dir;
+    }
+    PathBuf::from(format!("{}{suffix}", dir.display()))
+}
+
 /// Without a terminal (a log file, CI) progress bars are hidden: print a line every 5% instead.
 pub fn log_line(step: usize, total: usize, msg: &str) {
     use std::io::IsTerminal;

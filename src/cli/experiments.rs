@@ -2,7 +2,7 @@
 //! Each fills its experiment's preset from the flags and calls the library; the run folder
 //! defaults to the run context's ([`RunContext::run_dir`]).
 
-use super::common::{log_line, progress_bar, RunArgs, TaskArgs};
+use super::common::{log_line, progress_bar, suffixed, RunArgs, TaskArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
@@ -63,6 +63,7 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
     if let Some(m) = a.minibatches {
         cfg.grpo.minibatches = m;
     }
+    let key = a.task.key(a.base.as_deref());
     if let Some(b) = a.base {
         cfg.base = b;
     }
@@ -78,7 +79,7 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
         .validate()
         .context("check --steps, --mu, --minibatches and --max-completion")?;
     let run_dir = a.run_dir.unwrap_or_else(|| {
-        let dir = ctx.run_dir(r1_zero::RUN_NAME, scale);
+        let dir = suffixed(ctx.run_dir(r1_zero::RUN_NAME, scale), &key);
         match cfg.grpo.seed {
             0 => dir,
             s => PathBuf::from(format!("{}-seed{s}", dir.display())),
@@ -126,6 +127,9 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     let scale = a.run.scale;
     let mut cfg = r1_pipeline::R1Config::preset(scale, &ctx);
+    // Another task or base gets its own default folders (this pipeline's and its R1-Zero run's).
+    let key = a.task.key(a.base.as_deref());
+    cfg.r1_zero_run_dir = suffixed(cfg.r1_zero_run_dir, &key);
     if let Some(b) = a.base {
         cfg.base = b.clone();
         cfg.r1_zero.base = b;
@@ -139,7 +143,7 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     }
     let run_dir = a
         .run_dir
-        .unwrap_or_else(|| ctx.run_dir(r1_pipeline::RUN_NAME, scale));
+        .unwrap_or_else(|| suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key));
     let result = r1_pipeline::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
     println!("{}", r1_pipeline::summary(&cfg, &result, &ctx.reports));
     Ok(())
@@ -179,6 +183,16 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     let scale = a.run.scale;
     let mut cfg = distillation::DistillConfig::preset(scale, &ctx);
+    // Another task gets its own default folders: the teacher is that task's R1 run, Table 6's
+    // R1-Zero run that task's (and that base's).
+    let key = a.task.key(None);
+    let teacher = suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key);
+    cfg.teacher = teacher
+        .join("stage4_final_rl")
+        .join("checkpoint")
+        .to_string_lossy()
+        .into_owned();
+    cfg.r1_zero_run_dir = suffixed(cfg.r1_zero_run_dir, &a.task.key(a.r1_zero_base.as_deref()));
     if let Some(t) = a.teacher {
         cfg.teacher = t;
     }
@@ -199,7 +213,7 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
     }
     let run_dir = a
         .run_dir
-        .unwrap_or_else(|| ctx.run_dir(distillation::RUN_NAME, scale));
+        .unwrap_or_else(|| suffixed(ctx.run_dir(distillation::RUN_NAME, scale), &key));
     let start = std::time::Instant::now();
     let result = distillation::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
     let wall = start.elapsed().as_secs_f64();

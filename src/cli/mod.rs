@@ -57,6 +57,12 @@ pub fn run(cli: Cli) -> Result<()> {
         );
         return model::test_sets(a);
     }
+    if let (Some(d), Command::Bench(_) | Command::GpuCheck(_)) = (&cli.dtype, &cli.command) {
+        anyhow::bail!(
+            "--dtype {d}: bench and gpu-check choose their dtypes per measurement (bench --bf16; \
+             gpu-check runs f32 and bf16): drop --dtype"
+        );
+    }
     let default_device = match cli.command {
         Command::GpuCheck(_) => "cuda",
         _ => "cpu",

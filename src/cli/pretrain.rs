@@ -80,9 +80,11 @@ pub fn run(a: Pretrain, ctx: &RunContext) -> Result<()> {
         seq_len: a.seq_len,
     })?;
     let data = &a.data.data;
-    let out = a
-        .out
-        .unwrap_or_else(|| data.join("checkpoints").join(cfg.folder_name()));
+    let out = a.out.unwrap_or_else(|| {
+        // Another device or dtype never overwrites a shipped (CPU f32) base model.
+        let name = format!("{}{}", cfg.folder_name(), ctx.tag());
+        data.join("checkpoints").join(name)
+    });
     let held = base_models::held_out_questions(data)?;
     let tk = base_models::project_tokenizer(&data.join("tokenizer/tokenizer.json"), &held)?;
     let size = &a.size;

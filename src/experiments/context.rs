@@ -112,13 +112,18 @@ impl RunContext {
     }
 
     /// `""` for f32 on the CPU (the committed runs); otherwise `-<device>-<dtype>`, the dtype
-    /// being that of the models that are sampled and evaluated (`-cuda-bf16`, `-cpu-bf16`).
+    /// being that of the models that are sampled and evaluated (`-cuda-bf16`, `-cpu-bf16`), with
+    /// `-train<dtype>` where trained models are not f32 (`-cuda-bf16-trainbf16`).
     pub fn tag(&self) -> String {
         let kind = if self.device.is_cuda() { "cuda" } else { "cpu" };
         if kind == "cpu" && self.dtype == DType::F32 && self.train_dtype == DType::F32 {
             return String::new();
         }
-        format!("-{kind}-{}", short_name(self.dtype))
+        let mut tag = format!("-{kind}-{}", short_name(self.dtype));
+        if self.train_dtype != DType::F32 {
+            tag.push_str(&format!("-train{}", short_name(self.train_dtype)));
+        }
+        tag
     }
 
     /// The run folder of experiment `name` at `scale` (see the module docs).
@@ -180,6 +185,11 @@ mod tests {
             bf16.run_dir("r1", Scale::Smoke),
             PathBuf::from("runs/r1-smoke-cpu-bf16")
         );
+        // Trained models stay f32 on the CPU; a non-f32 trained dtype names itself.
+        assert_eq!(bf16.train_dtype, DType::F32);
+        let mut cuda_like = RunContext::cpu();
+        cuda_like.train_dtype = DType::BF16;
+        assert_eq!(cuda_like.tag(), "-cpu-f32-trainbf16");
         assert!(parse_dtype("f64").unwrap_err().to_string().contains("bf16"));
     }
 }

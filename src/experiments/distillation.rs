@@ -328,7 +328,11 @@ pub fn run(
     for (size, method) in jobs {
         let base_path = student_path(data, &size);
         let base = ctx.load(&base_path.to_string_lossy()).with_context(|| {
-            format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
+            if base_path.ends_with(format!("base-{size}")) {
+                format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
+            } else {
+                format!("cannot load the student {size} (a checkpoint folder or a Hub id)")
+            }
         })?;
         let stk = base.tokenizer()?.clone();
         if method == "logit_kd" {
@@ -408,7 +412,8 @@ pub fn run(
             let ckpt = r1_zero::ensure_finished(&cfg.r1_zero, ctx, &cfg.r1_zero_run_dir, &mut log)?;
             let m = ctx.load(&ckpt.to_string_lossy())?;
             let params = m.model.num_parameters();
-            let report = eval_with(&format!("rl-{size}"), &m.model, m.tokenizer()?)?;
+            let label = format!("rl-{}", size.replace('/', "--"));
+            let report = eval_with(&label, &m.model, m.tokenizer()?)?;
             let g = &cfg.r1_zero.grpo;
             let c = grpo_compute(
                 &cfg.r1_zero_run_dir.join("samples.jsonl"),

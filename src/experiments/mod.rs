@@ -256,6 +256,9 @@ struct CachedEval {
     /// The dtype the model was evaluated in (`f32`, `bf16`).
     #[serde(default)]
     dtype: String,
+    /// The evaluation settings (template, k, lengths, sampling), as JSON.
+    #[serde(default)]
+    config: String,
     report: crate::eval::EvalReport,
 }
 
@@ -271,12 +274,16 @@ pub fn evaluate_cached(
     problems: &[crate::tasks::Problem],
     cfg: &crate::eval::EvalConfig,
 ) -> Result<crate::eval::EvalReport> {
+    let settings = serde_json::to_string(cfg)?;
     let fingerprint = weights_fingerprint(model)?;
     if let Ok(text) = std::fs::read_to_string(cache) {
         if let Ok(c) = serde_json::from_str::<CachedEval>(&text) {
             let r = c.report;
+            let dtype = if c.dtype.is_empty() { "f32" } else { &c.dtype };
             if c.fingerprint == fingerprint
-                && (c.dtype.is_empty() || c.dtype == context::short_name(model.dtype()))
+                && dtype == context::short_name(model.dtype())
+                && (c.config.is_empty() || c.config == settings)
+                && r.task == task
                 && r.model == label
                 && r.problems == problems.len()
                 && r.k == cfg.k
@@ -292,6 +299,7 @@ pub fn evaluate_cached(
     let entry = CachedEval {
         fingerprint,
         dtype: context::short_name(model.dtype()).into(),
+        config: settings,
         report,
     };
     crate::checkpoint::atomic_write(cache, serde_json::to_string(&entry)?.as_bytes())?;

@@ -178,7 +178,7 @@ impl RealPreset {
 
     /// An estimate (not a measurement) of the peak GPU memory of one GRPO step at this preset, in
     /// GiB: the trained policy's f32 weights, gradients and AdamW moments (16 bytes a parameter),
-    /// the bf16 reference (2), and the activations of one micro-batch of full-length rows kept
+    /// the reference (a copy of the policy, f32: 4), and the activations of one micro-batch of full-length rows kept
     /// for the backward pass (≈ 34 f32 values per hidden unit per layer per token, as in
     /// Korthikanti et al.'s count for a transformer layer without recomputation) plus its logits
     /// (f32 logits, their log-softmax and its gradient: 3 × vocab per token). Sampling needs less
@@ -186,7 +186,7 @@ impl RealPreset {
     pub fn peak_memory_gib(&self) -> Result<f64> {
         let cfg = crate::model::ModelConfig::preset(&self.size, 151_936)?;
         let params = cfg.num_parameters() as f64;
-        let states = 18.0 * params;
+        let states = 20.0 * params;
         let tokens =
             (self.micro_batch_size * (REAL_PROMPT_TOKENS + self.max_completion_length)) as f64;
         let layers = cfg.num_hidden_layers as f64;
@@ -259,7 +259,8 @@ pub struct RealResult {
     pub wall_s: f64,
 }
 
-/// The run folder's name ([`RunContext::run_dir`]): the stand-in's, and with `-gpu` a real model's.
+/// The run folder's name ([`RunContext::run_dir`]): the stand-in's, and with `-<owner>--<name>`
+/// a real model's.
 pub const RUN_NAME: &str = "real-models";
 
 /// Loads the model, evaluates it, trains it with GRPO in `ctx`, evaluates it again and writes
