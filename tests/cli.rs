@@ -772,6 +772,11 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     assert!(err.contains("--device"), "{err}");
     let err = fails(&r1lab(&["--dtype", "bf16", "bench", "--sizes", "1M"], &[]));
     assert!(err.contains("--bf16"), "{err}");
+    let err = fails(&r1lab(
+        &["r1-zero", "--scale", "smoke", "--preset", "7B"],
+        &[],
+    ));
+    assert!(err.contains("1.5B"), "{err}");
     let err = fails(&r1lab(&["eval-base", "-k", "1", "--limit", "1"], &[]));
     assert!(err.contains("raise -k"), "{err}");
 }

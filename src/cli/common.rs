@@ -54,6 +54,22 @@ pub struct TaskArgs {
     /// for real models) [default: the paper's for a word-problem --task, the short one otherwise].
     #[arg(long, value_parser = super::model::parse_template, requires = "task")]
     pub template: Option<r1lab::tasks::Template>,
+    /// A real model's settings (0.5B or 1.5B: G, batch, completion length, lr, β, micro-batch;
+    /// README "Scale up") for every RL stage instead of the scale's.
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+impl TaskArgs {
+    /// The real-model preset, if one is named.
+    pub fn real_preset(
+        &self,
+    ) -> anyhow::Result<Option<r1lab::experiments::real_models::RealPreset>> {
+        self.preset
+            .as_deref()
+            .map(r1lab::experiments::real_models::RealPreset::for_size)
+            .transpose()
+    }
 }
 
 impl TaskArgs {

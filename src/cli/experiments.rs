@@ -50,6 +50,11 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     let scale = a.run.scale;
     let mut cfg = r1_zero::R1ZeroConfig::preset(scale);
+    // A real model's preset first, so the flags below override it.
+    if let Some(p) = a.task.real_preset()? {
+        p.apply(&mut cfg.grpo);
+        cfg.max_new_tokens = p.max_completion_length;
+    }
     if let Some(s) = a.seed {
         cfg.grpo.seed = s;
     }
@@ -141,6 +146,17 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     if let Some(t) = &a.task.task {
         cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
     }
+    if let Some(p) = a.task.real_preset()? {
+        for g in [
+            &mut cfg.r1_zero.grpo,
+            &mut cfg.reasoning_rl,
+            &mut cfg.final_rl,
+        ] {
+            p.apply(g);
+        }
+        cfg.r1_zero.max_new_tokens = p.max_completion_length;
+        cfg.rejection.max_new_tokens = p.max_completion_length;
+    }
     let run_dir = a
         .run_dir
         .unwrap_or_else(|| suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key));
@@ -210,6 +226,11 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
     }
     if let Some(t) = &a.task.task {
         cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
+    }
+    if let Some(p) = a.task.real_preset()? {
+        p.apply(&mut cfg.r1_zero.grpo);
+        cfg.r1_zero.max_new_tokens = p.max_completion_length;
+        cfg.rejection.max_new_tokens = p.max_completion_length;
     }
     let run_dir = a
         .run_dir

@@ -176,6 +176,16 @@ impl RealPreset {
         })
     }
 
+    /// Sets these settings in `grpo` (the rest, e.g. steps and seed, stays).
+    pub fn apply(&self, grpo: &mut GrpoConfig) {
+        grpo.group_size = self.group_size;
+        grpo.prompts_per_step = self.prompts_per_step;
+        grpo.max_completion_length = self.max_completion_length;
+        grpo.lr = self.lr;
+        grpo.beta = self.beta;
+        grpo.micro_batch_size = self.micro_batch_size;
+    }
+
     /// An estimate (not a measurement) of the peak GPU memory of one GRPO step at this preset, in
     /// GiB: the trained policy's f32 weights, gradients and AdamW moments (16 bytes a parameter),
     /// the reference (a copy of the policy, f32: 4), and the activations of one micro-batch of full-length rows kept
