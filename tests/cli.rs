@@ -510,31 +510,41 @@ fn write_gsm8k_parquet(path: &Path, held_out: bool, n: usize) {
         .unwrap();
 }
 
-/// Every safetensors file under `dir`, with the dtype of its first tensor.
-fn checkpoint_dtypes(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
+/// Every file under `dir` that `keep` accepts.
+fn files_under(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let (mut out, mut stack) = (vec![], vec![dir.to_path_buf()]);
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
+        for p in std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()) {
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().is_some_and(|f| f == "model.safetensors") {
-                let bytes = std::fs::read(&p).unwrap();
-                let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-                let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-                let dtype = header
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .find(|(k, _)| *k != "__metadata__")
-                    .map(|(_, v)| v["dtype"].as_str().unwrap().to_string())
-                    .unwrap();
-                out.push((p, dtype));
+            } else if keep(&p) {
+                out.push(p);
             }
         }
     }
     out
+}
+
+/// Every `model.safetensors` under `dir`, with the dtype of its first tensor.
+fn checkpoint_dtypes(dir: &Path) -> Vec<(PathBuf, String)> {
+    files_under(dir, |p| {
+        p.file_name().is_some_and(|f| f == "model.safetensors")
+    })
+    .into_iter()
+    .map(|p| {
+        let bytes = std::fs::read(&p).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let dtype = header
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| *k != "__metadata__")
+            .map(|(_, v)| v["dtype"].as_str().unwrap().to_string())
+            .unwrap();
+        (p, dtype)
+    })
+    .collect()
 }
 
 #[test]
@@ -646,23 +656,19 @@ fn a_checkpoint_by_hub_id_goes_through_every_stage_with_parquet_word_problems() 
 
 /// The dtype recorded by every cached evaluation (`<run>/evals/*.json`) under `dir`.
 fn eval_dtypes(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.parent().is_some_and(|d| d.ends_with("evals"))
-                && p.extension().is_some_and(|x| x == "json")
-            {
-                let v: serde_json::Value =
-                    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-                out.push((p, v["dtype"].as_str().unwrap_or("").to_string()));
-            }
-        }
-    }
-    out
+    let is_eval = |p: &Path| {
+        p.parent().is_some_and(|d| d.ends_with("evals"))
+            && p.extension().is_some_and(|x| x == "json")
+    };
+    files_under(dir, is_eval)
+        .into_iter()
+        .map(|p| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let dtype = v["dtype"].as_str().unwrap_or("").to_string();
+            (p, dtype)
+        })
+        .collect()
 }
 
 #[test]

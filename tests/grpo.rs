@@ -3,6 +3,7 @@
 
 mod common;
 use common::max_abs_diff;
+use common::metrics_without_timing;
 
 use r1lab::candle::{DType, Device};
 use r1lab::grpo::{GrpoConfig, GrpoTrainer};
@@ -76,21 +77,6 @@ fn one_step_updates_every_parameter() {
     }
     assert_eq!(out.samples.len(), 8);
     assert!(out.metrics.kl >= 0.0);
-}
-
-fn metrics_without_timing(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            l.split(',')
-                .zip(&header)
-                .filter(|(_, h)| !["tokens_per_s", "wall_s"].contains(h))
-                .map(|(v, _)| v.to_string())
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

@@ -10,6 +10,8 @@
 //! The runs are separate processes: this test binary re-executes itself with `RUN_DIR` set, and
 //! then only [`child`] does anything.
 
+mod common;
+use common::metrics_without_timing;
 use r1lab::candle::{DType, Device};
 use r1lab::checkpoint;
 use r1lab::grpo::GrpoConfig;
@@ -146,22 +148,6 @@ fn run_child(run: &Path, start: &Path, envs: &[(&str, String)]) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `metrics.csv` without the columns that depend on the machine's speed.
-fn metrics_without_timing(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            l.split(',')
-                .zip(&header)
-                .filter(|(_, h)| !["tokens_per_s", "wall_s"].contains(h))
-                .map(|(v, _)| v.to_string())
-                .collect()
-        })
-        .collect()
 }
 
 /// What an uninterrupted run must equal: metrics rows, samples, final weights and optimizer state.
