@@ -4,6 +4,7 @@
 mod common;
 use common::max_abs_diff;
 use common::metrics_without_timing;
+use common::LengthMod3;
 
 use r1lab::candle::{DType, Device};
 use r1lab::grpo::{GrpoConfig, GrpoTrainer};
@@ -15,21 +16,6 @@ use r1lab::tokenizer::Tokenizer;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
-
-/// A reward that varies with the text, so that a random model gets non-zero advantages.
-struct LengthMod3;
-
-impl Reward for LengthMod3 {
-    fn name(&self) -> &str {
-        "length_mod_3"
-    }
-    fn score(&self, _p: &Problem, c: &Completion<'_>) -> RewardOutcome {
-        RewardOutcome {
-            score: (c.text.len() % 3) as f32 / 2.0,
-            reason: "test".into(),
-        }
-    }
-}
 
 fn setup(seed: u64) -> (Model, Tokenizer, Arc<dyn Task>, Arc<RewardSet>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

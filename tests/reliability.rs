@@ -12,13 +12,14 @@
 
 mod common;
 use common::metrics_without_timing;
+use common::LengthMod3;
 use r1lab::candle::{DType, Device};
 use r1lab::checkpoint;
 use r1lab::grpo::GrpoConfig;
 use r1lab::model::{Model, ModelConfig};
-use r1lab::rewards::{Completion, Reward, RewardOutcome, RewardSet};
+use r1lab::rewards::RewardSet;
 use r1lab::tasks::arithmetic::ArithmeticTask;
-use r1lab::tasks::{Problem, Task};
+use r1lab::tasks::Task;
 use r1lab::tokenizer::Tokenizer;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -30,21 +31,6 @@ const START: &str = "R1LAB_TEST_START";
 /// The child stops after this step's row until the file `<run>/go` exists.
 const PAUSE_AT: &str = "R1LAB_TEST_PAUSE_AT";
 const STEPS: usize = 3;
-
-/// A reward that varies with the text, so that a random model gets non-zero advantages.
-struct LengthMod3;
-
-impl Reward for LengthMod3 {
-    fn name(&self) -> &str {
-        "length_mod_3"
-    }
-    fn score(&self, _p: &Problem, c: &Completion<'_>) -> RewardOutcome {
-        RewardOutcome {
-            score: (c.text.len() % 3) as f32 / 2.0,
-            reason: "test".into(),
-        }
-    }
-}
 
 fn tokenizer() -> Tokenizer {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 use r1lab::candle::Tensor;
+use r1lab::rewards::{Completion, Reward, RewardOutcome};
+use r1lab::tasks::Problem;
 use std::path::Path;
 
 /// The largest absolute difference between two tensors of the same shape.
@@ -32,4 +34,19 @@ pub fn metrics_without_timing(path: &Path) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// A reward that varies with the text, so that a random model gets non-zero advantages.
+pub struct LengthMod3;
+
+impl Reward for LengthMod3 {
+    fn name(&self) -> &str {
+        "length_mod_3"
+    }
+    fn score(&self, _p: &Problem, c: &Completion<'_>) -> RewardOutcome {
+        RewardOutcome {
+            score: (c.text.len() % 3) as f32 / 2.0,
+            reason: "test".into(),
+        }
+    }
 }
