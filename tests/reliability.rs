@@ -181,7 +181,9 @@ fn started_at(err: &str) -> usize {
             .unwrap()
             .parse()
             .unwrap(),
-        None => 0,
+        // A restart says so; a finished run is reloaded without a word.
+        None if err.contains("starting again from step 0") => 0,
+        None => STEPS,
     }
 }
 

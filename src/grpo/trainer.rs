@@ -882,7 +882,10 @@ impl GrpoTrainer {
         if let Some(out) = dir.parent() {
             let rows = truncate_metrics(&out.join("metrics.csv"), step)?;
             let samples = truncate_samples(&out.join("samples.jsonl"), step)?;
-            eprintln!(
+            // A finished run is only reloaded (a rerun that reuses it): nothing to announce.
+            let finished = step >= t.cfg.steps && rows + samples == 0;
+            if !finished {
+                eprintln!(
                 "r1lab: resuming {} from its checkpoint at step {step}{}",
                 out.display(),
                 match rows + samples {
@@ -892,6 +895,7 @@ impl GrpoTrainer {
                     ),
                 }
             );
+            }
         }
         Ok(t)
     }
