@@ -20,7 +20,7 @@
 
 use super::Scale;
 use crate::checkpoint::{self, LoadedModel};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use std::path::{Path, PathBuf};
 
@@ -89,13 +89,11 @@ impl RunContext {
     /// Loads a model that is only sampled or evaluated (a folder or a Hub id).
     pub fn load(&self, spec: &str) -> Result<LoadedModel> {
         checkpoint::load(spec, self.dtype, &self.device)
-            .with_context(|| format!("cannot load {spec}"))
     }
 
     /// Loads a model that will be trained.
     pub fn load_for_training(&self, spec: &str) -> Result<LoadedModel> {
         checkpoint::load(spec, self.train_dtype, &self.device)
-            .with_context(|| format!("cannot load {spec}"))
     }
 
     /// `model`, trained in `train_dtype` and saved at `saved`, as the models that are only

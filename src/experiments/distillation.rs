@@ -277,14 +277,7 @@ pub fn run(
         )
     })?;
     let tokenizer = teacher.tokenizer()?.clone();
-    let evaluator = Evaluator {
-        dir: run_dir.join("evals"),
-        tokenizer: &tokenizer,
-        task: &cfg.task,
-        problems: &problems,
-        config: &eval_cfg,
-    };
-    // Each student is evaluated with its own tokenizer (a real student may have another).
+    // Each model is evaluated with its own tokenizer (a real student may have another).
     let eval_with = |name: &str, model: &crate::model::Model, tk: &crate::tokenizer::Tokenizer| {
         Evaluator {
             dir: run_dir.join("evals"),
@@ -295,7 +288,7 @@ pub fn run(
         }
         .evaluate(name, model)
     };
-    let teacher_report = evaluator.evaluate("teacher", &teacher.model)?;
+    let teacher_report = eval_with("teacher", &teacher.model, &tokenizer)?;
     let teacher_params = teacher.model.num_parameters();
 
     log(format!(

@@ -61,6 +61,10 @@ pub fn task_and_test(
 )> {
     use crate::tasks::word_problems::WordProblemTask;
     if !WordProblemTask::is_file_name(task) {
+        anyhow::ensure!(
+            test.is_none(),
+            "--test names the held-out file of a word-problem --task, and {task} is a synthetic task (its held-out set is in data/tasks): drop --test"
+        );
         let problems = crate::tasks::read_test_set(&ctx.data.join("tasks"), task)?;
         return Ok((task_by_name(task)?, problems));
     }

@@ -100,15 +100,8 @@ impl R1ZeroConfig {
         test: Option<&Path>,
         template: Option<tasks::Template>,
     ) -> Result<()> {
+        // Whether `test` fits `task` is checked where both are read (`task_and_test`).
         let words = crate::tasks::word_problems::WordProblemTask::is_file_name(task);
-        anyhow::ensure!(
-            words || test.is_none(),
-            "--test names the held-out file of a word-problem --task, and {task} is a synthetic task (its held-out set is in data/tasks): drop --test"
-        );
-        anyhow::ensure!(
-            !words || test.is_some(),
-            "the word problems {task} need a held-out file: pass --test test.jsonl (or .parquet)"
-        );
         self.task = task.into();
         self.test = test.map(Path::to_path_buf);
         if let Some(t) = template.or(words.then_some(tasks::Template::R1ZeroPaper)) {

@@ -251,10 +251,6 @@ pub fn prepare_stand_in(cfg: &RealConfig, data: &Path) -> Result<()> {
     write_word_problems(&cfg.train, &train)
 }
 
-fn read_word_problems(path: &Path) -> Result<WordProblemTask> {
-    WordProblemTask::from_file(path)
-}
-
 /// What a run measured (owned, for notebooks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RealResult {
@@ -284,8 +280,8 @@ pub fn run(
     crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
     let start = std::time::Instant::now();
     cfg.grpo.validate()?;
-    let train = read_word_problems(&cfg.train)?;
-    let test_task = read_word_problems(&cfg.test)?;
+    let train = WordProblemTask::from_file(&cfg.train)?;
+    let test_task = WordProblemTask::from_file(&cfg.test)?;
     let test: Vec<Problem> = test_task
         .problems()
         .iter()

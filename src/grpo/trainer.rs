@@ -633,17 +633,23 @@ impl GrpoTrainer {
         loss_cfg: &LossConfig,
         step: usize,
     ) -> Result<(candle_core::backprop::GradStore, super::loss::LossStats)> {
-        let tokens = |t: &RolloutTensors| -> Result<f64> {
-            Ok(t.mask.sum_all()?.to_scalar::<f32>()? as f64)
+        // Each pass's (completions, completion tokens), and the minibatch's; one pass needs no
+        // weights (it returns its own loss's gradient), so its sizes are not read back.
+        let sizes = match passes.len() {
+            1 => vec![(1.0, 1.0)],
+            _ => passes
+                .iter()
+                .map(|(t, _, _)| {
+                    let tokens = t.mask.sum_all()?.to_scalar::<f32>()? as f64;
+                    Ok((t.advantages.dim(0)? as f64, tokens))
+                })
+                .collect::<Result<Vec<_>>>()?,
         };
-        let (mut rows_all, mut tokens_all) = (0.0, 0.0);
-        for (t, _, _) in passes {
-            rows_all += t.advantages.dim(0)? as f64;
-            tokens_all += tokens(t)?;
-        }
+        let rows_all: f64 = sizes.iter().map(|s| s.0).sum();
+        let tokens_all: f64 = sizes.iter().map(|s| s.1).sum();
         let mut acc: Option<candle_core::backprop::GradStore> = None;
         let mut total = super::loss::LossStats::default();
-        for (t, old, reference) in passes {
+        for ((t, old, reference), &(rows, tokens)) in passes.iter().zip(&sizes) {
             let logp = t.logprobs(&self.policy)?;
             // With μ = 1 and one minibatch the old policy is the current one: ρ = 1 with the
             // gradient of π_θ.
@@ -668,10 +674,10 @@ impl GrpoTrainer {
             if passes.len() == 1 {
                 return Ok((loss.backward()?, stats));
             }
-            let token_share = tokens(t)? / tokens_all.max(1.0);
+            let token_share = tokens / tokens_all.max(1.0);
             let w = match loss_cfg.aggregation {
                 LossAggregation::TokenMean => token_share,
-                _ => t.advantages.dim(0)? as f64 / rows_all,
+                _ => rows / rows_all,
             };
             let grads = (loss * w)?.backward()?;
             acc = Some(match acc {
