@@ -314,7 +314,7 @@ impl Reward for FlatOnEven {
 }
 
 /// Groups (consecutive runs of `g` samples) whose rewards are not all equal.
-fn groups_with_signal(samples: &[r1lab::grpo::trainer::SampleRecord], g: usize) -> usize {
+fn groups_with_signal(samples: &[r1lab::grpo::SampleRecord], g: usize) -> usize {
     samples
         .chunks(g)
         .filter(|grp| grp.iter().any(|s| s.reward != grp[0].reward))
@@ -374,7 +374,7 @@ fn appending_to_metrics_with_other_columns_is_refused() {
     let (model, tk, task, rewards) = setup(5);
     let mut t = GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), small_cfg(1)).unwrap();
     let m = t.train_step().unwrap().metrics;
-    let err = r1lab::grpo::trainer::append_metrics(&path, &m)
+    let err = r1lab::grpo::metrics::append_metrics(&path, &m)
         .unwrap_err()
         .to_string();
     assert!(err.contains("other columns"), "{err}");

@@ -341,7 +341,7 @@ fn malformed_files_absurd_flags_and_nan_configs_are_each_one_clear_error() {
     std::fs::write(run.join("metrics.csv"), &text).unwrap();
     expect_error(
         "metrics.csv with a malformed last line (reports)",
-        r1lab::experiments::r1_zero::read_metrics(&run.join("metrics.csv")),
+        r1lab::grpo::read_metrics(&run.join("metrics.csv")),
         &["metrics.csv line 5", "columns"],
     );
     expect_error(
@@ -356,7 +356,7 @@ fn malformed_files_absurd_flags_and_nan_configs_are_each_one_clear_error() {
     std::fs::write(run.join("metrics.csv"), &text).unwrap();
     expect_error(
         "metrics.csv with a word for a step",
-        r1lab::experiments::r1_zero::read_metrics(&run.join("metrics.csv")),
+        r1lab::grpo::read_metrics(&run.join("metrics.csv")),
         &["metrics.csv line 3", "not a number"],
     );
     let run = copy("samples-bad-line");

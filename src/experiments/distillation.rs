@@ -20,7 +20,7 @@ use super::{
 };
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::{table, EvalConfig, EvalReport};
-use crate::grpo::trainer::SampleRecord;
+use crate::grpo::SampleRecord;
 use crate::rejection::{RejectionConfig, RejectionStats, Verdict};
 use crate::sft::SftConfig;
 use crate::tasks::{self, Template};

@@ -24,7 +24,7 @@
 
 use super::{r1_zero, rl_stage, task_by_name, RunContext, Scale};
 use crate::eval::{table, EvalConfig};
-use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::PeriodicEval;
 use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::{OverlongPenalty, RewardSet};
@@ -280,7 +280,7 @@ pub fn run(
             )?;
             dir
         };
-        let metrics = r1_zero::read_metrics(&dir.join("metrics.csv"))?;
+        let metrics = crate::grpo::read_metrics(&dir.join("metrics.csv"))?;
         out.push(VariantResult {
             name: v.name.clone(),
             changes: v.changes.clone(),

@@ -92,12 +92,12 @@ pub fn rl_stage(
     held_out: std::collections::HashSet<String>,
     cfg: &crate::grpo::GrpoConfig,
     run_dir: &std::path::Path,
-    eval: Option<&crate::grpo::trainer::PeriodicEval>,
+    eval: Option<&crate::grpo::PeriodicEval>,
     checkpoint_every: usize,
     on_step: impl FnMut(&crate::grpo::StepMetrics),
 ) -> Result<crate::grpo::GrpoTrainer> {
     let ckpt = run_dir.join("checkpoint");
-    let _lock = crate::grpo::trainer::open_run(run_dir, &ckpt)?;
+    let _lock = crate::grpo::run_folder::open_run(run_dir, &ckpt)?;
     let mut trainer = if ckpt.exists() {
         crate::grpo::GrpoTrainer::resume(
             &ckpt,
@@ -109,7 +109,7 @@ pub fn rl_stage(
             ctx.train_dtype,
         )?
     } else {
-        crate::grpo::trainer::set_aside_stale(run_dir)?;
+        crate::grpo::run_folder::set_aside_stale(run_dir)?;
         let loaded = ctx
             .load_for_training(start)
             .with_context(|| format!("cannot load the starting checkpoint {start}"))?;

@@ -33,7 +33,7 @@ use crate::checkpoint;
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
 use crate::eval::{table, EvalConfig, EvalReport};
-use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::PeriodicEval;
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::model::Model;
 use crate::rejection::{self, RejectionConfig, RejectionStats};
@@ -416,7 +416,7 @@ pub fn run(
                 }
             },
         )?;
-        for m in r1_zero::read_metrics(&dir.join("metrics.csv"))? {
+        for m in crate::grpo::read_metrics(&dir.join("metrics.csv"))? {
             rl_metrics.push((stage.to_string(), m));
         }
         let ckpt = dir.join("checkpoint");

@@ -12,7 +12,7 @@
 use crate::checkpoint;
 use crate::eval::{self, table, EvalConfig, EvalReport};
 use crate::experiments::{RunContext, Scale};
-use crate::grpo::trainer::{PeriodicEval, SampleRecord};
+use crate::grpo::{read_metrics, read_samples, PeriodicEval, SampleRecord};
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, RefLine, Series};
 use crate::rewards::RewardSet;
@@ -273,74 +273,6 @@ pub fn targets(r: &R1ZeroResult) -> Vec<Target> {
     ]
 }
 
-/// Reads `metrics.csv` back into rows (empty cells are NaN).
-pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .with_context(|| format!("{} is empty", path.display()))?
-        .split(',')
-        .map(String::from)
-        .collect();
-    let mut out = Vec::new();
-    for (n, line) in lines.enumerate() {
-        crate::grpo::trainer::metrics_row_step(line, header.len()).map_err(|e| {
-            anyhow::anyhow!(
-                "{} line {}: {e}: the file was edited or damaged; run the experiment again in a fresh run folder",
-                path.display(),
-                n + 2
-            )
-        })?;
-        let vals: Vec<f64> = line
-            .split(',')
-            .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
-            .collect();
-        let get = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .and_then(|i| vals.get(i).copied())
-                .unwrap_or(f64::NAN)
-        };
-        out.push(StepMetrics {
-            step: get("step") as usize,
-            reward_mean: get("reward_mean"),
-            reward_std: get("reward_std"),
-            rewards: header
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| {
-                    h.strip_prefix("reward_")
-                        .filter(|n| *n != "mean" && *n != "std")
-                        .map(|n| (n.to_string(), vals.get(i).copied().unwrap_or(f64::NAN)))
-                })
-                .collect(),
-            accuracy: get("accuracy"),
-            format_rate: get("format_rate"),
-            completion_len_mean: get("completion_len_mean"),
-            completion_len_max: get("completion_len_max"),
-            reflection_rate: get("reflection_rate"),
-            truncation_rate: get("truncation_rate"),
-            zero_variance_frac: get("zero_variance_frac"),
-            sampled_groups: get("sampled_groups"),
-            kl: get("kl"),
-            clip_low: get("clip_low"),
-            clip_high: get("clip_high"),
-            entropy: get("entropy"),
-            loss: get("loss"),
-            grad_norm: get("grad_norm"),
-            lr: get("lr"),
-            tokens_per_s: get("tokens_per_s"),
-            wall_s: get("wall_s"),
-            eval_pass_at_1: get("eval_pass_at_1"),
-            eval_cons_at_k: get("eval_cons_at_k"),
-        });
-    }
-    Ok(out)
-}
-
 fn series(
     name: &str,
     metrics: &[StepMetrics],
@@ -575,21 +507,6 @@ pub fn is_direct_answer(completion: &str) -> bool {
         .starts_with("</think>")
 }
 
-pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
-    if !path.exists() {
-        return Ok(vec![]);
-    }
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .enumerate()
-        .map(|(n, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!("{} line {} is not a sample record", path.display(), n + 1)
-            })
-        })
-        .collect()
-}
-
 /// The checkpoint of a finished R1-Zero run in `run_dir`, running (or resuming) it first when it
 /// is not finished; `reports` receives its reports only when it runs.
 pub fn ensure_finished(
@@ -604,7 +521,7 @@ pub fn ensure_finished(
     if finished {
         let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path)?)
             .with_context(|| format!("{} is not valid JSON", state_path.display()))?;
-        crate::grpo::trainer::check_same_settings(&ckpt, &state, &cfg.grpo)?;
+        crate::grpo::config::check_same_settings(&ckpt, &state, &cfg.grpo)?;
     }
     if !finished {
         log(format!(

@@ -22,7 +22,7 @@
 use super::{RunContext, Scale};
 use crate::checkpoint;
 use crate::eval::{self, table, EvalConfig, EvalReport};
-use crate::grpo::trainer::PeriodicEval;
+use crate::grpo::PeriodicEval;
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::RewardSet;
@@ -375,7 +375,7 @@ pub fn run(
         &eval_cfg,
         |_, _| {},
     )?;
-    let metrics = super::r1_zero::read_metrics(&run_dir.join("metrics.csv"))?;
+    let metrics = crate::grpo::read_metrics(&run_dir.join("metrics.csv"))?;
     let result = RealResult {
         label: cfg.label.clone(),
         model: cfg.model.clone(),

@@ -4,7 +4,11 @@
 //! For each question, sample a group of G completions from the old policy, score them with
 //! rule-based rewards, turn rewards into group-relative advantages ([`advantage`]) and maximise
 //! the clipped surrogate minus β·KL to a frozen reference ([`loss`]), μ times per sampled batch
-//! ([`trainer`]).
+//! ([`trainer`]: rollout → score → update).
+//!
+//! The parts: [`config`] (every setting, the paper's value and TRL's name), the rollouts and
+//! their tensors (`rollout`), [`metrics`] (`metrics.csv` and `samples.jsonl`: the schema, its
+//! writer and its reader), [`run_folder`] (lock, interrupted saves, `trainer_state.json`).
 //!
 //! Departures from the paper (numbered, as in nanochat):
 //! 1. scale: G = 8 completions, 8 questions per step and ≤ 128-token completions instead of
@@ -17,9 +21,15 @@
 //!    completions. `experiments::grpo_variants` compares them.
 
 pub mod advantage;
+pub mod config;
 pub mod loss;
+pub mod metrics;
+mod rollout;
+pub mod run_folder;
 pub mod trainer;
 
 pub use advantage::{group_advantages, Scale};
+pub use config::GrpoConfig;
 pub use loss::{grpo_loss, LossAggregation, LossConfig, LossStats};
-pub use trainer::{GrpoConfig, GrpoTrainer, PhaseSeconds, StepMetrics};
+pub use metrics::{read_metrics, read_samples, SampleRecord, StepMetrics};
+pub use trainer::{GrpoTrainer, PeriodicEval, PhaseSeconds};
