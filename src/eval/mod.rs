@@ -6,6 +6,7 @@
 //! Results come back as an owned [`EvalReport`] and as a polars DataFrame with one row per
 //! (model, task, metric); [`table`] writes CSV and Markdown.
 
+pub mod bootstrap;
 pub mod metrics;
 pub mod table;
 
