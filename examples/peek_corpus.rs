@@ -1,6 +1,6 @@
 //! Prints a dozen documents of the base models' pretraining corpus (`src/corpus.rs`).
-//! Expected: a mix of direct answers, step-by-step derivations in two languages, slips and
-//! self-corrections. Run: `cargo run --release --example peek_corpus`.
+//! Expected: a mix of direct answers, step-by-step derivations in two languages (most of them
+//! checking a first answer after "wait"), slips, self-corrections and fact lists. Run: `cargo run --release --example peek_corpus`.
 
 fn main() -> anyhow::Result<()> {
     let tasks = r1lab::tasks::synthetic_tasks();

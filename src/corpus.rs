@@ -28,7 +28,18 @@
 //! but not at zero.
 //!
 //! Documents are plain strings without BOS/EOS; the tokenizer/trainer adds those. [`CorpusConfig`]
-//! documents every proportion; generation is fully determined by its seed.
+//! documents every proportion; generation is fully determined by its seed, and `tests/corpus.rs`
+//! pins the corpora of the shipped base models by a hash of their text.
+//!
+//! One document is one straight path ([`generate_documents`]): draw its kind; for facts, the
+//! facts; otherwise a task and a fresh problem, then (`problem_document`) its derivation with the
+//! kind's flaw and, for a step-by-step document, the guess it checks, then its language, its form,
+//! and the reasoning or the direct answer.
+//!
+//! Checks tried in `reports/LOG.md` and not adopted (derivations worked at a finer grain, with
+//! checks that recompute that way; countdown written as a search; answers checked by working
+//! again until two agree) were removed on 2026-12-03; commit `6ebf260` still has them (its
+//! `r1lab pretrain --detailed`, `--search` and `--recheck`).
 
 use crate::tasks::language::{Lang, Phrase};
 use crate::tasks::{sample_fresh, Flaw, Problem, Step, Task, Template, WorkedSolution};
@@ -169,17 +180,21 @@ impl Default for LangMix {
     }
 }
 
-/// Settings of [`generate_documents`].
+/// Settings of [`generate_documents`]. The defaults are the corpus of the shipped base models
+/// (`r1lab pretrain` changes `num_docs` with the scale and `kinds` and `guess` with its flags).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CorpusConfig {
     /// Number of documents. Default 20 000 (≈ 1.1M tokens: documents average ~53 tokens
-    /// with digits split individually, the longest ~180).
+    /// with digits split individually, the longest ~180): the base models' pretraining budget
+    /// reads it about 4.5 times.
     pub num_docs: usize,
-    /// Seed of the generator; the same config always gives the same corpus.
+    /// Seed of the generator. Default 0; the same config always gives the same corpus.
     pub seed: u64,
-    /// Mixture of document kinds.
+    /// Mixture of document kinds. Default [`KindMix::default`], whose fields give each weight's
+    /// reason.
     pub kinds: KindMix,
-    /// Mixture of languages for step-by-step, slip and self-correction documents.
+    /// Mixture of languages for step-by-step, slip and self-correction documents. Default
+    /// [`LangMix::default`], whose fields give each weight's reason.
     pub langs: LangMix,
     /// Probability that a problem document (any kind but facts) uses the short template with
     /// `<think>…</think> <answer>…</answer>` instead of "Q: … A: …". Default 0.20: the base model
@@ -190,66 +205,29 @@ pub struct CorpusConfig {
     /// Default 0.20 (level 1: always right; 2: 20 %; 3: 40 % …), mimicking answers given without
     /// working, which get worse as problems get harder.
     pub direct_wrong_per_level: f64,
-    /// Cap on that probability. Default 0.80.
+    /// Cap on that probability. Default 0.80: even the hardest problems are sometimes answered
+    /// right without working, as a guess can be.
     pub direct_wrong_max: f64,
-    /// Facts per facts document. Default 8.
+    /// Facts per facts document. Default 8: a list about as long as a worked problem.
     pub facts_per_doc: usize,
-    /// Probability that a step-by-step document is worked at the finer grain where the task has
-    /// one ([`Flaw::Detailed`]: long multiplication digit by digit), and that a self-correction
-    /// checks its wrong step that way ([`Flaw::DetailedCheck`]). Default 0.0, the corpus of the
-    /// shipped base models. Above 0 the corpus holds a slower derivation meant to be surer for a
-    /// small model, and reflection that recomputes by it: the conditions under which RL should
-    /// lengthen responses and keep reflection. Half that share of the facts are then the
-    /// "x * d + c" steps such a derivation is built from. Tried on 2026-11-29 (`reports/LOG.md`):
-    /// for the 1M model the slower form was not surer, and RL dropped it.
-    #[serde(default)]
-    pub detailed: f64,
-    /// Probability that a step-by-step document of a task whose answers can be checked against
-    /// the question (countdown) is written as a search ([`Flaw::Search`]): attempts that miss,
-    /// each rejected after the reflection marker, then the one that works. Default 0.0, the
-    /// corpus of the shipped base models. Drawn after [`CorpusConfig::detailed`] and only when
-    /// that draw failed, so with both above 0 countdown's search share is `search · (1 − detailed)`.
-    /// Pretraining packs documents into rows of 128 tokens and a search runs to ~250, so most
-    /// searches are learnt without their question in view (`reports/LOG.md`).
-    #[serde(default)]
-    pub search: f64,
-    /// Probability that a plain step-by-step document first states a guess, a direct answer (as
-    /// often wrong as [`CorpusConfig::direct_wrong_rate`]), then checks it by working the problem
-    /// after the reflection marker, the operands restated first where the task can
-    /// ([`Task::rework`], route 0): "so the answer is 75. wait, check: 51 + 34: column 1: … so
+    /// Probability that a step-by-step document first states a guess, a direct answer (as often
+    /// wrong as [`CorpusConfig::direct_wrong_rate`]), then checks it by working the problem after
+    /// the reflection marker, the operands restated first where the task can
+    /// ([`Task::restated_solution`]): "so the answer is 75. wait, check: 51 + 34: column 1: … so
     /// the answer is 85." The final answer is always the worked one. Default 0.8, the corpus of
     /// the shipped base models since 2026-11-29: the usual way the corpus writes a derivation is
     /// to check a first answer by it, as a writer who answers, then doubts and works it out. A
     /// check by working is far more reliable than the direct answer it checks (in the first third
     /// of R1-Zero, one-digit products 0.83 against 0.56), so when RL moves the direct answers'
-    /// mass onto derivations, reflection rises with it (7.4% → 2.4% of the training
-    /// completions on the corpus without it, 32% → 97% with it;
-    /// `reports/LOG.md`). At 0.5 and without the restatement (2026-11-29) plain derivations
-    /// were the commoner form, tied with it within a problem kind, and RL halved it.
-    /// Drawn only for documents not drawn detailed or as a search.
+    /// mass onto derivations, reflection rises with it (7.4% → 2.4% of the training completions
+    /// on the corpus without it, 32% → 97% with it; `reports/LOG.md`). At 0.5 and without the
+    /// restatement (2026-11-29) plain derivations were the commoner form, tied with it within a
+    /// problem kind, and RL halved it. At 0 (`r1lab pretrain --guess 0`) the corpus is the one
+    /// of the LOG's runs before checked first answers: the control for them. (Absent from a
+    /// record older than the share, it reads as 0, which such a corpus had.)
     #[serde(default)]
     pub guess: f64,
-    /// Probability that a plain step-by-step document checks its answer by working the problem
-    /// again after the reflection marker, the operands restated and alternately swapped
-    /// ([`Task::rework`]), until two workings agree: "… so the answer is 75. wait, check: 51 +
-    /// 24: column 1: … so the answer is 85. wait, check: 24 + 51: … so the answer is 75." Each
-    /// working slips with probability [`RECHECK_SLIP`]; the answers that agree, and so the final
-    /// answer, are always right. Default 0.0, the corpus of the shipped base models. Meant as
-    /// reflection that pays: answers that agree are right far more often than one answer, and
-    /// comparing two numbers is easier for a small model than any step it checks. Drawn only for
-    /// documents not drawn detailed, as a search or as a guess (the LOG's recheck runs had no
-    /// guesses: pass `guess` 0 to repeat them); tasks without a rework keep the plain
-    /// derivation.
-    #[serde(default)]
-    pub recheck: f64,
 }
-
-/// The probability that a working of a recheck ([`CorpusConfig::recheck`]) slips: in about 44%
-/// of those documents the first two answers disagree, so working again is not a formality.
-pub const RECHECK_SLIP: f64 = 0.25;
-
-/// The most workings in a recheck ([`CorpusConfig::recheck`]).
-pub const RECHECK_MAX_WORKINGS: usize = 4;
 
 impl Default for CorpusConfig {
     fn default() -> Self {
@@ -262,10 +240,7 @@ impl Default for CorpusConfig {
             direct_wrong_per_level: 0.20,
             direct_wrong_max: 0.80,
             facts_per_doc: 8,
-            detailed: 0.0,
-            search: 0.0,
             guess: 0.8,
-            recheck: 0.0,
         }
     }
 }
@@ -304,10 +279,7 @@ impl CorpusConfig {
         check_probability("think_form", self.think_form)?;
         check_probability("direct_wrong_per_level", self.direct_wrong_per_level)?;
         check_probability("direct_wrong_max", self.direct_wrong_max)?;
-        check_probability("detailed", self.detailed)?;
-        check_probability("search", self.search)?;
         check_probability("guess", self.guess)?;
-        check_probability("recheck", self.recheck)?;
         ensure!(self.facts_per_doc > 0, "facts_per_doc must be positive");
         Ok(())
     }
@@ -420,80 +392,115 @@ fn fact(rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-/// The share of facts that are [`carry_fact`]s, per unit of [`CorpusConfig::detailed`].
-const CARRY_FACTS: f64 = 0.5;
-
-/// One step of digit-by-digit multiplication, "x * d + c = v.", with the carry `c` of a previous
-/// digit (1..=8): the fact a detailed derivation needs besides the times table.
-fn carry_fact(rng: &mut ChaCha8Rng) -> String {
-    let (x, d) = (rng.random_range(1..=9u64), rng.random_range(2..=9u64));
-    let c = rng.random_range(1..=8u64);
-    format!("{x} * {d} + {c} = {}.", x * d + c)
-}
-
-/// A worked solution with `flaw` that really has the flaw's outcome (right or wrong answer): the
-/// task's derivation, or with `route` its working again by that route ([`Task::rework`]).
+/// A worked solution with `flaw` that really has the flaw's outcome: a wrong final answer for
+/// [`Flaw::Slip`], a right one otherwise. `None` where the task cannot write one.
 fn flawed(
     task: &dyn Task,
     problem: &Problem,
     flaw: Flaw,
-    route: Option<usize>,
     rng: &mut ChaCha8Rng,
 ) -> Option<WorkedSolution> {
     let want_correct = flaw != Flaw::Slip;
-    match route {
-        None => task.worked_solution(problem, flaw, rng),
-        Some(r) => task.rework(problem, r, flaw, rng),
-    }
-    .filter(|w| task.verify(problem, &w.answer) == want_correct)
+    task.worked_solution(problem, flaw, rng)
+        .filter(|w| task.verify(problem, &w.answer) == want_correct)
 }
 
-/// The steps of a derivation checked by working it again until two answers agree
-/// ([`CorpusConfig::recheck`]), given the plain derivation `plain`: a first working, then up to
-/// [`RECHECK_MAX_WORKINGS`] − 1 more by [`Task::rework`] (routes alternating, the first of them
-/// swapped), each opened by the marker, until one's answer equals an earlier one's. Every
-/// working slips with probability [`RECHECK_SLIP`] (never into an answer already written, and
-/// never where a right agreement could no longer fit), so the answers that agree are right. The
-/// caller's closing "so the answer is" ends the last working. `None` where the task cannot rework.
-fn recheck_steps(
+/// An answer given without working: wrong with probability [`CorpusConfig::direct_wrong_rate`]
+/// (the answer of a slip), right otherwise (or where the task cannot slip).
+fn direct_answer(
+    cfg: &CorpusConfig,
+    rng: &mut ChaCha8Rng,
     task: &dyn Task,
     problem: &Problem,
-    plain: &WorkedSolution,
-    rng: &mut ChaCha8Rng,
-) -> Option<Vec<Step>> {
-    let mut steps = Vec::new();
-    let mut answers: Vec<String> = Vec::new();
-    for i in 0..RECHECK_MAX_WORKINGS {
-        let right_so_far = answers.iter().filter(|a| **a == plain.answer).count();
-        // Room left for a right answer and a second one to agree with it.
-        let needed = 2usize.saturating_sub(right_so_far);
-        let may_slip = RECHECK_MAX_WORKINGS - i > needed;
-        let work = |flaw: Flaw, rng: &mut ChaCha8Rng| {
-            flawed(task, problem, flaw, (i > 0).then_some(i), rng)
-        };
-        let slipped = if may_slip && rng.random_bool(RECHECK_SLIP) {
-            work(Flaw::Slip, rng).filter(|w| !answers.contains(&w.answer))
-        } else {
-            None
-        };
-        let working = match slipped {
-            Some(w) => w,
-            None if i == 0 => plain.clone(),
-            None => work(Flaw::None, rng)?,
-        };
-        if i > 0 {
-            steps.push(Step::check_by_working());
-        }
-        steps.extend(working.steps);
-        if answers.contains(&working.answer) {
-            return Some(steps);
-        }
-        steps.push(Step::answer_is(&working.answer));
-        answers.push(working.answer);
-    }
-    None
+) -> String {
+    let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
+    let answer = if wrong {
+        flawed(task, problem, Flaw::Slip, rng).map(|w| w.answer)
+    } else {
+        None
+    };
+    answer.unwrap_or_else(|| problem.answer.clone())
 }
 
+/// The derivation of a problem document of `kind`, and the kind the document ends up as: a slip
+/// or self-correction the task cannot write becomes a step-by-step document, and a step-by-step
+/// document the task cannot write a direct answer (`None`).
+fn derivation(
+    cfg: &CorpusConfig,
+    rng: &mut ChaCha8Rng,
+    task: &dyn Task,
+    problem: &Problem,
+    kind: DocKind,
+) -> (DocKind, Option<WorkedSolution>) {
+    let flaw = match kind {
+        DocKind::Slip => Flaw::Slip,
+        DocKind::SelfCorrect => Flaw::SelfCorrect,
+        DocKind::StepByStep => Flaw::None,
+        DocKind::Direct | DocKind::Facts => return (kind, None),
+    };
+    if flaw != Flaw::None {
+        if let Some(w) = flawed(task, problem, flaw, rng) {
+            return (kind, Some(w));
+        }
+    }
+    match flawed(task, problem, Flaw::None, rng) {
+        Some(plain) => (
+            DocKind::StepByStep,
+            Some(guessed_first(cfg, rng, task, problem, plain)),
+        ),
+        None => (DocKind::Direct, None),
+    }
+}
+
+/// With probability [`CorpusConfig::guess`], the derivation `plain` written as the check of a
+/// guess: "so the answer is G. wait, check:" and the problem worked again, restated where the
+/// task can ([`Task::restated_solution`]); otherwise `plain` itself.
+fn guessed_first(
+    cfg: &CorpusConfig,
+    rng: &mut ChaCha8Rng,
+    task: &dyn Task,
+    problem: &Problem,
+    plain: WorkedSolution,
+) -> WorkedSolution {
+    // Not drawn at 0 (a draw at probability 0 still consumes a number), so that `--guess 0`
+    // writes the corpus of the runs made before the share existed.
+    let guessed = cfg.guess > 0.0 && rng.random_bool(cfg.guess);
+    if !guessed {
+        return plain;
+    }
+    let guess = direct_answer(cfg, rng, task, problem);
+    let check = task
+        .restated_solution(problem)
+        .filter(|w| task.verify(problem, &w.answer))
+        .unwrap_or(plain);
+    let mut steps = vec![Step::answer_is(&guess), Step::check_by_working()];
+    steps.extend(check.steps);
+    WorkedSolution {
+        steps,
+        answer: check.answer,
+    }
+}
+
+/// The text of a problem document: the question in the short template (`think_form`) or as
+/// "Q: … A: …", then the reasoning `body` (empty for a direct answer) and the answer.
+fn document_text(question: &str, think_form: bool, body: &str, answer: &str) -> String {
+    match (think_form, body.is_empty()) {
+        (true, true) => format!(
+            "{} </think> <answer> {answer} </answer>",
+            Template::R1ZeroShort.render(question)
+        ),
+        (true, false) => format!(
+            "{} {body} </think> <answer> {answer} </answer>",
+            Template::R1ZeroShort.render(question)
+        ),
+        (false, true) => format!("Q: {question} A: {answer}"),
+        (false, false) => format!("Q: {question} A: {body}"),
+    }
+}
+
+/// One problem document of `kind` (any but facts). The draws, in order: the derivation (with its
+/// flaw and guess), the language, the form, then the reasoning's per-step languages or the direct
+/// answer.
 fn problem_document(
     cfg: &CorpusConfig,
     rng: &mut ChaCha8Rng,
@@ -501,107 +508,19 @@ fn problem_document(
     problem: Problem,
     kind: DocKind,
 ) -> Document {
-    // Resolve the kind to one the task can produce for this problem.
-    let mut kind = kind;
-    let mut worked = None;
-    // Drawn only when enabled, so that the default corpus (of the shipped base models) keeps
-    // its exact random stream.
-    let detailed = cfg.detailed > 0.0
-        && matches!(kind, DocKind::StepByStep | DocKind::SelfCorrect)
-        && rng.random_bool(cfg.detailed);
-    if kind == DocKind::Slip || kind == DocKind::SelfCorrect {
-        let flaw = match (kind, detailed) {
-            (DocKind::Slip, _) => Flaw::Slip,
-            (_, false) => Flaw::SelfCorrect,
-            (_, true) => Flaw::DetailedCheck,
-        };
-        worked = flawed(task, &problem, flaw, None, rng);
-        if worked.is_none() {
-            kind = DocKind::StepByStep;
-        }
-    }
-    // Drawn only when enabled, as `detailed`, and only for a document not drawn detailed.
-    let search =
-        !detailed && cfg.search > 0.0 && kind == DocKind::StepByStep && rng.random_bool(cfg.search);
-    if kind == DocKind::StepByStep && worked.is_none() {
-        let flaw = match (detailed, search) {
-            (true, _) => Flaw::Detailed,
-            (false, true) => Flaw::Search,
-            (false, false) => Flaw::None,
-        };
-        worked = flawed(task, &problem, flaw, None, rng);
-        if worked.is_none() {
-            kind = DocKind::Direct;
-        }
-        // Drawn only when enabled, as `detailed`, and only for a plain derivation.
-        if let Some(w) = worked.as_mut().filter(|_| !detailed && !search) {
-            let guessed = cfg.guess > 0.0 && rng.random_bool(cfg.guess);
-            if guessed {
-                let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
-                let guess = if wrong {
-                    flawed(task, &problem, Flaw::Slip, None, rng).map(|s| s.answer)
-                } else {
-                    None
-                };
-                let guess = guess.unwrap_or_else(|| problem.answer.clone());
-                // The check works the problem as asked, its operands restated first where the
-                // task can ("51 + 34: column 1: …"), so that the working reads them close by.
-                if let Some(check) = flawed(task, &problem, Flaw::None, Some(0), rng) {
-                    *w = check;
-                }
-                let mut steps = vec![Step::answer_is(&guess), Step::check_by_working()];
-                steps.append(&mut w.steps);
-                w.steps = steps;
-            } else if cfg.recheck > 0.0 && rng.random_bool(cfg.recheck) {
-                if let Some(steps) = recheck_steps(task, &problem, w, rng) {
-                    w.steps = steps;
-                }
-            }
-        }
-    }
-    let lang_draw = pick(
-        rng,
-        &[
-            (DocLang::A, cfg.langs.a),
-            (DocLang::B, cfg.langs.b),
-            (DocLang::Mixed, cfg.langs.mixed),
-        ],
-    )
-    .unwrap_or(DocLang::A);
+    let (kind, worked) = derivation(cfg, rng, task, &problem, kind);
+    let langs = [
+        (DocLang::A, cfg.langs.a),
+        (DocLang::B, cfg.langs.b),
+        (DocLang::Mixed, cfg.langs.mixed),
+    ];
+    let lang = pick(rng, &langs).unwrap_or(DocLang::A);
     let think_form = rng.random_bool(cfg.think_form);
-
-    let (body, answer, lang) = match (&worked, kind) {
-        (Some(w), DocKind::StepByStep | DocKind::Slip | DocKind::SelfCorrect) => (
-            render_reasoning(rng, w, lang_draw),
-            w.answer.clone(),
-            Some(lang_draw),
-        ),
-        _ => {
-            let wrong = rng.random_bool(cfg.direct_wrong_rate(problem.difficulty()));
-            let answer = if wrong {
-                flawed(task, &problem, Flaw::Slip, None, rng).map(|w| w.answer)
-            } else {
-                None
-            };
-            (
-                String::new(),
-                answer.unwrap_or_else(|| problem.answer.clone()),
-                None,
-            )
-        }
+    let (body, answer, lang) = match worked {
+        Some(w) => (render_reasoning(rng, &w, lang), w.answer, Some(lang)),
+        None => (String::new(), direct_answer(cfg, rng, task, &problem), None),
     };
-    let text = match (think_form, body.is_empty()) {
-        (true, true) => format!(
-            "{} </think> <answer> {answer} </answer>",
-            Template::R1ZeroShort.render(&problem.question)
-        ),
-        (true, false) => format!(
-            "{} {body} </think> <answer> {answer} </answer>",
-            Template::R1ZeroShort.render(&problem.question)
-        ),
-        (false, true) => format!("Q: {} A: {answer}", problem.question),
-        (false, false) => format!("Q: {} A: {body}", problem.question),
-    };
+    let text = document_text(&problem.question, think_form, &body, &answer);
     let correct = task.verify(&problem, &answer);
     Document {
         text,
@@ -638,15 +557,7 @@ pub fn generate_documents(
         let kind = pick(&mut rng, &kinds).unwrap_or(DocKind::Direct);
         if kind == DocKind::Facts {
             let text = (0..cfg.facts_per_doc)
-                .map(|_| {
-                    // With detailed derivations, a share of the facts are the "x * d + c" steps
-                    // they are built from (drawn only then: the default corpus is unchanged).
-                    if cfg.detailed > 0.0 && rng.random_bool(cfg.detailed * CARRY_FACTS) {
-                        carry_fact(&mut rng)
-                    } else {
-                        fact(&mut rng)
-                    }
-                })
+                .map(|_| fact(&mut rng))
                 .collect::<Vec<_>>()
                 .join(" ");
             docs.push(Document {
@@ -725,8 +636,7 @@ mod tests {
         }
     }
 
-    /// [`small`] without the default's guesses, so that the marker in a step-by-step document
-    /// comes from the share under test.
+    /// [`small`] without the default's guesses: the corpus of `r1lab pretrain --guess 0`.
     fn unguessed(seed: u64) -> CorpusConfig {
         CorpusConfig {
             guess: 0.0,
@@ -935,80 +845,7 @@ mod tests {
     #[test]
     fn documents_state_what_they_claim() {
         check_documents(&small(2));
-    }
-
-    #[test]
-    fn detailed_documents_state_what_they_claim() {
-        let cfg = CorpusConfig {
-            detailed: 0.5,
-            ..small(2)
-        };
-        check_documents(&cfg);
-        // Detailed derivations and checks exist (a partial product followed by its digit-by-digit
-        // work "a * m: x * d = v, …"), only in step-by-step and self-correction documents.
-        let (mut detailed_docs, mut checks) = (0, 0);
-        for d in docs(&cfg) {
-            let t = reasoning_of_any(&d);
-            let worked = is_detailed(t);
-            if worked {
-                assert!(
-                    matches!(d.kind, DocKind::StepByStep | DocKind::SelfCorrect),
-                    "{}",
-                    d.text
-                );
-                detailed_docs += 1;
-                if d.kind == DocKind::SelfCorrect {
-                    checks += 1;
-                }
-            }
-        }
-        assert!(detailed_docs > 20 && checks > 2, "{detailed_docs} {checks}");
-        // Fact lists then hold "x * d + c = v" steps (check_documents verified them all true).
-        let has_carry_facts = |docs: &[Document]| {
-            docs.iter().any(|d| {
-                d.kind == DocKind::Facts
-                    && d.text
-                        .split(". ")
-                        .any(|f| f.contains(" * ") && f.contains(" + "))
-            })
-        };
-        assert!(has_carry_facts(&docs(&cfg)));
-        assert!(!has_carry_facts(&docs(&small(2))));
-        let none = docs(&small(2));
-        assert!(none.iter().all(|d| !is_detailed(reasoning_of_any(d))));
-    }
-
-    #[test]
-    fn search_documents_reject_misses_and_end_right() {
-        let cfg = CorpusConfig {
-            search: 0.5,
-            ..unguessed(2)
-        };
-        // Every attempt's steps are true equations and every document states its real answer.
-        check_documents(&cfg);
-        let (mut searches, mut countdown_sbs) = (0, 0);
-        for d in docs(&cfg) {
-            let countdown = d
-                .problem
-                .as_ref()
-                .is_some_and(|p| p.id.starts_with("countdown"));
-            if d.kind == DocKind::StepByStep && holds_marker(&d.text) {
-                // Only countdown's answers can be checked against the question.
-                assert!(countdown, "{}", d.text);
-                assert_eq!(d.correct, Some(true), "{}", d.text);
-                searches += 1;
-            }
-            if d.kind == DocKind::StepByStep && countdown {
-                countdown_sbs += 1;
-            }
-        }
-        assert!(
-            searches * 4 > countdown_sbs && searches * 4 < countdown_sbs * 3,
-            "{searches} of {countdown_sbs}"
-        );
-        assert!(docs(&unguessed(2))
-            .iter()
-            .all(|d| d.kind != DocKind::StepByStep || !holds_marker(&d.text)));
+        check_documents(&unguessed(2));
     }
 
     #[test]
@@ -1071,86 +908,10 @@ mod tests {
         // Some guesses are wrong (as direct answers are), so copying the guess does not pay.
         assert!(wrong_guesses * 10 > guessed, "{wrong_guesses} of {guessed}");
         assert!(wrong_guesses < guessed, "{wrong_guesses} of {guessed}");
-    }
-
-    #[test]
-    fn recheck_documents_work_again_until_two_answers_agree() {
-        let cfg = CorpusConfig {
-            recheck: 0.5,
-            ..unguessed(4)
-        };
-        // Every document states its real answer; a step-by-step one may hold slips.
-        check_documents(&cfg);
-        let a = ArithmeticTask::default();
-        let (mut plain, mut rechecked, mut longer) = (0, 0, 0);
-        for d in docs(&cfg) {
-            let Some(problem) = d
-                .problem
-                .as_ref()
-                .filter(|p| p.id.starts_with("arithmetic"))
-            else {
-                continue;
-            };
-            if d.kind != DocKind::StepByStep {
-                continue;
-            }
-            let mut reasoning = reasoning_of(&d).to_owned();
-            if !holds_marker(&reasoning) {
-                plain += 1;
-                continue;
-            }
-            rechecked += 1;
-            for l in Lang::ALL {
-                let check = format!("{}, {}:", reflection_marker(l), Phrase::Check.text(l));
-                reasoning = reasoning.replace(&check, "\u{1}");
-            }
-            // Each working ends "so the answer is N."; the check phrase opens the next one.
-            let workings: Vec<(&str, String)> = reasoning
-                .split('\u{1}')
-                .map(|w| {
-                    let (lines, answer) = Lang::ALL
-                        .iter()
-                        .find_map(|&l| w.rsplit_once(answer_phrase(l)))
-                        .unwrap_or_else(|| panic!("a working without an answer: {}", d.text));
-                    (lines.trim(), answer.trim().trim_end_matches('.').to_owned())
-                })
-                .collect();
-            let n = workings.len();
-            assert!((2..=RECHECK_MAX_WORKINGS).contains(&n), "{}", d.text);
-            longer += usize::from(n > 2);
-            // It stops at the first answer that agrees with an earlier one, which is right.
-            let (last_lines, last) = &workings[n - 1];
-            assert!(a.verify(problem, last), "{}", d.text);
-            assert!(
-                workings[..n - 1].iter().any(|(_, x)| x == last),
-                "{}",
-                d.text
-            );
-            for i in 1..n - 1 {
-                let (_, x) = &workings[i];
-                assert!(!workings[..i].iter().any(|(_, y)| y == x), "{}", d.text);
-            }
-            // Every check restates the operands, swapped on odd routes.
-            let ProblemMeta::Arithmetic { op, a: x, b: y } = problem.meta else {
-                unreachable!()
-            };
-            for (i, (lines, _)) in workings.iter().enumerate().skip(1) {
-                let (p, q) = if i % 2 == 1 { (y, x) } else { (x, y) };
-                let restated = format!("{p} {} {q}:", op.symbol());
-                assert!(lines.starts_with(&restated), "{i}: {}", d.text);
-            }
-            assert!(last_lines.contains(':'), "{}", d.text);
-        }
-        assert!(
-            rechecked * 4 > plain && rechecked < plain * 4,
-            "{rechecked} rechecked, {plain} plain"
-        );
-        // The first two disagree in ~44% of rechecks (a slip that leaves the answer right
-        // is redrawn as none, so a little fewer).
-        assert!(
-            longer * 4 > rechecked && longer * 2 < rechecked,
-            "{longer} of {rechecked}"
-        );
+        // Without the share, no derivation holds the marker.
+        assert!(docs(&unguessed(2))
+            .iter()
+            .all(|d| d.kind != DocKind::StepByStep || !holds_marker(&d.text)));
     }
 
     /// Whether a text holds the reflection marker as a check opens ("wait, " or "hok, ").
@@ -1160,48 +921,10 @@ mod tests {
             .any(|&l| t.contains(&format!("{}, ", reflection_marker(l))))
     }
 
-    /// Whether a reasoning text holds a digit-by-digit product: one sentence with at least
-    /// three products ("18 * 2: 8 * 2 = 16, 1 * 2 + 1 = 3, 18 * 2 = 36"); a short partial
-    /// product, a short check or a countdown step has one.
-    fn is_detailed(t: &str) -> bool {
-        t.split(". ")
-            .any(|sentence| sentence.matches(" * ").count() >= 3)
-    }
-
-    /// The reasoning of an arithmetic problem document ("" otherwise: countdown answers are
-    /// expressions with several products).
-    fn reasoning_of_any(d: &Document) -> &str {
-        if d.problem
-            .as_ref()
-            .is_some_and(|p| p.id.starts_with("arithmetic"))
-        {
-            reasoning_of(d)
-        } else {
-            ""
-        }
-    }
-
     fn check_documents(cfg: &CorpusConfig) {
         let (a, c) = default_tasks();
         for d in docs(cfg) {
-            // A search (countdown, `search` above 0) rejects its misses after the marker:
-            // "wait, check: ((19 + 16) + 11) - 5 = 41, not 90." (checked against the numbers by
-            // the countdown tests; the sentence is left out of the equation count here).
-            let search = cfg.search > 0.0
-                && d.kind == DocKind::StepByStep
-                && d.problem
-                    .as_ref()
-                    .is_some_and(|p| p.id.starts_with("countdown"));
-            let text = if search {
-                d.text
-                    .split(". ")
-                    .filter(|s| !Lang::ALL.iter().any(|&l| s.contains(reflection_marker(l))))
-                    .collect::<Vec<_>>()
-                    .join(". ")
-            } else {
-                d.text.clone()
-            };
-            let (eqs, false_eqs) = check_equations(&text);
+            let (eqs, false_eqs) = check_equations(&d.text);
             let Some(problem) = &d.problem else {
                 assert_eq!(d.kind, DocKind::Facts);
                 assert_eq!((eqs, false_eqs), (8, 0), "{}", d.text);
@@ -1220,15 +943,7 @@ mod tests {
             match d.kind {
                 DocKind::StepByStep => {
                     assert!(verified, "{}", d.text);
-                    // A recheck (`recheck` above 0) may hold slipped workings, caught when the
-                    // answers disagree and worked again: two at most, as two right ones agree.
-                    let rechecked = cfg.recheck > 0.0 && holds_marker(reasoning);
-                    let slips = if rechecked {
-                        RECHECK_MAX_WORKINGS - 2
-                    } else {
-                        0
-                    };
-                    assert!(eqs > 0 && false_eqs <= slips, "{}", d.text);
+                    assert!(eqs > 0 && false_eqs == 0, "{}", d.text);
                 }
                 DocKind::Slip => {
                     assert!(!verified, "{}", d.text);
@@ -1243,9 +958,8 @@ mod tests {
                 DocKind::Facts => unreachable!(),
             }
             // A guess checked by working (`guess` above 0) holds the marker in a derivation.
-            // So does a recheck (`recheck` above 0).
-            let guessed = (cfg.guess > 0.0 || cfg.recheck > 0.0) && d.kind == DocKind::StepByStep;
-            if d.kind != DocKind::SelfCorrect && !search && !guessed {
+            let guessed = cfg.guess > 0.0 && d.kind == DocKind::StepByStep;
+            if d.kind != DocKind::SelfCorrect && !guessed {
                 for l in Lang::ALL {
                     assert!(!reasoning.contains(reflection_marker(l)), "{}", d.text);
                 }

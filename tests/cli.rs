@@ -227,11 +227,6 @@ fn bad_input_gets_one_clear_error() {
     let err = fails(&r1lab(&["--device", "tpu", "info"], &[]));
     assert!(err.contains("tpu"), "{err}");
     let err = fails(&r1lab(
-        &["pretrain", "--scale", "smoke", "--detailed", "1.5"],
-        &[],
-    ));
-    assert!(err.contains("--detailed") && err.contains("1.5"), "{err}");
-    let err = fails(&r1lab(
         &[
             "pretrain",
             "--scale",
@@ -244,9 +239,7 @@ fn bad_input_gets_one_clear_error() {
     assert!(err.contains("--kinds") && err.contains("-1"), "{err}");
     // Each pretraining flag out of range: the error names the flag, its value and the rule.
     for (flag, value, rule) in [
-        ("--search", "2", "probability"),
         ("--guess", "1.5", "probability"),
-        ("--recheck", "1.5", "probability"),
         ("--seq-len", "300", "power of two"),
     ] {
         let err = fails(&r1lab(&["pretrain", "--scale", "smoke", flag, value], &[]));
@@ -254,14 +247,6 @@ fn bad_input_gets_one_clear_error() {
             err.contains(&format!("{flag} {value}")) && err.contains(rule),
             "{err}"
         );
-    }
-    // A share of the other task's documents would do nothing: refused.
-    for (flag, task) in [("--recheck", "countdown"), ("--search", "arithmetic")] {
-        let err = fails(&r1lab(
-            &["pretrain", "--scale", "smoke", "--task", task, flag, "0.5"],
-            &[],
-        ));
-        assert!(err.contains(flag) && err.contains(task), "{err}");
     }
     let err = fails(&r1lab(
         &["r1-zero", "--scale", "smoke", "--max-completion", "0"],

@@ -24,38 +24,16 @@ pub struct Pretrain {
     /// Override the number of optimizer steps.
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Fraction (0 to 1) of step-by-step and self-correction documents worked at the finer
-    /// grain (multiplication digit by digit; checks that recompute that way), with half that
-    /// share of the facts "x * d + c" steps. Default 0, as the shipped base models; see
-    /// `CorpusConfig::detailed`. The default output folder gets a `-detailed<P>` suffix.
-    #[arg(long)]
-    pub detailed: Option<f64>,
     /// Relative weights of the corpus's document kinds: direct, step-by-step, slip,
     /// self-correction, facts (default 0.70,0.30,0.02,0.13,0.20, as the shipped base models;
     /// see `KindMix`). Another mix gets a `-kinds<weights>` suffix on the default output folder.
     #[arg(long)]
     pub kinds: Option<String>,
-    /// Fraction (0 to 1) of countdown's step-by-step documents written as a search: attempts
-    /// that miss, each rejected after "wait", then the one that works. Default 0, as the
-    /// shipped base models; see `CorpusConfig::search` (with --detailed, the share is of the
-    /// documents not drawn detailed). The default output folder gets a
-    /// `-search<P>` suffix.
-    #[arg(long)]
-    pub search: Option<f64>,
-    /// Fraction (0 to 1) of plain step-by-step documents that first state a guess (a direct
-    /// answer, sometimes wrong) and then check it by working after "wait", the operands
-    /// restated. Default 0.8, as the shipped base models; see `CorpusConfig::guess`. Another
+    /// Fraction (0 to 1) of step-by-step documents that first state a guess (a direct answer,
+    /// sometimes wrong) and then check it by working after "wait", the operands restated. Default 0.8, as the shipped base models; see `CorpusConfig::guess`. Another
     /// share gets a `-guess<P>` suffix on the default output folder.
     #[arg(long)]
     pub guess: Option<f64>,
-    /// Fraction (0 to 1) of plain step-by-step arithmetic documents that check their answer
-    /// by working the problem again after "wait", the operands restated (swapped, then as
-    /// asked, alternately) until two answers agree, four workings at most, drawn among the
-    /// documents not drawn as a guess (add `--guess 0` to repeat the runs of
-    /// `reports/LOG.md`). Default 0, as the shipped base models; see
-    /// `CorpusConfig::recheck`. The default output folder gets a `-recheck<P>` suffix.
-    #[arg(long)]
-    pub recheck: Option<f64>,
     /// Tokens per packed pretraining row (default 128, as the shipped base models). Rows per
     /// step shrink to keep 2,048 tokens per step; use 256 for a corpus whose documents run
     /// past 128 tokens. Another length gets a `-seq<N>` suffix on the default output folder.
@@ -73,10 +51,7 @@ pub fn run(a: Pretrain, ctx: &RunContext) -> Result<()> {
     cfg.apply(&base_models::CorpusOverrides {
         task: a.task.clone(),
         kinds: a.kinds.clone(),
-        detailed: a.detailed,
-        search: a.search,
         guess: a.guess,
-        recheck: a.recheck,
         seq_len: a.seq_len,
     })?;
     let data = &a.data.data;

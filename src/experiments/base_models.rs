@@ -42,27 +42,14 @@ pub struct PretrainConfig {
 /// The corpus settings `r1lab pretrain` can override (`None` = the shipped corpus's).
 #[derive(Debug, Clone, Default)]
 pub struct CorpusOverrides {
+    /// `--task`: one task's problems only.
     pub task: Option<String>,
+    /// `--kinds`: the document-kind weights, as [`crate::corpus::KindMix::parse`] reads them.
     pub kinds: Option<String>,
-    pub detailed: Option<f64>,
-    pub search: Option<f64>,
+    /// `--guess`: [`CorpusConfig::guess`].
     pub guess: Option<f64>,
-    pub recheck: Option<f64>,
+    /// `--seq-len`: tokens per packed row.
     pub seq_len: Option<usize>,
-}
-
-/// One experiment share of the corpus: its flag, the override, the field it sets.
-type Share = (&'static str, Option<f64>, fn(&mut CorpusConfig) -> &mut f64);
-
-impl CorpusOverrides {
-    fn shares(&self) -> [Share; 4] {
-        [
-            ("--detailed", self.detailed, |c| &mut c.detailed),
-            ("--search", self.search, |c| &mut c.search),
-            ("--guess", self.guess, |c| &mut c.guess),
-            ("--recheck", self.recheck, |c| &mut c.recheck),
-        ]
-    }
 }
 
 /// Tokens per packed pretraining row of the shipped base models.
@@ -95,26 +82,15 @@ impl PretrainConfig {
             self.corpus.kinds = crate::corpus::KindMix::parse(k).with_context(context)?;
             self.corpus.validate().with_context(context)?;
         }
-        for (flag, value, field) in o.shares() {
-            if let Some(p) = value {
-                *field(&mut self.corpus) = p;
-                self.corpus
-                    .validate()
-                    .with_context(|| format!("{flag} {p} (a fraction from 0 to 1)"))?;
-            }
+        if let Some(p) = o.guess {
+            self.corpus.guess = p;
+            self.corpus
+                .validate()
+                .with_context(|| format!("--guess {p} (a fraction from 0 to 1)"))?;
         }
         if let Some(n) = o.seq_len {
             self.set_seq_len(n)
                 .with_context(|| format!("--seq-len {n}"))?;
-        }
-        // Each share acts on one task's documents only: refuse a corpus it cannot touch.
-        for (flag, share, needs) in [
-            ("--search", self.corpus.search, "countdown"),
-            ("--recheck", self.corpus.recheck, "arithmetic"),
-        ] {
-            if let Some(t) = o.task.as_deref().filter(|t| share > 0.0 && *t != needs) {
-                anyhow::bail!("{flag} acts on {needs} documents only and --task {t} has none: drop --task or {flag}");
-            }
         }
         self.task = o.task.clone();
         Ok(())
@@ -128,13 +104,8 @@ impl PretrainConfig {
             Some(t) => format!("base-{}-{t}", self.size),
             None => format!("base-{}", self.size),
         };
-        let mut corpus = self.corpus.clone();
-        let mut shipped = CorpusConfig::default();
-        for (flag, _, field) in CorpusOverrides::default().shares() {
-            let p = *field(&mut corpus);
-            if p != *field(&mut shipped) {
-                name.push_str(&format!("-{}{p}", flag.trim_start_matches('-')));
-            }
+        if self.corpus.guess != CorpusConfig::default().guess {
+            name.push_str(&format!("-guess{}", self.corpus.guess));
         }
         if self.seq_len != PRETRAIN_SEQ_LEN {
             name.push_str(&format!("-seq{}", self.seq_len));

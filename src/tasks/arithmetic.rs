@@ -8,7 +8,7 @@
 use super::language::Phrase;
 use super::{numbers_equal, problem_id, Flaw, Problem, ProblemMeta, Step, Task, WorkedSolution};
 use anyhow::{ensure, Result};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
@@ -162,8 +162,7 @@ impl Task for ArithmeticTask {
             return None;
         }
         let (steps, value) = match op {
-            // Column addition is already worked digit by digit: no finer grain.
-            ArithOp::Add => addition_steps(a, b, flaw.coarse(), rng),
+            ArithOp::Add => addition_steps(a, b, flaw, rng),
             ArithOp::Mul => multiplication_steps(a, b, flaw, rng),
         };
         Some(WorkedSolution {
@@ -172,24 +171,14 @@ impl Task for ArithmeticTask {
         })
     }
 
-    /// The problem worked with its operands restated, as asked (even `route`) or swapped:
-    /// `b + a` column by column, or `b * a` by the partial products of `a`'s digits.
-    fn rework(
-        &self,
-        problem: &Problem,
-        route: usize,
-        flaw: Flaw,
-        rng: &mut ChaCha8Rng,
-    ) -> Option<WorkedSolution> {
+    /// "a op b:", then the derivation.
+    fn restated_solution(&self, problem: &Problem) -> Option<WorkedSolution> {
         let ProblemMeta::Arithmetic { op, a, b } = problem.meta else {
             return None;
         };
-        let (a, b) = if route % 2 == 0 { (a, b) } else { (b, a) };
-        let routed = Problem {
-            meta: ProblemMeta::Arithmetic { op, a, b },
-            ..problem.clone()
-        };
-        let mut worked = self.worked_solution(&routed, flaw, rng)?;
+        // A correct derivation draws nothing from the generator.
+        let mut worked =
+            self.worked_solution(problem, Flaw::None, &mut ChaCha8Rng::seed_from_u64(0))?;
         let restated = Step::new().text(format!("{a} {} {b}:", op.symbol()));
         worked.steps.insert(0, restated);
         Some(worked)
@@ -322,42 +311,9 @@ fn addition_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Vec<Step
     (steps, value)
 }
 
-/// `a * m` worked digit by digit, where `m` is one digit `d` times `10^zeros` ([`Flaw::Detailed`]):
-/// "8 * 2 = 16, 1 * 2 + 1 = 3," for `18 * 2` — one product per digit of `a`, least significant
-/// first, each adding the carry (the tens) of the one before, so only one-digit facts are used;
-/// the caller then states the product ("18 * 2 = 36"), whose digits are the last product followed
-/// by the units of the ones before it, then the zeros of `m` ("18 * 30": "8 * 3 = 24, 1 * 3 + 2 =
-/// 5," gives 540; the zeros are not written out). Compact on purpose: a two-by-two-digit product worked this
-/// way takes ~135 completion tokens, just past the 128 of R1-Zero's workshop scale (a form that
-/// also summed the parts by columns took ~200; `reports/LOG.md`).
-fn digit_by_digit(a: u64, m: u64) -> String {
-    let d = m / 10u64.pow(m.ilog10());
-    let mut out = String::new();
-    let mut carry = 0;
-    for x in digits_lsb(a) {
-        let v = x * d + carry;
-        if carry > 0 {
-            out.push_str(&format!("{x} * {d} + {carry} = {v}, "));
-        } else {
-            out.push_str(&format!("{x} * {d} = {v}, "));
-        }
-        carry = v / 10;
-    }
-    out
-}
-
 /// Long multiplication by partial products. With a flaw, either one partial product or the final
-/// sum is off by 1 or 2 units of one of its digits. [`Flaw::Detailed`] works each partial product
-/// of a multi-digit `a` digit by digit; [`Flaw::DetailedCheck`] writes the short form but checks a
-/// wrong partial product that way (a wrong sum is checked as in [`Flaw::SelfCorrect`]).
+/// sum is off by 1 or 2 units of one of its digits.
 fn multiplication_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Vec<Step>, u128) {
-    let detailed = flaw == Flaw::Detailed;
-    let check_by_detail = flaw == Flaw::DetailedCheck;
-    // The finer grain of the part `a * m` (none for a one-digit `a`: it is one fact already).
-    let part_work = |m: i128| -> Option<String> {
-        let m = u64::try_from(m).ok()?;
-        (a >= 10).then(|| digit_by_digit(a, m))
-    };
     let a128 = i128::from(a);
     // (multiplier, partial product) for every non-zero digit of b.
     let parts: Vec<(i128, i128)> = digits_lsb(b)
@@ -372,8 +328,7 @@ fn multiplication_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Ve
     let has_sum = parts.len() > 1;
     let slots = parts.len() + usize::from(has_sum);
     let flawed = match flaw {
-        // A product cannot be checked against the question: a search is the plain derivation.
-        Flaw::None | Flaw::Detailed | Flaw::Search => None,
+        Flaw::None => None,
         _ => Some(rng.random_range(0..slots.max(1))),
     };
     // A wrong value: off by 1 or 2 in one of the digits of `value / 10^zeros`.
@@ -403,21 +358,10 @@ fn multiplication_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Ve
             if flaw == Flaw::Slip {
                 used.push(wrong);
             } else {
-                let lhs = format!("{a} * {m}");
-                match part_work(m).filter(|_| check_by_detail) {
-                    Some(work) => steps.push(Step::correction_by(&work, &lhs, p, wrong)),
-                    None => steps.push(Step::correction(&lhs, p, wrong)),
-                }
+                steps.push(Step::correction(&format!("{a} * {m}"), p, wrong));
                 steps.push(part_step(p));
                 used.push(p);
             }
-        } else if let Some(work) = part_work(m).filter(|_| detailed) {
-            steps.push(
-                Step::new()
-                    .phrase(Phrase::Part)
-                    .text(format!(" {}: {a} * {m}: {work}{a} * {m} = {p}.", i + 1)),
-            );
-            used.push(p);
         } else {
             steps.push(part_step(p));
             used.push(p);
@@ -455,7 +399,6 @@ fn multiplication_steps(a: u64, b: u64, flaw: Flaw, rng: &mut ChaCha8Rng) -> (Ve
 mod tests {
     use super::*;
     use crate::tasks::language::Lang;
-    use rand::SeedableRng;
 
     #[test]
     fn sampling_is_seeded_and_respects_digits() {
@@ -526,52 +469,6 @@ add the parts: 2082 + 277600 = 279682. so the answer is 279682."
     }
 
     #[test]
-    fn detailed_multiplication_works_digit_by_digit() {
-        let task = ArithmeticTask::default();
-        let p = ArithmeticTask::problem(ArithOp::Mul, 18, 32);
-        let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let w = task.worked_solution(&p, Flaw::Detailed, &mut rng).unwrap();
-        assert_eq!(
-            w.render(Lang::A),
-            "part 1: 18 * 2: 8 * 2 = 16, 1 * 2 + 1 = 3, 18 * 2 = 36. \
-part 2: 18 * 30: 8 * 3 = 24, 1 * 3 + 2 = 5, 18 * 30 = 540. \
-add the parts: 36 + 540 = 576. so the answer is 576."
-        );
-        // A one-digit factor is one fact already; addition is worked by columns either way.
-        for (op, a, b) in [(ArithOp::Mul, 7, 48), (ArithOp::Add, 347, 86)] {
-            let p = ArithmeticTask::problem(op, a, b);
-            assert_eq!(
-                task.worked_solution(&p, Flaw::Detailed, &mut rng),
-                task.worked_solution(&p, Flaw::None, &mut rng)
-            );
-        }
-    }
-
-    #[test]
-    fn a_detailed_check_recomputes_the_wrong_step_digit_by_digit() {
-        let task = ArithmeticTask::default();
-        let p = ArithmeticTask::problem(ArithOp::Mul, 47, 3);
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let w = task
-            .worked_solution(&p, Flaw::DetailedCheck, &mut rng)
-            .unwrap();
-        let text = w.render(Lang::A);
-        let (before, after) = text.split_once("wait, check: ").unwrap();
-        let wrong = before
-            .strip_prefix("part 1: 47 * 3 = ")
-            .and_then(|r| r.strip_suffix(". "))
-            .unwrap();
-        assert_ne!(wrong, "141");
-        assert_eq!(
-            after,
-            format!(
-                "7 * 3 = 21, 4 * 3 + 2 = 14, 47 * 3 = 141, not {wrong}. \
-part 1: 47 * 3 = 141. so the answer is 141."
-            )
-        );
-    }
-
-    #[test]
     fn flaws_behave_on_many_problems() {
         let task = ArithmeticTask::default();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -586,14 +483,6 @@ part 1: 47 * 3 = 141. so the answer is 141."
                 .unwrap();
             assert!(task.verify(&p, &fixed.answer));
             assert!(fixed.render(Lang::A).contains("wait, check: "));
-            let detailed = task.worked_solution(&p, Flaw::Detailed, &mut rng).unwrap();
-            assert!(task.verify(&p, &detailed.answer), "{p:?} {detailed:?}");
-            assert!(!detailed.render(Lang::A).contains("wait"));
-            let checked = task
-                .worked_solution(&p, Flaw::DetailedCheck, &mut rng)
-                .unwrap();
-            assert!(task.verify(&p, &checked.answer), "{p:?} {checked:?}");
-            assert!(checked.render(Lang::A).contains("wait, check: "));
         }
     }
 }

@@ -230,22 +230,11 @@ impl Step {
         right: impl std::fmt::Display,
         wrong: impl std::fmt::Display,
     ) -> Self {
-        Self::correction_by("", lhs, right, wrong)
-    }
-
-    /// A self-correction that recomputes by a longer method ([`Flaw::DetailedCheck`]):
-    /// "wait, check: {work}{lhs} = {right}, not {wrong}.", `work` ending in ", ".
-    pub fn correction_by(
-        work: &str,
-        lhs: &str,
-        right: impl std::fmt::Display,
-        wrong: impl std::fmt::Display,
-    ) -> Self {
         Step::new()
             .phrase(Phrase::Wait)
             .text(", ")
             .phrase(Phrase::Check)
-            .text(format!(": {work}{lhs} = {right}, "))
+            .text(format!(": {lhs} = {right}, "))
             .phrase(Phrase::Not)
             .text(format!(" {wrong}."))
     }
@@ -300,35 +289,6 @@ pub enum Flaw {
     /// One step is computed wrongly, then the reflection marker ("wait") introduces a check that
     /// finds and corrects it; the final answer is right.
     SelfCorrect,
-    /// A correct derivation worked at a finer grain, where the task has one: long multiplication
-    /// with every partial product computed digit by digit.
-    /// Longer, and meant to be more accurate for a model that knows its one-digit facts better
-    /// than its multi-digit ones (for the 1M base model it was not: `reports/LOG.md`). Tasks
-    /// without a finer grain give their [`Flaw::None`] derivation.
-    Detailed,
-    /// Like [`Flaw::SelfCorrect`], but the check after "wait" recomputes the wrong step by the
-    /// finer-grained method of [`Flaw::Detailed`], so reflection is the slower computation.
-    /// Tasks without a finer grain give their [`Flaw::SelfCorrect`] derivation.
-    DetailedCheck,
-    /// A search, where the task's answer can be checked against the question: one to three
-    /// attempts that miss, each worked out and rejected after the reflection marker ("wait,
-    /// check: (25 + 3) * 2 = 56, not 24."), then the attempt that works. Checking an attempt is
-    /// easier than finding one, so the reflection is meant to pay, as in TinyZero's countdown runs
-    /// (for the 1M model it did not: `reports/LOG.md`).
-    /// Tasks whose answers cannot be checked that way give their [`Flaw::None`] derivation.
-    Search,
-}
-
-impl Flaw {
-    /// The flaw without the finer grain or the search: [`Flaw::Detailed`] and [`Flaw::Search`]
-    /// → [`Flaw::None`], [`Flaw::DetailedCheck`] → [`Flaw::SelfCorrect`]; the others unchanged.
-    pub fn coarse(self) -> Flaw {
-        match self {
-            Flaw::Detailed | Flaw::Search => Flaw::None,
-            Flaw::DetailedCheck => Flaw::SelfCorrect,
-            other => other,
-        }
-    }
 }
 
 /// A reasoning task: a seeded problem generator plus a rule-based verifier.
@@ -355,20 +315,11 @@ pub trait Task: Send + Sync {
         rng: &mut ChaCha8Rng,
     ) -> Option<WorkedSolution>;
 
-    /// The problem worked again for a check, by route `route`, opening with the operands
-    /// restated in that route's order so that the working reads them from close by (arithmetic:
-    /// even routes as asked, "34 + 51: column 1: …"; odd routes swapped, "51 + 34: column 1:
-    /// …", other columns or other partial products, so that a check on an odd route cannot
-    /// copy the first working's lines), with `flaw` as in [`Task::worked_solution`]. `None` (the
-    /// default) where the task has no such working. Used by
-    /// [`crate::corpus::CorpusConfig::recheck`] and, route 0, [`crate::corpus::CorpusConfig::guess`].
-    fn rework(
-        &self,
-        _problem: &Problem,
-        _route: usize,
-        _flaw: Flaw,
-        _rng: &mut ChaCha8Rng,
-    ) -> Option<WorkedSolution> {
+    /// The correct derivation opened by the problem restated as asked (arithmetic: "34 + 51:
+    /// column 1: …"), so that a check that works the problem again reads its operands from close
+    /// by ([`crate::corpus::CorpusConfig::guess`]). `None` (the default) where the task has no
+    /// such form: the check is then the plain derivation.
+    fn restated_solution(&self, _problem: &Problem) -> Option<WorkedSolution> {
         None
     }
 

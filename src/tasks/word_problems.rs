@@ -258,7 +258,7 @@ impl Task for WordProblemTask {
         else {
             return None;
         };
-        if flaw.coarse() != Flaw::None {
+        if flaw != Flaw::None {
             return None;
         }
         let steps = rationale
