@@ -30,7 +30,7 @@
 //! Documents are plain strings without BOS/EOS; the tokenizer/trainer adds those. [`CorpusConfig`]
 //! documents every proportion; generation is fully determined by its seed.
 
-use crate::tasks::language::{Lang, Phrase};
+use crate::tasks::language::Lang;
 use crate::tasks::{sample_fresh, Flaw, Problem, Step, Task, Template, WorkedSolution};
 use anyhow::{anyhow, ensure, Result};
 use rand::{Rng, SeedableRng};
@@ -690,18 +690,13 @@ pub fn render_cold_start(special_token: &str, reasoning: &str, summary: &str) ->
     format!("{special_token}{reasoning}{special_token}{summary}")
 }
 
-/// The phrase that closes every derivation, in `lang` ("so the answer is").
-pub fn answer_phrase(lang: Lang) -> &'static str {
-    Phrase::AnswerIs.text(lang)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::metrics::{extract_answer, language_mixing};
+    use crate::completion::{extract_answer, language_mixing};
     use crate::rewards::{Accuracy, Completion, Format, Reward};
     use crate::tasks::countdown::eval_expression;
-    use crate::tasks::language::{count_words, reflection_marker};
+    use crate::tasks::language::{answer_phrase, count_words, reflection_marker, Phrase};
     use crate::tasks::{
         arithmetic::ArithmeticTask, countdown::CountdownTask, generate_test_set, questions,
         test_set_seed, ProblemMeta, TEST_SET_SIZE,

@@ -10,7 +10,8 @@
 use super::advantage::{group_advantages, zero_variance_groups, Scale};
 use super::loss::{grpo_loss, LossAggregation, LossConfig};
 use crate::checkpoint::{self, GenerationConfig};
-use crate::eval::{evaluate, has_reflection, EvalConfig};
+use crate::completion::has_reflection;
+use crate::eval::{evaluate, EvalConfig};
 use crate::model::{Batch, Model, Params};
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, LrSchedule};
 use crate::rewards::{Completion as RewardInput, RewardSet};
@@ -448,7 +449,7 @@ impl GrpoTrainer {
                 let is_correct = passed("accuracy");
                 correct += is_correct as usize;
                 formatted += passed("format") as usize;
-                if has_reflection(crate::rewards::chain_of_thought(
+                if has_reflection(crate::completion::chain_of_thought(
                     &c.text,
                     cfg.template.prompt_opens_think(),
                 )) {
