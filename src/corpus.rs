@@ -41,7 +41,7 @@
 //! again until two agree) were removed on 2026-12-03; commit `6ebf260` still has them (its
 //! `r1lab pretrain --detailed`, `--search` and `--recheck`).
 
-use crate::tasks::language::{Lang, Phrase};
+use crate::tasks::language::Lang;
 use crate::tasks::{sample_fresh, Flaw, Problem, Step, Task, Template, WorkedSolution};
 use anyhow::{anyhow, ensure, Result};
 use rand::{Rng, SeedableRng};
@@ -601,18 +601,13 @@ pub fn render_cold_start(special_token: &str, reasoning: &str, summary: &str) ->
     format!("{special_token}{reasoning}{special_token}{summary}")
 }
 
-/// The phrase that closes every derivation, in `lang` ("so the answer is").
-pub fn answer_phrase(lang: Lang) -> &'static str {
-    Phrase::AnswerIs.text(lang)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::metrics::{extract_answer, language_mixing};
+    use crate::completion::{extract_answer, language_mixing};
     use crate::rewards::{Accuracy, Completion, Format, Reward};
     use crate::tasks::countdown::eval_expression;
-    use crate::tasks::language::{count_words, reflection_marker};
+    use crate::tasks::language::{answer_phrase, count_words, reflection_marker, Phrase};
     use crate::tasks::{
         arithmetic::ArithmeticTask, countdown::CountdownTask, generate_test_set, questions,
         test_set_seed, ProblemMeta, TEST_SET_SIZE,

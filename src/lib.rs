@@ -5,6 +5,8 @@
 //! - [`model`]: the trainable Qwen2-family decoder (Hugging Face names and configs);
 //! - [`checkpoint`], [`hub`], [`tokenizer`]: Hugging Face checkpoints, the Hub cache, tokenizers;
 //! - [`sampling`]: batched, KV-cached sampling of G completions per prompt;
+//! - [`completion`]: reading a completion (its answer, chain of thought, format, language mixing,
+//!   reflection), the same reading for [`rewards`] and [`eval`];
 //! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule;
 //! - [`rejection`], [`distill`]: rejection sampling (§2.3.3) and distillation (§2.4);
 //! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`).
@@ -15,6 +17,7 @@
 
 pub mod bench;
 pub mod checkpoint;
+pub mod completion;
 pub mod corpus;
 pub mod device;
 pub mod distill;

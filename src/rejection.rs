@@ -12,9 +12,9 @@
 //! The same filter checks the project's cold-start examples (§2.3.1) and the teacher traces of
 //! distillation (§2.4), which the paper builds from the same 800k rejection-sampled samples.
 
-use crate::eval::metrics::extract_answer;
+use crate::completion::{chain_of_thought, extract_answer};
 use crate::model::Model;
-use crate::rewards::{chain_of_thought, Format};
+use crate::rewards::Format;
 use crate::sampling::{generate, SamplingConfig};
 use crate::sft::SftRow;
 use crate::tasks::language::{count_words, Lang};

@@ -15,9 +15,11 @@
 //! the context is only 256 tokens.
 //!
 //! Rewards are composable trait objects with weights in a [`RewardSet`], which reports every
-//! component and the weighted total. No reward panics on any input.
+//! component and the weighted total. No reward panics on any input. What a reward reads in a
+//! completion (its answer, its format, its chain of thought) is read by [`crate::completion`],
+//! which the evaluation shares.
 
-use crate::eval::metrics::extract_answer;
+use crate::completion::{chain_of_thought, check_format, extract_answer, DEFAULT_EOS_MARKERS};
 use crate::tasks::language::{count_words, Lang};
 use crate::tasks::Problem;
 use anyhow::{ensure, Result};
@@ -83,12 +85,9 @@ impl Reward for Accuracy {
     }
 }
 
-/// Markers of the end-of-sequence token as a decoder may render it; they may trail a completion.
-pub const DEFAULT_EOS_MARKERS: [&str; 3] = ["<|endoftext|>", "<|im_end|>", "</s>"];
-
 /// Format reward: 1 if the completion is exactly one `<think>…</think>` followed by exactly one
 /// `<answer>…</answer>`, with only whitespace before, between and after (plus end-of-sequence
-/// markers at the end), and no tag inside either block; else 0.
+/// markers at the end), and no tag inside either block; else 0 ([`check_format`]).
 ///
 /// The completion never includes the prompt. When the prompt itself ends with `<think>` (the
 /// short template, [`crate::tasks::Template::prompt_opens_think`]), set `prompt_opens_think`: the
@@ -113,48 +112,9 @@ impl Format {
         }
     }
 
-    /// Checks the structure, returning what is wrong.
+    /// Checks the structure, returning what is wrong ([`check_format`]).
     pub fn check(&self, completion: &str) -> std::result::Result<(), &'static str> {
-        const TAGS: [&str; 4] = ["<think>", "</think>", "<answer>", "</answer>"];
-        let has_tag = |s: &str| TAGS.iter().any(|t| s.contains(t));
-        let mut rest = completion;
-        loop {
-            let trimmed = rest.trim_end();
-            let stripped = self
-                .eos_markers
-                .iter()
-                .filter(|m| !m.is_empty())
-                .find_map(|m| trimmed.strip_suffix(m.as_str()));
-            match stripped {
-                Some(s) => rest = s,
-                None => {
-                    rest = trimmed;
-                    break;
-                }
-            }
-        }
-        if !self.prompt_opens_think {
-            rest = rest
-                .trim_start()
-                .strip_prefix("<think>")
-                .ok_or("does not start with <think>")?;
-        }
-        let (think, after) = rest.split_once("</think>").ok_or("no </think>")?;
-        if has_tag(think) {
-            return Err("tag inside the think block");
-        }
-        let after = after
-            .trim_start()
-            .strip_prefix("<answer>")
-            .ok_or("</think> not followed by <answer>")?;
-        let (answer, tail) = after.split_once("</answer>").ok_or("no </answer>")?;
-        if has_tag(answer) {
-            return Err("tag inside the answer block");
-        }
-        if !tail.is_empty() {
-            return Err("text after </answer>");
-        }
-        Ok(())
+        check_format(completion, self.prompt_opens_think, &self.eos_markers)
     }
 }
 
@@ -168,25 +128,6 @@ impl Reward for Format {
             Ok(()) => RewardOutcome::new(1.0, "well formed"),
             Err(why) => RewardOutcome::new(0.0, why),
         }
-    }
-}
-
-/// The chain of thought of a completion: the text up to the first `</think>` (or the end, for a
-/// truncated completion), starting after the first `<think>` unless the prompt opened it. Empty if
-/// the completion should open the think block and does not.
-pub fn chain_of_thought(completion: &str, prompt_opens_think: bool) -> &str {
-    let start = if prompt_opens_think {
-        0
-    } else {
-        match completion.find("<think>") {
-            Some(i) => i + "<think>".len(),
-            None => return "",
-        }
-    };
-    let rest = completion.get(start..).unwrap_or("");
-    match rest.find("</think>") {
-        Some(end) => rest.get(..end).unwrap_or(""),
-        None => rest,
     }
 }
 
@@ -430,39 +371,26 @@ mod tests {
     }
 
     #[test]
-    fn format_accepts_exactly_the_template_structure() {
+    fn format_reward_scores_the_template_structure() {
+        // The structure rules themselves are tested with `completion::check_format`.
         let opened = Format::new(false);
         let prefilled = Format::new(true);
-        let ok = |f: &Format, t: &str| f.check(t).is_ok();
-        assert!(ok(&opened, "<think> a </think> <answer> 1 </answer>"));
-        assert!(ok(
-            &opened,
-            "\n<think>a</think>\n<answer>1</answer>\n<|endoftext|>"
-        ));
-        assert!(ok(&opened, "<think></think><answer></answer>"));
-        assert!(!ok(&opened, " a </think> <answer> 1 </answer>"));
-        assert!(!ok(&opened, "<think> a </think> <answer> 1 </answer> more"));
-        assert!(!ok(&opened, "<think> a </think> b <answer> 1 </answer>"));
-        assert!(!ok(
-            &opened,
-            "<think> a <think> b </think> <answer> 1 </answer>"
-        ));
-        assert!(!ok(
-            &opened,
-            "<think> a </think> <answer> 1 </answer><answer>2</answer>"
-        ));
-        assert!(!ok(
-            &opened,
-            "<think> a </think> <answer> 1 </think> </answer>"
-        ));
-        assert!(!ok(&opened, "<think> a </think>"));
-        assert!(!ok(&opened, "<answer> 1 </answer>"));
-        assert!(!ok(&opened, ""));
-        assert!(ok(&prefilled, " a </think> <answer> 1 </answer></s></s>"));
-        assert!(!ok(&prefilled, "<think> a </think> <answer> 1 </answer>"));
-        assert!(!ok(&prefilled, "a </think> <answer> 1 </answer> </think>"));
-        // A completion after the short template passes when told the prompt opened the block.
         let p = add_problem();
+        let score = |f: &Format, t: &str| f.score(&p, &c(t)).score;
+        assert_eq!(
+            score(&opened, "<think> a </think> <answer> 1 </answer>"),
+            1.0
+        );
+        assert_eq!(score(&opened, " a </think> <answer> 1 </answer>"), 0.0);
+        assert_eq!(
+            score(&prefilled, " a </think> <answer> 1 </answer></s></s>"),
+            1.0
+        );
+        assert_eq!(
+            score(&prefilled, "<think> a </think> <answer> 1 </answer>"),
+            0.0
+        );
+        // A completion after the short template passes when told the prompt opened the block.
         let prompt = Template::R1ZeroShort.render(&p.question);
         let completion = " 347 + 86 = 433 </think> <answer> 433 </answer>";
         let set = RewardSet::r1_zero(Template::R1ZeroShort.prompt_opens_think());
@@ -501,8 +429,6 @@ mod tests {
                 .score,
             1.0
         );
-        assert_eq!(chain_of_thought("a </think> b", true), "a ");
-        assert_eq!(chain_of_thought("x <think> a </think> b", false), " a ");
     }
 
     #[test]
@@ -555,72 +481,11 @@ mod tests {
         assert_eq!(b.total, 2.5);
     }
 
-    /// Thousands of random and adversarial completions through every reward and metric: no panic,
-    /// every score finite and in range.
+    /// Thousands of random and adversarial completions through every reward: no panic, every
+    /// score finite and in range. (The readers of `completion` and the metrics of
+    /// `eval::metrics` get the same texts in their own tests.)
     #[test]
     fn rewards_never_panic_on_adversarial_input() {
-        let huge = format!("1{}", "0".repeat(400));
-        let fragments: Vec<String> = [
-            "<think>",
-            "</think>",
-            "<answer>",
-            "</answer>",
-            "<answ",
-            "er>",
-            "<",
-            ">",
-            "/",
-            "(",
-            ")",
-            "+",
-            "-",
-            "*",
-            "×",
-            "÷",
-            "−",
-            "=",
-            "$",
-            ",",
-            ".",
-            "#### ",
-            " ",
-            "\n",
-            "\t",
-            "\0",
-            "\u{1b}[31m",
-            "\u{7f}",
-            "\u{202e}",
-            "é",
-            "中文",
-            "🙂",
-            "\u{feff}",
-            "wait",
-            "hok",
-            "column",
-            "vek",
-            "so the answer is",
-            "433",
-            "56",
-            "25",
-            "3",
-            "2",
-            "0",
-            "-7",
-            "9223372036854775807",
-            "18446744073709551616",
-            "<|endoftext|>",
-            "</s>",
-            "\u{fffd}",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain([
-            huge.clone(),
-            format!("-{huge}.000"),
-            "(".repeat(200),
-            "9".repeat(5000),
-        ])
-        .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(0xF022);
         let word = WordProblemTask::from_pairs("gsm", [("q?", "#### 1,000")]).unwrap();
         let problems = vec![
@@ -638,29 +503,8 @@ mod tests {
                 .with(OverlongPenalty::new(0, 0).unwrap(), 1.0)
                 .unwrap(),
         ];
-        let mut fixed: Vec<String> = vec![
-            String::new(),
-            "<think>".into(),
-            "<answer>".into(),
-            "</answer><answer>".into(),
-            "<think><think></think></think><answer><answer>1</answer></answer>".into(),
-            format!("<think></think><answer>{huge}</answer>"),
-            format!("<answer>{}</answer>", "(".repeat(10_000)),
-            format!("<answer>{}1{}</answer>", "(".repeat(31), ")".repeat(31)),
-            "<answer>9223372036854775807 * 2</answer>".into(),
-            "<answer>25 / 0 + 3 - 2</answer>".into(),
-            "<answer>(25 + 3) * 2 = 56 = 56</answer>".into(),
-            "<answer>$-,.</answer>".into(),
-            "<answer>\u{0}</answer>".into(),
-        ];
-        for _ in 0..5000 {
-            let n = rng.random_range(0..40);
-            let text: String = (0..n)
-                .map(|_| fragments[rng.random_range(0..fragments.len())].as_str())
-                .collect();
-            fixed.push(text);
-        }
-        for text in &fixed {
+        let texts = crate::completion::adversarial_completions(&mut rng, 5000);
+        for text in &texts {
             let tokens = match rng.random_range(0..4) {
                 0 => 0,
                 1 => usize::MAX,
@@ -679,11 +523,7 @@ mod tests {
                 let _ = CountdownTask::default().verify(problem, text);
                 let _ = problem.verify(text);
             }
-            let _ = crate::eval::metrics::language_mixing(text);
-            let _ = crate::eval::metrics::normalize_answer(text);
             let _ = crate::tasks::normalize_number(text);
         }
-        let answers: Vec<Option<String>> = fixed.iter().map(|t| extract_answer(t)).collect();
-        let _ = crate::eval::metrics::cons_at_k(&answers, |a| problems[0].verify(a));
     }
 }

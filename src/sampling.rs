@@ -216,6 +216,35 @@ pub fn generate_with(
     n_per_prompt: usize,
     cfg: &SamplingConfig,
 ) -> Result<Vec<Completion>> {
+    let rows = plan_rows(model, prompts, n_per_prompt, cfg)?;
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let model = &model.for_decoding()?;
+    let (mut batch, mut logits) = DecodingBatch::prefill(model, prompts, &rows, pad, cfg)?;
+    let mut sampled = Sampled::new(&rows, tokenizer, eos_ids, cfg);
+    for step in 0..cfg.max_new_tokens {
+        let next = sampled.sample_step(&logits, &batch.active, step)?;
+        if step + 1 == cfg.max_new_tokens {
+            break;
+        }
+        match batch.advance(next, step, |row| sampled.finish[row].is_none())? {
+            Some(l) => logits = l,
+            None => break,
+        }
+    }
+    sampled.into_completions()
+}
+
+/// Checks a sampling request against the config, the memory limit and the model's positions, and
+/// lists its rows as `(prompt, sample)` pairs, prompt-major. A request with no rows (no prompts, or
+/// none per prompt) is not checked against the positions: nothing will be decoded.
+fn plan_rows(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    n_per_prompt: usize,
+    cfg: &SamplingConfig,
+) -> Result<Vec<(usize, usize)>> {
     cfg.validate()?;
     if prompts.iter().any(|p| p.is_empty()) {
         bail!("every prompt needs at least one token");
@@ -233,70 +262,188 @@ pub fn generate_with(
     let rows: Vec<(usize, usize)> = (0..prompts.len())
         .flat_map(|p| (0..n_per_prompt).map(move |s| (p, s)))
         .collect();
-    let b = rows.len();
-    if b == 0 {
-        return Ok(vec![]);
+    if rows.is_empty() {
+        return Ok(rows);
     }
     let tp = prompts.iter().map(|p| p.len()).max().unwrap_or(1);
-    let total = tp + cfg.max_new_tokens;
-    if total > model.config.max_position_embeddings {
+    if tp + cfg.max_new_tokens > model.config.max_position_embeddings {
         bail!(
             "prompt ({tp} tokens) + max_new_tokens ({}) exceeds the model's {} positions: lower max_new_tokens (the CLI's --max-new-tokens or --max-completion)",
             cfg.max_new_tokens,
             model.config.max_position_embeddings
         );
     }
-    let device = model.device().clone();
-    let dtype = model.dtype();
-    let model = &model.for_decoding()?;
+    Ok(rows)
+}
 
-    // Prefill with the left-padded prompts.
-    let mut ids = Vec::with_capacity(b * tp);
-    let mut key_valid: Vec<Vec<bool>> = Vec::with_capacity(b);
-    for &(p, _) in &rows {
-        let prompt = &prompts[p];
-        ids.extend(std::iter::repeat_n(pad, tp - prompt.len()));
-        ids.extend_from_slice(prompt);
-        let mut kv = vec![false; tp - prompt.len()];
-        kv.extend(std::iter::repeat_n(true, prompt.len()));
-        key_valid.push(kv);
+/// The rows still being decoded: the model's KV cache over them, and for every row which key
+/// positions hold real tokens (not left padding) and the position its next token takes.
+struct DecodingBatch<'m> {
+    model: &'m Model,
+    cache: KvCache,
+    /// Per row: whether each key position holds a real token.
+    key_valid: Vec<Vec<bool>>,
+    /// Per row: the position of its next token.
+    next_pos: Vec<u32>,
+    /// `active[i]` is the row held in batch slot i of the cache.
+    active: Vec<usize>,
+    /// The length of the left-padded prompts.
+    prompt_len: usize,
+}
+
+impl<'m> DecodingBatch<'m> {
+    /// Runs the left-padded prompts through `model` into a fresh cache sized for
+    /// `cfg.max_new_tokens` more tokens; returns the batch and each row's next-token logits.
+    fn prefill(
+        model: &'m Model,
+        prompts: &[Vec<u32>],
+        rows: &[(usize, usize)],
+        pad: u32,
+        cfg: &SamplingConfig,
+    ) -> Result<(Self, Vec<Vec<f32>>)> {
+        let (device, dtype) = (model.device(), model.dtype());
+        let b = rows.len();
+        let tp = prompts.iter().map(|p| p.len()).max().unwrap_or(1);
+        let mut ids = Vec::with_capacity(b * tp);
+        let mut key_valid: Vec<Vec<bool>> = Vec::with_capacity(b);
+        for &(p, _) in rows {
+            let prompt = &prompts[p];
+            ids.extend(std::iter::repeat_n(pad, tp - prompt.len()));
+            ids.extend_from_slice(prompt);
+            let mut kv = vec![false; tp - prompt.len()];
+            kv.extend(std::iter::repeat_n(true, prompt.len()));
+            key_valid.push(kv);
+        }
+        let flat_valid: Vec<bool> = key_valid.iter().flatten().copied().collect();
+        let positions = positions_from_valid(&flat_valid, b, tp);
+        let next_pos: Vec<u32> = rows.iter().map(|&(p, _)| prompts[p].len() as u32).collect();
+        let cfgm = &model.config;
+        let mut cache = KvCache::new(
+            cfgm.num_hidden_layers,
+            b,
+            cfgm.num_kv_heads(),
+            cfgm.head_dim(),
+            tp + cfg.max_new_tokens,
+            dtype,
+            device,
+        )?;
+        let mask = attention_mask(&flat_valid, b, 0, tp, tp, dtype, device)?;
+        let hidden = model.forward_hidden(
+            &Tensor::from_vec(ids, (b, tp), device)?,
+            &Tensor::from_vec(positions, (b, tp), device)?,
+            &mask,
+            Some(&mut cache),
+        )?;
+        let logits = model.last_logits(&hidden)?.to_vec2::<f32>()?;
+        let batch = Self {
+            model,
+            cache,
+            key_valid,
+            next_pos,
+            active: (0..b).collect(),
+            prompt_len: tp,
+        };
+        Ok((batch, logits))
     }
-    let flat_valid: Vec<bool> = key_valid.iter().flatten().copied().collect();
-    let positions = positions_from_valid(&flat_valid, b, tp);
-    let mut next_pos: Vec<u32> = rows.iter().map(|&(p, _)| prompts[p].len() as u32).collect();
-    let cfgm = &model.config;
-    let mut cache = KvCache::new(
-        cfgm.num_hidden_layers,
-        b,
-        cfgm.num_kv_heads(),
-        cfgm.head_dim(),
-        total,
-        dtype,
-        &device,
-    )?;
-    let mask = attention_mask(&flat_valid, b, 0, tp, tp, dtype, &device)?;
-    let hidden = model.forward_hidden(
-        &Tensor::from_vec(ids, (b, tp), &device)?,
-        &Tensor::from_vec(positions, (b, tp), &device)?,
-        &mask,
-        Some(&mut cache),
-    )?;
-    let mut logits = model.last_logits(&hidden)?.to_vec2::<f32>()?;
 
-    let mut rngs: Vec<ChaCha8Rng> = (0..b)
-        .map(|r| {
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-            rng.set_stream(r as u64);
-            rng
-        })
-        .collect();
-    let mut out_ids: Vec<Vec<u32>> = vec![vec![]; b];
-    let mut out_lp: Vec<Vec<f32>> = vec![vec![]; b];
-    let mut finish: Vec<Option<Finish>> = vec![None; b];
-    // `active[i]` is the original row held in batch slot i of the cache.
-    let mut active: Vec<usize> = (0..b).collect();
+    /// Drops the rows that are no longer `running` from the batch and the cache, feeds the others
+    /// the tokens `next` (one per batch slot) sampled at `step`, and returns their next-token
+    /// logits; `None` when no row is running.
+    fn advance(
+        &mut self,
+        mut next: Vec<u32>,
+        step: usize,
+        running: impl Fn(usize) -> bool,
+    ) -> Result<Option<Vec<Vec<f32>>>> {
+        let (device, dtype) = (self.model.device(), self.model.dtype());
+        let keep: Vec<usize> = (0..self.active.len())
+            .filter(|&s| running(self.active[s]))
+            .collect();
+        if keep.is_empty() {
+            return Ok(None);
+        }
+        if keep.len() < self.active.len() {
+            let idx = Tensor::from_vec(
+                keep.iter().map(|&s| s as u32).collect::<Vec<_>>(),
+                keep.len(),
+                device,
+            )?;
+            self.cache.select_rows(&idx)?;
+            next = keep.iter().map(|&s| next[s]).collect();
+            self.active = keep.iter().map(|&s| self.active[s]).collect();
+        }
+        let nb = self.active.len();
+        let tk = self.prompt_len + step + 1;
+        let mut valid = Vec::with_capacity(nb * tk);
+        let mut pos = Vec::with_capacity(nb);
+        for &row in &self.active {
+            self.key_valid[row].push(true);
+            valid.extend_from_slice(&self.key_valid[row]);
+            pos.push(self.next_pos[row]);
+            self.next_pos[row] += 1;
+        }
+        let mask = attention_mask(&valid, nb, tk - 1, 1, tk, dtype, device)?;
+        let hidden = self.model.forward_hidden(
+            &Tensor::from_vec(next, (nb, 1), device)?,
+            &Tensor::from_vec(pos, (nb, 1), device)?,
+            &mask,
+            Some(&mut self.cache),
+        )?;
+        Ok(Some(self.model.last_logits(&hidden)?.to_vec2::<f32>()?))
+    }
+}
 
-    for step in 0..cfg.max_new_tokens {
+/// What every row has sampled so far: its own seeded random stream (so a completion depends only
+/// on the seed, its prompt and its index), its tokens and their log-probabilities, and why it
+/// ended once it has.
+struct Sampled<'a> {
+    rows: &'a [(usize, usize)],
+    tokenizer: Option<&'a Tokenizer>,
+    eos_ids: &'a [u32],
+    cfg: &'a SamplingConfig,
+    rngs: Vec<ChaCha8Rng>,
+    ids: Vec<Vec<u32>>,
+    logprobs: Vec<Vec<f32>>,
+    finish: Vec<Option<Finish>>,
+}
+
+impl<'a> Sampled<'a> {
+    fn new(
+        rows: &'a [(usize, usize)],
+        tokenizer: Option<&'a Tokenizer>,
+        eos_ids: &'a [u32],
+        cfg: &'a SamplingConfig,
+    ) -> Self {
+        let b = rows.len();
+        let rngs = (0..b)
+            .map(|r| {
+                let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+                rng.set_stream(r as u64);
+                rng
+            })
+            .collect();
+        Self {
+            rows,
+            tokenizer,
+            eos_ids,
+            cfg,
+            rngs,
+            ids: vec![vec![]; b],
+            logprobs: vec![vec![]; b],
+            finish: vec![None; b],
+        }
+    }
+
+    /// Draws token `step` of every row in `active` (batch slot order) from its `logits`, and
+    /// records whether it ends the row (end of sequence, a stop string, or the last token
+    /// allowed). Returns the tokens, one per slot.
+    fn sample_step(
+        &mut self,
+        logits: &[Vec<f32>],
+        active: &[usize],
+        step: usize,
+    ) -> Result<Vec<u32>> {
+        let cfg = self.cfg;
         let mut next = Vec::with_capacity(active.len());
         for (slot, &row) in active.iter().enumerate() {
             if let Some(bad) = logits[slot].iter().find(|x| !x.is_finite()) {
@@ -305,94 +452,61 @@ pub fn generate_with(
                      its weights or its config.json (rms_norm_eps, rope_theta) make NaN or infinite \
                      values; check the checkpoint or re-save it from a good run",
                     step + 1,
-                    rows[row].0,
-                    rows[row].1
+                    self.rows[row].0,
+                    self.rows[row].1
                 );
             }
-            let (tok, lp) = sample_token(&logits[slot], cfg, &mut rngs[row]);
-            out_ids[row].push(tok);
-            out_lp[row].push(lp);
-            if eos_ids.contains(&tok) {
-                finish[row] = Some(Finish::Eos);
-            } else if let (Some(tk), false) = (tokenizer, cfg.stop_strings.is_empty()) {
-                let text = tk.decode(&out_ids[row])?;
+            let (tok, lp) = sample_token(&logits[slot], cfg, &mut self.rngs[row]);
+            self.ids[row].push(tok);
+            self.logprobs[row].push(lp);
+            if self.eos_ids.contains(&tok) {
+                self.finish[row] = Some(Finish::Eos);
+            } else if let (Some(tk), false) = (self.tokenizer, cfg.stop_strings.is_empty()) {
+                let text = tk.decode(&self.ids[row])?;
                 if cfg.stop_strings.iter().any(|s| text.contains(s.as_str())) {
-                    finish[row] = Some(Finish::StopString);
+                    self.finish[row] = Some(Finish::StopString);
                 }
             }
-            if finish[row].is_none() && step + 1 == cfg.max_new_tokens {
-                finish[row] = Some(Finish::Length);
+            if self.finish[row].is_none() && step + 1 == cfg.max_new_tokens {
+                self.finish[row] = Some(Finish::Length);
             }
             next.push(tok);
         }
-        if step + 1 == cfg.max_new_tokens {
-            break;
-        }
-        // Drop finished rows from the batch and the cache.
-        let keep: Vec<usize> = (0..active.len())
-            .filter(|&s| finish[active[s]].is_none())
-            .collect();
-        if keep.is_empty() {
-            break;
-        }
-        if keep.len() < active.len() {
-            let idx = Tensor::from_vec(
-                keep.iter().map(|&s| s as u32).collect::<Vec<_>>(),
-                keep.len(),
-                &device,
-            )?;
-            cache.select_rows(&idx)?;
-            next = keep.iter().map(|&s| next[s]).collect();
-            active = keep.iter().map(|&s| active[s]).collect();
-        }
-        let nb = active.len();
-        let tk = tp + step + 1;
-        let mut valid = Vec::with_capacity(nb * tk);
-        let mut pos = Vec::with_capacity(nb);
-        for &row in &active {
-            key_valid[row].push(true);
-            valid.extend_from_slice(&key_valid[row]);
-            pos.push(next_pos[row]);
-            next_pos[row] += 1;
-        }
-        let mask = attention_mask(&valid, nb, tk - 1, 1, tk, dtype, &device)?;
-        let hidden = model.forward_hidden(
-            &Tensor::from_vec(next, (nb, 1), &device)?,
-            &Tensor::from_vec(pos, (nb, 1), &device)?,
-            &mask,
-            Some(&mut cache),
-        )?;
-        logits = model.last_logits(&hidden)?.to_vec2::<f32>()?;
+        Ok(next)
     }
 
-    let mut out = Vec::with_capacity(b);
-    for (row, &(p, s)) in rows.iter().enumerate() {
-        let finish = finish[row].unwrap_or(Finish::Length);
-        let mut text = match tokenizer {
-            Some(tk) => tk.decode(&out_ids[row])?,
-            None => String::new(),
-        };
-        if finish == Finish::StopString {
-            if let Some(end) = cfg
-                .stop_strings
-                .iter()
-                .filter_map(|s| text.find(s.as_str()).map(|i| i + s.len()))
-                .min()
-            {
-                text.truncate(end);
+    /// The completions in row order, their texts decoded and cut after the first stop string.
+    fn into_completions(mut self) -> Result<Vec<Completion>> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        for (row, &(p, s)) in self.rows.iter().enumerate() {
+            let finish = self.finish[row].unwrap_or(Finish::Length);
+            let mut text = match self.tokenizer {
+                Some(tk) => tk.decode(&self.ids[row])?,
+                None => String::new(),
+            };
+            if finish == Finish::StopString {
+                if let Some(end) = self
+                    .cfg
+                    .stop_strings
+                    .iter()
+                    .filter_map(|s| text.find(s.as_str()).map(|i| i + s.len()))
+                    .min()
+                {
+                    text.truncate(end);
+                }
             }
+            out.push(Completion {
+                prompt_index: p,
+                sample_index: s,
+                token_ids: std::mem::take(&mut self.ids[row]),
+                text,
+                logprobs: std::mem::take(&mut self.logprobs[row]),
+                truncated: finish == Finish::Length,
+                finish,
+            });
         }
-        out.push(Completion {
-            prompt_index: p,
-            sample_index: s,
-            token_ids: std::mem::take(&mut out_ids[row]),
-            text,
-            logprobs: std::mem::take(&mut out_lp[row]),
-            truncated: finish == Finish::Length,
-            finish,
-        });
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Draws one token from `logits` under `cfg`; returns it with its log-probability under

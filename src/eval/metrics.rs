@@ -4,13 +4,13 @@
 //! pass@1 = (1/k) Σ pᵢ, the mean correctness over the samples, which is less noisy than greedy
 //! decoding. For pass@k with k > 1 we use the unbiased estimator of Chen et al. (2021),
 //! `1 − C(n−c, k)/C(n, k)`, and cons@k is majority voting over the k extracted answers (the
-//! paper's cons@64 for AIME). [`language_mixing`] measures the readability problem of R1-Zero
-//! (§2.2.4) that the language-consistency reward addresses.
+//! paper's cons@64 for AIME). Reading the answers out of the completions is
+//! [`crate::completion`]'s job ([`extract_answer`](crate::completion::extract_answer),
+//! [`normalize_answer`]).
 //!
 //! All functions are pure and never panic.
 
-use crate::tasks::language::count_words;
-use crate::tasks::normalize_number;
+use crate::completion::normalize_answer;
 use std::collections::HashMap;
 
 /// Unbiased pass@k from `n` samples of which `c` are correct (Chen et al. 2021):
@@ -40,41 +40,6 @@ pub fn mean(xs: &[f64]) -> f64 {
     } else {
         xs.iter().sum::<f64>() / xs.len() as f64
     }
-}
-
-/// The text inside the single `<answer>…</answer>` of a completion, trimmed; `None` if there is
-/// not exactly one `<answer>` and one `</answer>` in that order, or the answer is empty.
-pub fn extract_answer(completion: &str) -> Option<String> {
-    const OPEN: &str = "<answer>";
-    const CLOSE: &str = "</answer>";
-    if completion.matches(OPEN).count() != 1 || completion.matches(CLOSE).count() != 1 {
-        return None;
-    }
-    let start = completion.find(OPEN)? + OPEN.len();
-    let end = completion.find(CLOSE)?;
-    let inner = completion.get(start..end)?.trim();
-    (!inner.is_empty()).then(|| inner.to_owned())
-}
-
-/// The key answers are grouped by for voting: the canonical number if the answer is numeric
-/// (see [`normalize_number`]), otherwise the lower-cased text without whitespace or a trailing
-/// period, with `× ÷ −` mapped to `* / -` (so `(25+3)*2` and `(25 + 3) × 2` vote together).
-pub fn normalize_answer(answer: &str) -> String {
-    if let Some(n) = normalize_number(answer) {
-        return n;
-    }
-    let t = answer.trim();
-    let t = t.strip_suffix('.').unwrap_or(t);
-    t.chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '×' => '*',
-            '÷' => '/',
-            '−' => '-',
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Majority vote over extracted answers: the index (into `answers`) of the first occurrence of
@@ -135,15 +100,12 @@ pub fn cons_at_k(answers: &[Option<String>], is_correct: impl Fn(&str) -> bool) 
     }
 }
 
-/// Whether `text` (typically a chain of thought) contains words of both languages.
-pub fn language_mixing(text: &str) -> bool {
-    let counts = count_words(text);
-    counts.a > 0 && counts.b > 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::completion::extract_answer;
+    use crate::tasks::arithmetic::{ArithOp, ArithmeticTask};
+    use crate::tasks::normalize_number;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
@@ -181,23 +143,6 @@ mod tests {
     fn mean_of_values() {
         assert_eq!(mean(&[]), 0.0);
         assert!(close(mean(&[1.0, 0.0, 0.0, 1.0]), 0.5));
-    }
-
-    #[test]
-    fn extract_answer_requires_a_single_block() {
-        assert_eq!(
-            extract_answer("<think> x </think> <answer> 42 </answer>").as_deref(),
-            Some("42")
-        );
-        assert_eq!(
-            extract_answer("<answer>42</answer><answer>43</answer>"),
-            None
-        );
-        assert_eq!(extract_answer("<answer>42"), None);
-        assert_eq!(extract_answer("</answer>42<answer>"), None);
-        assert_eq!(extract_answer("<answer>  </answer>"), None);
-        assert_eq!(extract_answer(""), None);
-        assert_eq!(extract_answer("no tags 42"), None);
     }
 
     #[test]
@@ -241,15 +186,15 @@ mod tests {
         );
     }
 
+    /// Majority voting over the answers read from thousands of random and adversarial
+    /// completions: no panic.
     #[test]
-    fn language_mixing_detection() {
-        assert!(language_mixing("column 1: 3 + 4 = 7, dul 7."));
-        assert!(!language_mixing(
-            "column 1: 3 + 4 = 7, write 7. so the answer is 7."
-        ));
-        assert!(!language_mixing(
-            "vek 1: 3 + 4 = 7, dul 7. <answer> 7 </answer>"
-        ));
-        assert!(!language_mixing(""));
+    fn cons_at_k_never_panics_on_adversarial_answers() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0xF022);
+        let texts = crate::completion::adversarial_completions(&mut rng, 5000);
+        let answers: Vec<Option<String>> = texts.iter().map(|t| extract_answer(t)).collect();
+        let problem = ArithmeticTask::problem(ArithOp::Add, 347, 86);
+        let _ = cons_at_k(&answers, |a| problem.verify(a));
     }
 }

@@ -4,20 +4,24 @@
 //! length, format compliance, language-mixing rate and reflection rate.
 //!
 //! Results come back as an owned [`EvalReport`] and as a polars DataFrame with one row per
-//! (model, task, metric); [`table`] writes CSV and Markdown.
+//! (model, task, metric); [`table`] writes CSV and Markdown. What is read in each completion (its
+//! answer, format, chain of thought, language mixing, reflection) is read by
+//! [`crate::completion`], the same reading the rewards use.
 
 pub mod bootstrap;
 pub mod metrics;
 pub mod table;
 
+use crate::completion::{
+    chain_of_thought, check_format, extract_answer, has_reflection, language_mixing,
+    DEFAULT_EOS_MARKERS,
+};
 use crate::model::Model;
-use crate::rewards::{chain_of_thought, Format};
 use crate::sampling::{generate, SamplingConfig};
-use crate::tasks::language::{reflection_marker, Lang};
 use crate::tasks::{Problem, Template};
 use crate::tokenizer::Tokenizer;
 use anyhow::{bail, Result};
-use metrics::{cons_at_k, extract_answer, language_mixing, mean, pass_at_k};
+use metrics::{cons_at_k, mean, pass_at_k};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -131,67 +135,6 @@ pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
     ])?)
 }
 
-/// Whether a chain of thought contains the reflection marker of either language as a word.
-pub fn has_reflection(cot: &str) -> bool {
-    first_marker(cot).is_some()
-}
-
-/// Byte offset of the first reflection marker of either language that stands as a word.
-fn first_marker(cot: &str) -> Option<usize> {
-    let markers = [reflection_marker(Lang::A), reflection_marker(Lang::B)];
-    let mut start = None;
-    for (i, c) in cot.char_indices().chain([(cot.len(), ' ')]) {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if markers.iter().any(|m| cot[s..i].eq_ignore_ascii_case(m)) {
-                    return Some(s);
-                }
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The answers a chain of thought states ("so the answer is 75." in either language), in order.
-pub fn stated_answers(cot: &str) -> Vec<String> {
-    let mut found: Vec<(usize, String)> = Vec::new();
-    for lang in Lang::ALL {
-        let phrase = crate::corpus::answer_phrase(lang);
-        for (at, _) in cot.match_indices(phrase) {
-            let rest = &cot[at + phrase.len()..];
-            if let Some(word) = rest.split_whitespace().next() {
-                let value = word.trim_end_matches('.');
-                if !value.is_empty() {
-                    found.push((at, value.to_owned()));
-                }
-            }
-        }
-    }
-    found.sort();
-    found.into_iter().map(|(_, v)| v).collect()
-}
-
-/// Whether a completion states an answer before its first reflection marker and then, after
-/// it, a different one that is also the answer it gives in `<answer>…</answer>`: the check after
-/// "wait" revised an answer already given, rather than confirming it, correcting a step, or
-/// being ignored (Table 3).
-pub fn revises_answer(completion: &str) -> bool {
-    let Some(marker) = first_marker(completion) else {
-        return false;
-    };
-    let before = stated_answers(&completion[..marker]);
-    let after = stated_answers(&completion[marker..]);
-    match (before.last(), after.last(), extract_answer(completion)) {
-        (Some(doubted), Some(last), Some(given)) => {
-            doubted.trim() != last.trim() && last.trim() == given.trim()
-        }
-        _ => false,
-    }
-}
-
 /// Scores one completion of `problem`.
 pub fn score_sample(
     problem: &Problem,
@@ -206,9 +149,7 @@ pub fn score_sample(
         .as_deref()
         .map(|a| problem.verify(a))
         .unwrap_or(false);
-    let format_ok = Format::new(template.prompt_opens_think())
-        .check(text)
-        .is_ok();
+    let format_ok = check_format(text, template.prompt_opens_think(), &DEFAULT_EOS_MARKERS).is_ok();
     let cot = chain_of_thought(text, template.prompt_opens_think());
     SampleResult {
         problem_id: problem.id.clone(),
@@ -317,42 +258,4 @@ pub fn evaluate(
         truncation_rate: rate(&|s| s.truncated),
         samples,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn revised_answers_are_told_from_confirmed_ones_and_corrected_steps() {
-        let revised = " so the answer is 940. wait, check: part 1: 14 * 7 = 98. so the answer \
-                       is 938. </think> <answer> 938 </answer>";
-        assert_eq!(stated_answers(revised), ["940", "938"]);
-        assert!(revises_answer(revised));
-        // The revision ignored: the answer given is the doubted one.
-        let ignored = revised.replace("<answer> 938", "<answer> 940");
-        assert!(!revises_answer(&ignored));
-        // Several answers before the marker: the one it doubts is the last of them.
-        let two = " so the answer is 938. so the answer is 940. wait, check: … so the answer is \
-                   938. </think> <answer> 938 </answer>";
-        assert!(revises_answer(two));
-        // In language B, and with the marker as part of a longer word elsewhere.
-        let b = " ka ul quen zim 12. hok, pru: vek 1: 5 + 8 = 13, dul 13. ka ul quen zim 13. \
-                 </think> <answer> 13 </answer>";
-        assert!(revises_answer(b));
-        let confirmed =
-            " so the answer is 13. wait, check: column 1: 5 + 8 = 13. so the answer is \
-                         13. </think> <answer> 13 </answer>";
-        assert!(!revises_answer(confirmed));
-        // A step corrected after the marker, with no answer stated before it.
-        let step = " column 1: 5 + 8 = 12. wait, check: 5 + 8 = 13, not 12. so the answer is 13. \
-                    </think> <answer> 13 </answer>";
-        assert!(!revises_answer(step));
-        // An answer before the marker and none after: nothing revised.
-        assert!(!revises_answer(" so the answer is 12. wait"));
-        assert!(!revises_answer(
-            " so the answer is 12. awaits so the answer is 13. </think> <answer> 13 </answer>"
-        ));
-        assert!(stated_answers("no answer here").is_empty());
-    }
 }

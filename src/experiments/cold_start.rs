@@ -17,11 +17,10 @@
 //!
 //! Departure: no human post-processing; the rewrite is mechanical.
 
+use crate::completion::{chain_of_thought, extract_answer};
 use crate::distill::training_problems;
-use crate::eval::metrics::extract_answer;
 use crate::model::Model;
 use crate::rejection::{self, filter, RejectionConfig, RejectionStats, Trace};
-use crate::rewards::chain_of_thought;
 use crate::tasks::language::Lang;
 use crate::tasks::{Flaw, Step, Task, Template};
 use crate::tokenizer::{Tokenizer, SPECIAL_SEP};

@@ -823,8 +823,8 @@ pub fn summary(cfg: &R1Config, r: &R1Result, reports: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::completion::chain_of_thought;
     use crate::rejection::Verdict;
-    use crate::rewards::chain_of_thought;
     use crate::tasks::arithmetic::ArithmeticTask;
     use crate::tasks::language::count_words;
 

@@ -10,6 +10,7 @@
 //! problems instead of AIME 2024; the short template.
 
 use crate::checkpoint;
+use crate::completion;
 use crate::eval::{self, table, EvalConfig, EvalReport};
 use crate::experiments::{RunContext, Scale};
 use crate::grpo::{read_metrics, read_samples, PeriodicEval, SampleRecord};
@@ -415,7 +416,7 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
     let mut md = format!(
         "# Table 3 (ours): the \"aha moment\" — the reflection marker over training\n\nShare of training completions whose chain of thought contains the reflection marker (\"wait\" / its language-B counterpart): first third of training {early:.3}, last third {late:.3}.\n\nPaper: \"Wait, wait. Wait. That's an aha moment I can flag here.\" (Table 3); the frequency of \"wait\" is near zero early and rises sharply late in training (Nature, Extended Data Fig. 1b).\n\n"
     );
-    let with_marker = |s: &&SampleRecord| eval::has_reflection(&s.completion) && s.correct;
+    let with_marker = |s: &&SampleRecord| completion::has_reflection(&s.completion) && s.correct;
     let max_step = records.iter().map(|s| s.step).max().unwrap_or(0);
     for (label, pick) in [
         (
@@ -451,13 +452,13 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
             let right = v.iter().filter(|s| s.correct).count();
             (right as f64 / v.len().max(1) as f64, v.len())
         };
-        let (acc_with, n_with) = acc(&|s| eval::has_reflection(&s.completion));
-        let (acc_without, _) = acc(&|s| !eval::has_reflection(&s.completion));
+        let (acc_with, n_with) = acc(&|s| completion::has_reflection(&s.completion));
+        let (acc_without, _) = acc(&|s| !completion::has_reflection(&s.completion));
         let (acc_direct, n_direct) = acc(&|s| is_direct_answer(&s.completion));
         // Checks that overturn an answer already given and end right: the "aha" proper.
         let revised_right = in_phase
             .iter()
-            .filter(|s| s.correct && eval::revises_answer(&s.completion))
+            .filter(|s| s.correct && completion::revises_answer(&s.completion))
             .count();
         let n = in_phase.len().max(1) as f64;
         (
@@ -549,7 +550,7 @@ pub fn late_training_mixing(
     let mixed = late
         .iter()
         .filter(|s| {
-            crate::eval::metrics::language_mixing(crate::rewards::chain_of_thought(
+            crate::completion::language_mixing(crate::completion::chain_of_thought(
                 &s.completion,
                 template.prompt_opens_think(),
             ))

@@ -5,9 +5,8 @@
 use super::advantage::zero_variance_groups;
 use super::config::GrpoConfig;
 use super::metrics::{SampleRecord, StepMetrics, FIXED_AFTER};
-use crate::eval::has_reflection;
+use crate::completion::{chain_of_thought, has_reflection};
 use crate::model::{Batch, Model};
-use crate::rewards::chain_of_thought;
 use crate::rewards::RewardBreakdown;
 use crate::sampling::Completion;
 use crate::tasks::Problem;

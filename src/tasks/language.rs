@@ -109,6 +109,12 @@ pub fn reflection_marker(lang: Lang) -> &'static str {
     Phrase::Wait.text(lang)
 }
 
+/// The phrase that closes every derivation, in `lang`: "so the answer is" in A, "ka ul quen zim"
+/// in B.
+pub fn answer_phrase(lang: Lang) -> &'static str {
+    Phrase::AnswerIs.text(lang)
+}
+
 /// Every word of the phrasebook, tagged with its language.
 static VOCABULARY: LazyLock<HashMap<&'static str, Lang>> = LazyLock::new(|| {
     let mut map = HashMap::new();
