@@ -6,6 +6,7 @@ use r1lab::experiments::distillation::{self, DistillConfig};
 use r1lab::experiments::r1_pipeline::{self, R1Config};
 use r1lab::experiments::{RunContext, Scale};
 use r1lab::rejection::Verdict;
+use std::collections::HashMap;
 use std::path::Path;
 
 fn nonempty(dir: &Path, f: &str) {
@@ -14,6 +15,23 @@ fn nonempty(dir: &Path, f: &str) {
         p.metadata().map(|m| m.len() > 0).unwrap_or(false),
         "missing or empty {f}"
     );
+}
+
+/// The rows of a CSV without quoted cells, each a map from column name to cell.
+fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            assert_eq!(cells.len(), header.len(), "{l}");
+            header
+                .iter()
+                .zip(cells)
+                .map(|(h, c)| (h.to_string(), c.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -90,6 +108,27 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     let metrics = std::fs::read_to_string(reports.join("r1_metrics.csv")).unwrap();
     assert!(metrics.starts_with("stage,step,reward_mean"), "{metrics}");
     assert!(metrics.contains("reward_language_consistency"));
+    // Each stage's rows are its own metrics.csv, every value under its own column: the
+    // ablation has no language-consistency reward, and its cells must not shift left.
+    let combined = csv_rows(&metrics);
+    for stage in &stages {
+        let own =
+            csv_rows(&std::fs::read_to_string(run_dir.join(stage).join("metrics.csv")).unwrap());
+        let rows: Vec<_> = combined.iter().filter(|r| r["stage"] == *stage).collect();
+        assert_eq!(rows.len(), own.len(), "{stage}");
+        for (row, own) in rows.iter().zip(&own) {
+            for (column, value) in own {
+                let number = |v: &str| v.parse::<f64>().ok();
+                assert_eq!(number(&row[column]), number(value), "{stage} {column}");
+            }
+            for (column, value) in row.iter() {
+                assert!(
+                    column == "stage" || own.contains_key(column) || value.is_empty(),
+                    "{stage} has no {column}, yet holds {value}"
+                );
+            }
+        }
+    }
 
     // A rerun trains nothing (no SFT line, no R1-Zero run) and reproduces every number.
     let mut again_log = vec![];

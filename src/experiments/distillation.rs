@@ -14,18 +14,17 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
+use super::report::{Reports, Table};
 use super::{
-    cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, Evaluator, RunContext,
-    Scale,
+    cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, EvalSpec, RunContext, Scale,
 };
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
-use crate::eval::{table, EvalConfig, EvalReport};
+use crate::eval::EvalReport;
 use crate::grpo::SampleRecord;
-use crate::rejection::{RejectionConfig, RejectionStats, Verdict};
+use crate::rejection::{RejectionConfig, RejectionStats, Trace, Verdict};
 use crate::sft::SftConfig;
 use crate::tasks::{self, Template};
 use anyhow::{Context, Result};
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -259,46 +258,41 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<DistillResult> {
-    let data = &ctx.data;
-    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
+    let reports = Reports::writable(&ctx.reports)?;
     let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
-    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
-    let eval_cfg = EvalConfig {
-        k: cfg.eval_k,
-        max_new_tokens: cfg.rejection.max_new_tokens,
-        template: cfg.rejection.template,
-        ..Default::default()
+    let d = Distillation {
+        cfg,
+        ctx,
+        evals: run_dir.join("evals"),
+        eval: EvalSpec::new(
+            &cfg.task,
+            &test,
+            cfg.eval_problems,
+            cfg.eval_k,
+            cfg.rejection.max_new_tokens,
+            cfg.rejection.template,
+        ),
+        teacher: ctx.load(&cfg.teacher).with_context(|| {
+            format!(
+                "no teacher model at {}: run `r1lab r1` at this scale first, or pass --teacher",
+                cfg.teacher
+            )
+        })?,
     };
-    let teacher = ctx.load(&cfg.teacher).with_context(|| {
-        format!(
-            "no teacher model at {}: run `r1lab r1` at this scale first, or pass --teacher",
-            cfg.teacher
-        )
-    })?;
-    let tokenizer = teacher.tokenizer()?.clone();
-    // Each model is evaluated with its own tokenizer (a real student may have another).
-    let eval_with = |name: &str, model: &crate::model::Model, tk: &crate::tokenizer::Tokenizer| {
-        Evaluator {
-            dir: run_dir.join("evals"),
-            tokenizer: tk,
-            task: &cfg.task,
-            problems: &problems,
-            config: &eval_cfg,
-        }
-        .evaluate(name, model)
-    };
-    let teacher_report = eval_with("teacher", &teacher.model, &tokenizer)?;
-    let teacher_params = teacher.model.num_parameters();
+    let tokenizer = d.teacher.tokenizer()?.clone();
+    let teacher_report =
+        d.eval
+            .evaluate_cached(&d.evals, "teacher", &d.teacher.model, &tokenizer)?;
+    let teacher_params = d.teacher.model.num_parameters();
 
     log(format!(
         "teacher traces: {} prompts × {}",
         cfg.trace_prompts, cfg.rejection.samples_per_prompt
     ));
-    let tdir = run_dir.join("traces");
-    let (traces, stats) = cached_traces(&tdir, || {
+    let (traces, stats) = cached_traces(&run_dir.join("traces"), || {
         let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
-        distill::teacher_traces(&teacher.model, &tokenizer, &prompts, &cfg.rejection)
+        distill::teacher_traces(&d.teacher.model, &tokenizer, &prompts, &cfg.rejection)
     })?;
     log(format!(
         "  kept {} of {} ({:.0}%)",
@@ -313,35 +307,87 @@ pub fn run(
     );
 
     let mut students = Vec::new();
-    let mut logit = None;
-    let mut jobs: Vec<(String, &str)> = cfg.students.iter().map(|s| (s.clone(), "sft")).collect();
-    if let Some(s) = &cfg.logit_student {
-        jobs.push((s.clone(), "logit_kd"));
+    for size in &cfg.students {
+        students.push(d.student(size, "sft", &traces, run_dir, &mut log)?);
     }
-    for (size, method) in jobs {
-        let base_path = student_path(data, &size);
-        let base = ctx.load(&base_path.to_string_lossy()).with_context(|| {
-            if base_path.ends_with(format!("base-{size}")) {
-                format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
-            } else {
-                format!("cannot load the student {size} (a checkpoint folder or a Hub id)")
-            }
-        })?;
+    let logit = match &cfg.logit_student {
+        Some(size) => Some(d.student(size, "logit_kd", &traces, run_dir, &mut log)?),
+        None => None,
+    };
+    let rl = d.rl_student(&students, &tokenizer, &mut log)?;
+    let result = DistillResult {
+        teacher: teacher_report,
+        teacher_params,
+        teacher_sampling_flops: 2.0 * teacher_params as f64 * stats.sampled_tokens as f64,
+        traces: stats,
+        students,
+        logit,
+        rl,
+    };
+    write_reports(cfg, &result, &reports)?;
+    Ok(result)
+}
+
+/// What the students of one distillation run share: the teacher and the evaluation.
+struct Distillation<'a> {
+    cfg: &'a DistillConfig,
+    ctx: &'a RunContext,
+    /// Where the evaluations are cached.
+    evals: PathBuf,
+    eval: EvalSpec,
+    teacher: crate::checkpoint::LoadedModel,
+}
+
+impl Distillation<'_> {
+    /// Evaluates `model`, read with its own tokenizer (a real student may have another), or
+    /// reads its cached evaluation.
+    fn evaluate(
+        &self,
+        label: &str,
+        model: &crate::model::Model,
+        tokenizer: &crate::tokenizer::Tokenizer,
+    ) -> Result<EvalReport> {
+        self.eval
+            .evaluate_cached(&self.evals, label, model, tokenizer)
+    }
+
+    /// Student `size` trained on the teacher's `traces` by `method` (`sft` or `logit_kd`) into
+    /// `<run_dir>/student-<size>-<method>` (skipped when finished), evaluated before and after.
+    fn student(
+        &self,
+        size: &str,
+        method: &str,
+        traces: &[Trace],
+        run_dir: &Path,
+        log: &mut dyn FnMut(String),
+    ) -> Result<StudentResult> {
+        let cfg = self.cfg;
+        let base_path = student_path(&self.ctx.data, size);
+        let base = self
+            .ctx
+            .load(&base_path.to_string_lossy())
+            .with_context(|| {
+                if base_path.ends_with(format!("base-{size}")) {
+                    format!("student base-{size}: train it with `r1lab pretrain --size {size}`")
+                } else {
+                    format!("cannot load the student {size} (a checkpoint folder or a Hub id)")
+                }
+            })?;
         let stk = base.tokenizer()?.clone();
         if method == "logit_kd" {
-            check_same_vocabulary(&teacher, &base, &cfg.teacher, &size)?;
+            check_same_vocabulary(&self.teacher, &base, &cfg.teacher, size)?;
         }
         // The traces are text: each student reads them with its own tokenizer.
-        let rows = trace_rows(&traces, &stk)?;
+        let rows = trace_rows(traces, &stk)?;
         let params = base.model.num_parameters();
         let slug = size.replace('/', "--");
-        let base_report = eval_with(&format!("base-{slug}"), &base.model, &stk)?;
+        let base_report = self.evaluate(&format!("base-{slug}"), &base.model, &stk)?;
         let out = run_dir.join(format!("student-{slug}-{method}"));
         if !out.join("config.json").exists() {
             log(format!("student {size} ({method}):"));
         }
         sft_stage_with(
-            ctx,
+            self.ctx,
             &base_path.to_string_lossy(),
             &rows,
             cfg.epochs,
@@ -350,25 +396,25 @@ pub fn run(
             serde_json::json!({ "method": method, "teacher": cfg.teacher }),
             |model, rows, sft_cfg| match method {
                 "sft" => crate::sft::train(model, rows, sft_cfg, |_| {}),
-                _ => distill::train_logit(model, &teacher.model, rows, sft_cfg, |_| {}),
+                _ => distill::train_logit(model, &self.teacher.model, rows, sft_cfg, |_| {}),
             },
-            &mut log,
+            &mut *log,
         )?;
-        let trained = ctx.load(&out.to_string_lossy())?;
-        let report = eval_with(
+        let trained = self.ctx.load(&out.to_string_lossy())?;
+        let report = self.evaluate(
             &format!("student-{slug}-{method}"),
             &trained.model,
             trained.tokenizer()?,
         )?;
         // Logit distillation also runs the teacher forward on every trained token.
         let extra = if method == "logit_kd" {
-            teacher_params as f64 / params as f64
+            self.teacher.model.num_parameters() as f64 / params as f64
         } else {
             0.0
         };
         let (c, wall) = sft_compute(&out, params, extra)?;
         let r = StudentResult {
-            size: size.clone(),
+            size: size.into(),
             method: method.into(),
             params,
             base: base_report,
@@ -380,69 +426,64 @@ pub fn run(
             "  {size} {method}: pass@1 {:.3} -> {:.3}",
             r.base.pass_at_1, r.trained.pass_at_1
         ));
-        if method == "sft" {
-            students.push(r);
-        } else {
-            logit = Some(r);
-        }
+        Ok(r)
     }
 
-    // Table 6: the R1-Zero run from the same base as one of the students.
-    let rl_size = cfg
-        .students
-        .iter()
-        .find(|s| same_path(Path::new(&cfg.r1_zero.base), &student_path(data, s)))
-        .cloned();
-    let rl = match rl_size {
-        None => {
+    /// Table 6's RL student: the R1-Zero run (run first when it is not finished), when its base
+    /// is one of the `students`, whose base evaluation it shares. `tokenizer` counts its prompts.
+    fn rl_student(
+        &self,
+        students: &[StudentResult],
+        tokenizer: &crate::tokenizer::Tokenizer,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Option<StudentResult>> {
+        let cfg = self.cfg;
+        let Some(size) = cfg
+            .students
+            .iter()
+            .find(|s| {
+                same_path(
+                    Path::new(&cfg.r1_zero.base),
+                    &student_path(&self.ctx.data, s),
+                )
+            })
+            .cloned()
+        else {
             log(format!(
                 "Table 6 skipped: the R1-Zero base {} is not one of the students",
                 cfg.r1_zero.base
             ));
-            None
-        }
-        Some(size) => {
-            let ckpt = r1_zero::ensure_finished(&cfg.r1_zero, ctx, &cfg.r1_zero_run_dir, &mut log)?;
-            let m = ctx.load(&ckpt.to_string_lossy())?;
-            let params = m.model.num_parameters();
-            let label = format!("rl-{}", size.replace('/', "--"));
-            let report = eval_with(&label, &m.model, m.tokenizer()?)?;
-            let g = &cfg.r1_zero.grpo;
-            let c = grpo_compute(
-                &cfg.r1_zero_run_dir.join("samples.jsonl"),
-                params,
-                &tokenizer,
-                g.template,
-                g.beta,
-                g.mu,
-            )?;
-            let base = students
-                .iter()
-                .find(|s| s.size == size)
-                .map(|s| s.base.clone())
-                .context("the RL student has no base evaluation")?;
-            Some(StudentResult {
-                size,
-                method: "rl".into(),
-                params,
-                base,
-                trained: report,
-                compute: c,
-                wall_s: super::recorded(&ckpt.join("trainer_state.json"), "wall_s"),
-            })
-        }
-    };
-    let result = DistillResult {
-        teacher: teacher_report,
-        teacher_params,
-        teacher_sampling_flops: 2.0 * teacher_params as f64 * stats.sampled_tokens as f64,
-        traces: stats,
-        students,
-        logit,
-        rl,
-    };
-    write_reports(cfg, &result, &ctx.reports)?;
-    Ok(result)
+            return Ok(None);
+        };
+        let ckpt = r1_zero::ensure_finished(&cfg.r1_zero, self.ctx, &cfg.r1_zero_run_dir, log)?;
+        let m = self.ctx.load(&ckpt.to_string_lossy())?;
+        let params = m.model.num_parameters();
+        let label = format!("rl-{}", size.replace('/', "--"));
+        let report = self.evaluate(&label, &m.model, m.tokenizer()?)?;
+        let g = &cfg.r1_zero.grpo;
+        let c = grpo_compute(
+            &cfg.r1_zero_run_dir.join("samples.jsonl"),
+            params,
+            tokenizer,
+            g.template,
+            g.beta,
+            g.mu,
+        )?;
+        let base = students
+            .iter()
+            .find(|s| s.size == size)
+            .map(|s| s.base.clone())
+            .context("the RL student has no base evaluation")?;
+        Ok(Some(StudentResult {
+            size,
+            method: "rl".into(),
+            params,
+            base,
+            trained: report,
+            compute: c,
+            wall_s: super::recorded(&ckpt.join("trainer_state.json"), "wall_s"),
+        }))
+    }
 }
 
 /// The experiment's findings in sentences, from the measured numbers.
@@ -490,55 +531,52 @@ pub fn findings(r: &DistillResult) -> Vec<String> {
 }
 
 /// Writes `table5_distilled` and `table6_distill_vs_rl` into `reports`.
-pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> Result<()> {
+pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) -> Result<()> {
     let k = cfg.eval_k;
-    let (mut model, mut params, mut p1, mut ck, mut bp1, mut bck, mut flops) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    model.push("teacher: our R1 (the pipeline's final model)".to_string());
-    params.push(r.teacher_params as f64 / 1e6);
-    p1.push(r.teacher.pass_at_1);
-    ck.push(r.teacher.cons_at_k);
-    bp1.push(f64::NAN);
-    bck.push(f64::NAN);
-    flops.push(f64::NAN);
+    let (cons, base_cons) = (format!("cons@{k}"), format!("base cons@{k}"));
+    let mut t = Table::new([
+        "model",
+        "params (M)",
+        "pass@1",
+        cons.as_str(),
+        "base pass@1",
+        base_cons.as_str(),
+        "training GFLOP",
+    ]);
+    t.row(vec![
+        "teacher: our R1 (the pipeline's final model)".into(),
+        (r.teacher_params as f64 / 1e6).into(),
+        r.teacher.pass_at_1.into(),
+        r.teacher.cons_at_k.into(),
+    ]);
     for s in r.students.iter().chain(r.logit.iter()) {
-        model.push(format!(
-            "base-{} distilled ({})",
-            s.size,
-            if s.method == "sft" {
-                "SFT on teacher traces"
-            } else {
-                "logit distillation, beyond the paper"
-            }
-        ));
-        params.push(s.params as f64 / 1e6);
-        p1.push(s.trained.pass_at_1);
-        ck.push(s.trained.cons_at_k);
-        bp1.push(s.base.pass_at_1);
-        bck.push(s.base.cons_at_k);
-        flops.push(s.compute.flops / 1e9);
+        let how = if s.method == "sft" {
+            "SFT on teacher traces"
+        } else {
+            "logit distillation, beyond the paper"
+        };
+        t.row(vec![
+            format!("base-{} distilled ({how})", s.size).into(),
+            (s.params as f64 / 1e6).into(),
+            s.trained.pass_at_1.into(),
+            s.trained.cons_at_k.into(),
+            s.base.pass_at_1.into(),
+            s.base.cons_at_k.into(),
+            (s.compute.flops / 1e9).into(),
+        ]);
     }
     for (name, a, c) in PAPER_TABLE5 {
-        model.push(format!("{name} (paper, AIME 2024; cons@64)"));
-        for v in [&mut params, &mut bp1, &mut bck, &mut flops] {
-            v.push(f64::NAN);
-        }
-        p1.push(a);
-        ck.push(c);
+        t.row(vec![
+            format!("{name} (paper, AIME 2024; cons@64)").into(),
+            f64::NAN.into(),
+            a.into(),
+            c.into(),
+        ]);
     }
-    let df = df!(
-        "model" => model,
-        "params (M)" => params,
-        "pass@1" => p1,
-        format!("cons@{k}").as_str() => ck,
-        "base pass@1" => bp1,
-        format!("base cons@{k}").as_str() => bck,
-        "training GFLOP" => flops
-    )?;
     let f = findings(r);
-    table::write_table(
-        &df,
-        &reports.join("table5_distilled"),
+    reports.table(
+        "table5_distilled",
+        &t.frame()?,
         Some(&format!(
             "# Table 5 (ours): students fine-tuned on the teacher's traces, {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nTraces: the teacher answered {} prompts × {}; rejection sampling kept {} of {} ({:.0}%). Teacher sampling: {:.3} GFLOP.\n\n{}",
             cfg.eval_problems,
@@ -552,49 +590,61 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Path) -> 
             f.join(" ")
         )),
     )?;
-
-    if let Some(rl) = &r.rl {
-        let d = r.students.iter().find(|s| s.size == rl.size);
-        let mut rows: Vec<(String, f64, f64, f64, f64)> = vec![(
-            format!(
-                "base-{} + R1-Zero RL ({} GRPO steps)",
-                rl.size, cfg.r1_zero.grpo.steps
-            ),
-            rl.trained.pass_at_1,
-            rl.trained.cons_at_k,
-            rl.compute.flops / 1e9,
-            rl.wall_s,
-        )];
-        if let Some(d) = d {
-            rows.push((
-                format!("base-{} distilled (SFT on the R1 teacher's traces)", d.size),
-                d.trained.pass_at_1,
-                d.trained.cons_at_k,
-                d.compute.flops / 1e9,
-                d.wall_s,
-            ));
-        }
-        for (name, a, c) in PAPER_TABLE6 {
-            rows.push((name.into(), a, c, f64::NAN, f64::NAN));
-        }
-        let df = df!(
-            "model" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            "pass@1" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            format!("cons@{k}").as_str() => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            "student training GFLOP" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
-            "training wall s" => rows.iter().map(|r| r.4).collect::<Vec<_>>()
-        )?;
-        table::write_table(
-            &df,
-            &reports.join("table6_distill_vs_rl"),
-            Some(&format!(
-                "# Table 6 (ours): distillation vs RL on the same student (base-{}), {} held-out {} problems, k = {k}\n\nFLOPs: 6·N per trained token plus 2·N per sampled or reference-scored token (wall times exclude held-out evaluations). The teacher's own training and sampling are not counted for the distilled student (teacher sampling: {:.3} GFLOP).\n\n{}",
-                rl.size, cfg.eval_problems, cfg.task, r.teacher_sampling_flops / 1e9,
-                f.first().cloned().unwrap_or_default()
-            )),
-        )?;
+    match &r.rl {
+        Some(rl) => write_table6(cfg, r, rl, &f, reports),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Table 6: the RL student `rl` beside the distilled student of its size, and the paper's rows.
+fn write_table6(
+    cfg: &DistillConfig,
+    r: &DistillResult,
+    rl: &StudentResult,
+    findings: &[String],
+    reports: &Reports,
+) -> Result<()> {
+    let k = cfg.eval_k;
+    let cons = format!("cons@{k}");
+    let mut t = Table::new([
+        "model",
+        "pass@1",
+        cons.as_str(),
+        "student training GFLOP",
+        "training wall s",
+    ]);
+    t.row(vec![
+        format!(
+            "base-{} + R1-Zero RL ({} GRPO steps)",
+            rl.size, cfg.r1_zero.grpo.steps
+        )
+        .into(),
+        rl.trained.pass_at_1.into(),
+        rl.trained.cons_at_k.into(),
+        (rl.compute.flops / 1e9).into(),
+        rl.wall_s.into(),
+    ]);
+    if let Some(d) = r.students.iter().find(|s| s.size == rl.size) {
+        t.row(vec![
+            format!("base-{} distilled (SFT on the R1 teacher's traces)", d.size).into(),
+            d.trained.pass_at_1.into(),
+            d.trained.cons_at_k.into(),
+            (d.compute.flops / 1e9).into(),
+            d.wall_s.into(),
+        ]);
+    }
+    for (name, a, c) in PAPER_TABLE6 {
+        t.row(vec![name.into(), a.into(), c.into()]);
+    }
+    reports.table(
+        "table6_distill_vs_rl",
+        &t.frame()?,
+        Some(&format!(
+            "# Table 6 (ours): distillation vs RL on the same student (base-{}), {} held-out {} problems, k = {k}\n\nFLOPs: 6·N per trained token plus 2·N per sampled or reference-scored token (wall times exclude held-out evaluations). The teacher's own training and sampling are not counted for the distilled student (teacher sampling: {:.3} GFLOP).\n\n{}",
+            rl.size, cfg.eval_problems, cfg.task, r.teacher_sampling_flops / 1e9,
+            findings.first().cloned().unwrap_or_default()
+        )),
+    )
 }
 
 /// What `r1lab distill` prints: the teacher, each student, the findings.

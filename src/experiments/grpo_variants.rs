@@ -22,9 +22,8 @@
 //! budget is the same number of updates; the table gives each variant's sampled completions and
 //! wall time.
 
-use super::{r1_zero, rl_stage, task_by_name, RunContext, Scale};
-use crate::eval::{table, EvalConfig};
-use crate::grpo::PeriodicEval;
+use super::report::{moving_average, over_steps, step_series, Reports};
+use super::{r1_zero, rl_stage, task_by_name, EvalSpec, RunContext, Scale};
 use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::{OverlongPenalty, RewardSet};
@@ -228,21 +227,20 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<VariantsResult> {
-    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
+    let reports = Reports::writable(&ctx.reports)?;
     let start = std::time::Instant::now();
     let base = &cfg.r1_zero;
     let test = tasks::read_test_set(&ctx.data.join("tasks"), &base.task)?;
     let held_out = tasks::questions(&test);
-    let periodic = PeriodicEval {
-        problems: test.iter().take(base.eval_problems).cloned().collect(),
-        config: EvalConfig {
-            k: base.eval_k,
-            max_new_tokens: base.max_new_tokens,
-            template: base.grpo.template,
-            ..Default::default()
-        },
-        every: base.eval_every,
-    };
+    let periodic = EvalSpec::new(
+        &base.task,
+        &test,
+        base.eval_problems,
+        base.eval_k,
+        base.max_new_tokens,
+        base.grpo.template,
+    )
+    .during_training(base.eval_every);
     let mut out = Vec::new();
     for v in &cfg.variants {
         v.grpo
@@ -298,7 +296,7 @@ pub fn run(
         minibatches: base.grpo.minibatches,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(&result, &ctx.reports)?;
+    write_reports(&result, &reports)?;
     Ok(result)
 }
 
@@ -315,17 +313,12 @@ fn window(r: &VariantsResult) -> usize {
     WINDOW.min(steps).max(1)
 }
 
+/// `f` of each training step of `v`, as its moving average over `smooth` steps.
 fn curve(v: &VariantResult, f: impl Fn(&StepMetrics) -> f64, smooth: usize) -> Series {
-    let points: Vec<(f64, f64)> = v
-        .training()
-        .iter()
-        .map(|m| (m.step as f64, f(m)))
-        .filter(|p| p.1.is_finite())
-        .collect();
+    let s = step_series(&v.name, v.training(), f, true);
     Series {
-        name: v.name.clone(),
-        points: r1_zero::smooth(&points, smooth),
-        solid: true,
+        points: moving_average(&s.points, smooth),
+        ..s
     }
 }
 
@@ -399,9 +392,7 @@ pub fn findings(r: &VariantsResult) -> Vec<String> {
 }
 
 /// Writes the three curves and the table into `reports`.
-pub fn write_reports(r: &VariantsResult, reports: &Path) -> Result<()> {
-    std::fs::create_dir_all(reports)
-        .with_context(|| format!("cannot create {}", reports.display()))?;
+pub fn write_reports(r: &VariantsResult, reports: &Reports) -> Result<()> {
     let smooth = 10;
     let train_steps = r
         .variants
@@ -410,61 +401,50 @@ pub fn write_reports(r: &VariantsResult, reports: &Path) -> Result<()> {
         .max()
         .unwrap_or(0);
     let smooth = smooth.min(train_steps.max(1));
-    LineChart {
-        title: format!(
-            "GRPO variants: accuracy reward on the training batches ({smooth}-step moving average)"
-        ),
-        x_label: "RL step".into(),
-        y_label: "share of correct completions".into(),
-        series: r
-            .variants
+    let curves = |f: fn(&StepMetrics) -> f64| {
+        r.variants
             .iter()
-            .map(|v| curve(v, |m| m.accuracy, smooth))
-            .collect(),
-        ref_lines: vec![],
-        y_range: Some((0.0, 1.0)),
-    }
-    .save(&reports.join("grpo_variants_reward"))?;
-    LineChart {
-        title: format!(
-            "GRPO variants: mean response length on the training batches ({smooth}-step moving average)"
+            .map(|v| curve(v, f, smooth))
+            .collect::<Vec<_>>()
+    };
+    reports.chart(
+        "grpo_variants_reward",
+        &LineChart {
+            y_range: Some((0.0, 1.0)),
+            ..over_steps(
+                format!("GRPO variants: accuracy reward on the training batches ({smooth}-step moving average)"),
+                "share of correct completions",
+                curves(|m| m.accuracy),
+            )
+        },
+    )?;
+    reports.chart(
+        "grpo_variants_length",
+        &over_steps(
+            format!("GRPO variants: mean response length on the training batches ({smooth}-step moving average)"),
+            "completion length (tokens)",
+            curves(|m| m.completion_len_mean),
         ),
-        x_label: "RL step".into(),
-        y_label: "completion length (tokens)".into(),
-        series: r
-            .variants
-            .iter()
-            .map(|v| curve(v, |m| m.completion_len_mean, smooth))
-            .collect(),
-        ref_lines: vec![],
-        y_range: None,
-    }
-    .save(&reports.join("grpo_variants_length"))?;
-    LineChart {
-        title: format!(
-            "GRPO variants: held-out pass@1 ({} problems, k = {})",
-            r.problems, r.k
-        ),
-        x_label: "RL step".into(),
-        y_label: "pass@1 (fraction of problems)".into(),
-        series: r
-            .variants
-            .iter()
-            .map(|v| Series {
-                name: v.name.clone(),
-                points: v
-                    .evals()
-                    .iter()
-                    .map(|m| (m.step as f64, m.eval_pass_at_1))
-                    .collect(),
-                solid: true,
-            })
-            .collect(),
-        ref_lines: vec![],
-        y_range: Some((0.0, 1.0)),
-    }
-    .save(&reports.join("grpo_variants_accuracy"))?;
-    let df = table(r)?;
+    )?;
+    let held_out = r
+        .variants
+        .iter()
+        .map(|v| step_series(&v.name, v.evals(), |m| m.eval_pass_at_1, true))
+        .collect();
+    reports.chart(
+        "grpo_variants_accuracy",
+        &LineChart {
+            y_range: Some((0.0, 1.0)),
+            ..over_steps(
+                format!(
+                    "GRPO variants: held-out pass@1 ({} problems, k = {})",
+                    r.problems, r.k
+                ),
+                "pass@1 (fraction of problems)",
+                held_out,
+            )
+        },
+    )?;
     let mut title = format!(
         "# GRPO vs Dr. GRPO vs DAPO (ours; not a table of the paper)\n\n\
          Same base model, task, steps, G = {}, {} questions per step, learning rate and held-out \
@@ -475,7 +455,7 @@ pub fn write_reports(r: &VariantsResult, reports: &Path) -> Result<()> {
     for f in findings(r) {
         title.push_str(&format!("\n- {f}"));
     }
-    table::write_table(&df, &reports.join("grpo_variants"), Some(&title))
+    reports.table("grpo_variants", &table(r)?, Some(&title))
 }
 
 /// What `r1lab variants` prints.

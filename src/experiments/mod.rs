@@ -9,6 +9,7 @@ pub mod grpo_variants;
 pub mod r1_pipeline;
 pub mod r1_zero;
 pub mod real_models;
+pub mod report;
 pub mod reproduce;
 
 use crate::rejection::{RejectionStats, Trace};
@@ -310,31 +311,83 @@ pub fn evaluate_cached(
     Ok(entry.report)
 }
 
-/// The evaluations of one experiment: every model on the same problems and settings, each cached
-/// under `<dir>/<name>.json` by [`evaluate_cached`].
-pub struct Evaluator<'a> {
-    pub dir: std::path::PathBuf,
-    pub tokenizer: &'a crate::tokenizer::Tokenizer,
-    pub task: &'a str,
-    pub problems: &'a [crate::tasks::Problem],
-    pub config: &'a crate::eval::EvalConfig,
+/// How an experiment evaluates its models: the held-out problems (the first of its test set),
+/// the task's name in the reports, and the sampling settings (the paper's temperature and
+/// top-p). One spec per experiment, so every model of a comparison is evaluated alike.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    pub task: String,
+    pub problems: Vec<crate::tasks::Problem>,
+    pub config: crate::eval::EvalConfig,
 }
 
-impl Evaluator<'_> {
-    /// Evaluates `model` under `name` (or reads its cached report).
+impl EvalSpec {
+    /// The first `n` problems of `test`, `k` samples each of at most `max_new_tokens` tokens,
+    /// prompted with `template`.
+    pub fn new(
+        task: &str,
+        test: &[crate::tasks::Problem],
+        n: usize,
+        k: usize,
+        max_new_tokens: usize,
+        template: crate::tasks::Template,
+    ) -> Self {
+        Self {
+            task: task.into(),
+            problems: test.iter().take(n).cloned().collect(),
+            config: crate::eval::EvalConfig {
+                k,
+                max_new_tokens,
+                template,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The same evaluation during training, every `every` GRPO steps.
+    pub fn during_training(&self, every: usize) -> crate::grpo::PeriodicEval {
+        crate::grpo::PeriodicEval {
+            problems: self.problems.clone(),
+            config: self.config.clone(),
+            every,
+        }
+    }
+
+    /// Evaluates `model` (read with `tokenizer`) under `label`.
     pub fn evaluate(
         &self,
-        name: &str,
+        label: &str,
         model: &crate::model::Model,
+        tokenizer: &crate::tokenizer::Tokenizer,
+    ) -> Result<crate::eval::EvalReport> {
+        crate::eval::evaluate(
+            model,
+            tokenizer,
+            label,
+            &self.task,
+            &self.problems,
+            &self.config,
+            |_, _| {},
+        )
+    }
+
+    /// [`EvalSpec::evaluate`], or the report cached under `<dir>/<label>.json` by an earlier
+    /// identical call ([`evaluate_cached`]).
+    pub fn evaluate_cached(
+        &self,
+        dir: &Path,
+        label: &str,
+        model: &crate::model::Model,
+        tokenizer: &crate::tokenizer::Tokenizer,
     ) -> Result<crate::eval::EvalReport> {
         evaluate_cached(
-            &self.dir.join(format!("{name}.json")),
+            &dir.join(format!("{label}.json")),
             model,
-            self.tokenizer,
-            name,
-            self.task,
-            self.problems,
-            self.config,
+            tokenizer,
+            label,
+            &self.task,
+            &self.problems,
+            &self.config,
         )
     }
 }

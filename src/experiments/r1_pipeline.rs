@@ -25,14 +25,14 @@
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
 use super::cold_start::{self, ColdStart};
+use super::report::{Reports, Table};
 use super::{
-    cached_traces, r1_zero, rl_stage, sft_stage, task_and_test, task_by_name, Evaluator,
-    RunContext, Scale,
+    cached_traces, r1_zero, rl_stage, sft_stage, task_and_test, task_by_name, EvalSpec, RunContext,
+    Scale,
 };
-use crate::checkpoint;
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
-use crate::eval::{table, EvalConfig, EvalReport};
+use crate::eval::EvalReport;
 use crate::grpo::PeriodicEval;
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::model::Model;
@@ -43,7 +43,6 @@ use crate::tasks::language::Lang;
 use crate::tasks::{self, Task, Template};
 use crate::tokenizer::Tokenizer;
 use anyhow::{Context, Result};
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -272,141 +271,232 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<R1Result> {
-    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
+    let reports = Reports::writable(&ctx.reports)?;
     let start = std::time::Instant::now();
-    let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
-    let held_out = tasks::questions(&test);
-    let template = cfg.reasoning_rl.template;
-    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
-    let eval_cfg = EvalConfig {
-        k: cfg.eval_k,
-        max_new_tokens: cfg.reasoning_rl.max_completion_length,
-        template,
-        ..Default::default()
+    let (mut p, base) = Pipeline::open(cfg, ctx, run_dir)?;
+    p.evaluate("base", "base model", &base)?;
+    let r1_zero = p.r1_zero(&mut log)?;
+    let (cold_start, cold_start_filter) = p.cold_start(&r1_zero.model, &mut log)?;
+    let stage2 = p.reasoning_rl(&cold_start, &mut log)?;
+    if cfg.ablation {
+        p.ablations(&cold_start, &mut log)?;
+    }
+    let (stage3, rejection_filter, non_reasoning_rows) =
+        p.rejection_sft(&stage2.model, &mut log)?;
+    p.final_rl(&stage3, &mut log)?;
+    let result = R1Result {
+        stages: p.stages,
+        cold_start_filter,
+        rejection_filter,
+        non_reasoning_rows,
+        rl_metrics: p.rl_metrics,
+        wall_s: start.elapsed().as_secs_f64(),
     };
-    let periodic = (cfg.eval_every > 0).then(|| PeriodicEval {
-        problems: problems.clone(),
-        config: eval_cfg.clone(),
-        every: cfg.eval_every,
-    });
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let base = ctx
-        .load(&cfg.base)
-        .with_context(|| format!("cannot load the base model {}", cfg.base))?;
-    let tokenizer = base.tokenizer()?.clone();
-    let evaluator = Evaluator {
-        dir: run_dir.join("evals"),
-        tokenizer: &tokenizer,
-        task: &cfg.task,
-        problems: &problems,
-        config: &eval_cfg,
-    };
-    let mut stages = Vec::new();
-    let mut evaluate = |stage: &str,
-                        description: &str,
-                        model: &Model,
-                        samples: Option<&Path>,
-                        wall_s: f64|
-     -> Result<()> {
-        let report = evaluator.evaluate(stage, model)?;
-        let share = target_share(&report, cfg.target, template);
-        let train_mixing_rate = match samples {
+    write_reports(cfg, &result, &reports)?;
+    Ok(result)
+}
+
+/// A model of the pipeline: where it is saved, the model (as the models that are only evaluated
+/// load), the seconds it trained as recorded when it ran (NaN for the base), and for an RL stage
+/// its training samples.
+struct Trained {
+    path: String,
+    model: Model,
+    wall_s: f64,
+    samples: Option<PathBuf>,
+}
+
+/// One run of the pipeline: what its stages share, and what they have measured so far.
+struct Pipeline<'a> {
+    cfg: &'a R1Config,
+    ctx: &'a RunContext,
+    run_dir: &'a Path,
+    task: Arc<dyn Task>,
+    held_out: HashSet<String>,
+    /// The base model's tokenizer, every stage's.
+    tokenizer: Tokenizer,
+    eval: EvalSpec,
+    /// The held-out evaluation during RL, if any.
+    periodic: Option<PeriodicEval>,
+    stages: Vec<StageResult>,
+    rl_metrics: Vec<(String, StepMetrics)>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// The task, the held-out problems, the run folder and the base model.
+    fn open(cfg: &'a R1Config, ctx: &'a RunContext, run_dir: &'a Path) -> Result<(Self, Trained)> {
+        let (task, test) = task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
+        let held_out = tasks::questions(&test);
+        let eval = EvalSpec::new(
+            &cfg.task,
+            &test,
+            cfg.eval_problems,
+            cfg.eval_k,
+            cfg.reasoning_rl.max_completion_length,
+            cfg.reasoning_rl.template,
+        );
+        let periodic = (cfg.eval_every > 0).then(|| eval.during_training(cfg.eval_every));
+        std::fs::create_dir_all(run_dir)
+            .with_context(|| format!("cannot create {}", run_dir.display()))?;
+        let base = ctx
+            .load(&cfg.base)
+            .with_context(|| format!("cannot load the base model {}", cfg.base))?;
+        let tokenizer = base.tokenizer()?.clone();
+        let base = Trained {
+            path: cfg.base.clone(),
+            model: base.model,
+            wall_s: f64::NAN,
+            samples: None,
+        };
+        let p = Self {
+            cfg,
+            ctx,
+            run_dir,
+            task,
+            held_out,
+            tokenizer,
+            eval,
+            periodic,
+            stages: vec![],
+            rl_metrics: vec![],
+        };
+        Ok((p, base))
+    }
+
+    fn template(&self) -> Template {
+        self.cfg.reasoning_rl.template
+    }
+
+    /// Evaluates `t` (or reads its cached evaluation) and adds it to Table 4 as `stage`.
+    fn evaluate(&mut self, stage: &str, description: &str, t: &Trained) -> Result<()> {
+        let template = self.template();
+        let evals = self.run_dir.join("evals");
+        let report = self
+            .eval
+            .evaluate_cached(&evals, stage, &t.model, &self.tokenizer)?;
+        let share = target_share(&report, self.cfg.target, template);
+        let train_mixing_rate = match &t.samples {
             Some(p) => r1_zero::late_training_mixing(p, template, r1_zero::ENDS_WINDOW)?,
             None => f64::NAN,
         };
-        stages.push(StageResult {
+        self.stages.push(StageResult {
             stage: stage.into(),
             description: description.into(),
             report,
             target_language_share: share,
             train_mixing_rate,
-            wall_s,
+            wall_s: t.wall_s,
         });
         Ok(())
-    };
-    evaluate("base", "base model", &base.model, None, f64::NAN)?;
+    }
 
-    // R1-Zero, for comparison.
-    let r1z_ckpt = r1_zero::ensure_finished(&cfg.r1_zero, ctx, &cfg.r1_zero_run_dir, &mut log)?;
-    let r1z = ctx.load(&r1z_ckpt.to_string_lossy())?;
-    evaluate(
-        "r1_zero",
-        "R1-Zero (accuracy + format RL)",
-        &r1z.model,
-        Some(&cfg.r1_zero_run_dir.join("samples.jsonl")),
-        recorded_wall(&r1z_ckpt.join("trainer_state.json")),
-    )?;
+    /// R1-Zero, for comparison (run first when its run is not finished).
+    fn r1_zero(&mut self, log: &mut dyn FnMut(String)) -> Result<Trained> {
+        let cfg = self.cfg;
+        let ckpt = r1_zero::ensure_finished(&cfg.r1_zero, self.ctx, &cfg.r1_zero_run_dir, log)?;
+        let r1z = Trained {
+            path: ckpt.to_string_lossy().into_owned(),
+            model: self.ctx.load(&ckpt.to_string_lossy())?.model,
+            wall_s: recorded_wall(&ckpt.join("trainer_state.json")),
+            samples: Some(cfg.r1_zero_run_dir.join("samples.jsonl")),
+        };
+        self.evaluate("r1_zero", "R1-Zero (accuracy + format RL)", &r1z)?;
+        Ok(r1z)
+    }
 
-    // Stage 1: cold start.
-    log("stage 1: cold-start SFT".into());
-    let cold_dir = run_dir.join("stage1_cold_start");
-    let (cold, cold_stats) = cached_traces(&cold_dir, || match cfg.cold_start {
-        ColdStart::Generated => cold_start::generated(
-            task.as_ref(),
-            cfg.cold_start_examples,
-            cfg.cold_start_reflection,
-            cfg.target,
-            &held_out,
-            cfg.seed ^ 0xc0,
-        ),
-        ColdStart::FromR1Zero => cold_start::from_r1_zero(
-            &r1z.model,
-            &tokenizer,
-            task.as_ref(),
-            cfg.cold_start_examples,
-            &held_out,
-            &cfg.rejection,
-            cfg.seed ^ 0xc0,
-        ),
-    })?;
-    anyhow::ensure!(
-        !cold.is_empty(),
-        "no cold-start example survived the filter ({} judged): train R1-Zero longer or raise cold_start_examples",
-        cold_stats.judged
-    );
-    let rows = cold
-        .iter()
-        .map(|t| t.to_row(&tokenizer))
-        .collect::<Result<Vec<_>>>()?;
-    let cold_model = sft_stage(
-        ctx,
-        &cfg.base,
-        &rows,
-        cfg.cold_start_epochs,
-        &cfg.sft,
-        &cold_dir.join("model"),
-        &mut log,
-    )?;
-    let m = ctx.load(&cold_model)?;
-    evaluate(
-        "cold_start",
-        "stage 1: cold-start SFT",
-        &m.model,
-        None,
-        recorded_wall(&Path::new(&cold_model).join("r1lab_sft.json")),
-    )?;
+    /// Stage 1: the cold-start examples (from the task's worked solutions or R1-Zero's outputs,
+    /// see [`ColdStart`]), SFT from the base.
+    fn cold_start(
+        &mut self,
+        r1_zero: &Model,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(Trained, RejectionStats)> {
+        let cfg = self.cfg;
+        log("stage 1: cold-start SFT".into());
+        let cold_dir = self.run_dir.join("stage1_cold_start");
+        let (cold, cold_stats) = cached_traces(&cold_dir, || match cfg.cold_start {
+            ColdStart::Generated => cold_start::generated(
+                self.task.as_ref(),
+                cfg.cold_start_examples,
+                cfg.cold_start_reflection,
+                cfg.target,
+                &self.held_out,
+                cfg.seed ^ 0xc0,
+            ),
+            ColdStart::FromR1Zero => cold_start::from_r1_zero(
+                r1_zero,
+                &self.tokenizer,
+                self.task.as_ref(),
+                cfg.cold_start_examples,
+                &self.held_out,
+                &cfg.rejection,
+                cfg.seed ^ 0xc0,
+            ),
+        })?;
+        anyhow::ensure!(
+            !cold.is_empty(),
+            "no cold-start example survived the filter ({} judged): train R1-Zero longer or raise cold_start_examples",
+            cold_stats.judged
+        );
+        let rows = cold
+            .iter()
+            .map(|t| t.to_row(&self.tokenizer))
+            .collect::<Result<Vec<_>>>()?;
+        let model = self.sft(&cold_dir, &rows, cfg.cold_start_epochs, log)?;
+        self.evaluate("cold_start", "stage 1: cold-start SFT", &model)?;
+        Ok((model, cold_stats))
+    }
 
-    // Stage 2: reasoning RL with the language-consistency reward, and the ablation without it.
-    let mut rl_metrics = Vec::new();
-    let mut rl = |stage: &str,
-                  from: &str,
-                  rewards: RewardSet,
-                  grpo: &GrpoConfig,
-                  log: &mut dyn FnMut(String)|
-     -> Result<(String, Model)> {
+    /// SFT from the base on `rows` for `epochs` passes, saved in `<dir>/model` (skipped when
+    /// finished).
+    fn sft(
+        &self,
+        dir: &Path,
+        rows: &[SftRow],
+        epochs: f64,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Trained> {
+        let cfg = self.cfg;
+        let path = sft_stage(
+            self.ctx,
+            &cfg.base,
+            rows,
+            epochs,
+            &cfg.sft,
+            &dir.join("model"),
+            log,
+        )?;
+        let model = self.ctx.load(&path)?.model;
+        Ok(Trained {
+            wall_s: recorded_wall(&Path::new(&path).join("r1lab_sft.json")),
+            path,
+            model,
+            samples: None,
+        })
+    }
+
+    /// Runs (or resumes, or reloads) the RL stage `stage` in `<run_dir>/<stage>` from `from`, and
+    /// keeps its metrics rows.
+    fn rl(
+        &mut self,
+        stage: &str,
+        from: &str,
+        rewards: RewardSet,
+        grpo: &GrpoConfig,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Trained> {
         log(format!("{stage}: {} GRPO steps", grpo.steps));
-        let dir = run_dir.join(stage);
+        let dir = self.run_dir.join(stage);
         let trainer = rl_stage(
-            ctx,
+            self.ctx,
             from,
-            task.clone(),
+            self.task.clone(),
             Arc::new(rewards),
-            held_out.clone(),
+            self.held_out.clone(),
             grpo,
             &dir,
-            periodic.as_ref(),
-            cfg.checkpoint_every,
+            self.periodic.as_ref(),
+            self.cfg.checkpoint_every,
             |m| {
                 if m.completion_len_mean.is_finite() && m.step % 10 == 0 {
                     log(format!(
@@ -417,154 +507,147 @@ pub fn run(
             },
         )?;
         for m in crate::grpo::read_metrics(&dir.join("metrics.csv"))? {
-            rl_metrics.push((stage.to_string(), m));
+            self.rl_metrics.push((stage.to_string(), m));
         }
         let ckpt = dir.join("checkpoint");
-        let model = ctx.for_evaluation(trainer.policy, &ckpt)?;
-        Ok((ckpt.to_string_lossy().into_owned(), model))
-    };
-    let opens = template.prompt_opens_think();
-    let (_, m2) = rl(
-        "stage2_reasoning_rl",
-        &cold_model,
-        RewardSet::r1(opens, cfg.target),
-        &cfg.reasoning_rl,
-        &mut log,
-    )?;
-    evaluate(
-        "stage2_reasoning_rl",
-        "stage 2: reasoning RL (accuracy + format + language consistency)",
-        &m2,
-        Some(&run_dir.join("stage2_reasoning_rl/samples.jsonl")),
-        recorded_wall(&run_dir.join("stage2_reasoning_rl/checkpoint/trainer_state.json")),
-    )?;
-    if cfg.ablation {
-        let (_, m) = rl(
-            "stage2_no_consistency",
-            &cold_model,
-            RewardSet::r1_zero(opens),
+        Ok(Trained {
+            path: ckpt.to_string_lossy().into_owned(),
+            model: self.ctx.for_evaluation(trainer.policy, &ckpt)?,
+            wall_s: recorded_wall(&ckpt.join("trainer_state.json")),
+            samples: Some(dir.join("samples.jsonl")),
+        })
+    }
+
+    /// Stage 2: reasoning RL from the cold start with the language-consistency reward.
+    fn reasoning_rl(&mut self, cold: &Trained, log: &mut dyn FnMut(String)) -> Result<Trained> {
+        let cfg = self.cfg;
+        let rewards = RewardSet::r1(self.template().prompt_opens_think(), cfg.target);
+        let model = self.rl(
+            "stage2_reasoning_rl",
+            &cold.path,
+            rewards,
             &cfg.reasoning_rl,
-            &mut log,
+            log,
         )?;
-        evaluate(
+        self.evaluate(
+            "stage2_reasoning_rl",
+            "stage 2: reasoning RL (accuracy + format + language consistency)",
+            &model,
+        )?;
+        Ok(model)
+    }
+
+    /// The ablations of the consistency reward: stage 2 without it, and R1-Zero (from the base,
+    /// with R1-Zero's settings) with it, where the mixing is.
+    fn ablations(&mut self, cold: &Trained, log: &mut dyn FnMut(String)) -> Result<()> {
+        let cfg = self.cfg;
+        let opens = self.template().prompt_opens_think();
+        let without = RewardSet::r1_zero(opens);
+        let model = self.rl(
+            "stage2_no_consistency",
+            &cold.path,
+            without,
+            &cfg.reasoning_rl,
+            log,
+        )?;
+        self.evaluate(
             "stage2_no_consistency",
             "ablation: stage 2 without the language-consistency reward",
-            &m,
-            Some(&run_dir.join("stage2_no_consistency/samples.jsonl")),
-            recorded_wall(&run_dir.join("stage2_no_consistency/checkpoint/trainer_state.json")),
+            &model,
         )?;
-    }
-
-    if cfg.ablation {
-        let (_, m) = rl(
+        drop(model);
+        let with = RewardSet::r1(opens, cfg.target);
+        let model = self.rl(
             "r1_zero_consistency",
             &cfg.base,
-            RewardSet::r1(opens, cfg.target),
+            with,
             &cfg.r1_zero.grpo,
-            &mut log,
+            log,
         )?;
-        evaluate(
+        self.evaluate(
             "r1_zero_consistency",
             "ablation: R1-Zero + language consistency (from the base, no cold start)",
-            &m,
-            Some(&run_dir.join("r1_zero_consistency/samples.jsonl")),
-            recorded_wall(&run_dir.join("r1_zero_consistency/checkpoint/trainer_state.json")),
-        )?;
+            &model,
+        )
     }
 
-    // Stage 3: rejection sampling from stage 2, plus non-reasoning data, SFT from the base.
-    log("stage 3: rejection sampling and SFT from the base".into());
-    let rs_dir = run_dir.join("stage3_rejection_sft");
-    let (kept, rs_stats) = cached_traces(&rs_dir, || {
-        let prompts = training_problems(
-            task.as_ref(),
-            cfg.rejection_prompts,
-            &held_out,
-            cfg.seed ^ 0x3e,
+    /// Stage 3: rejection sampling from stage 2, plus non-reasoning data, SFT from the base.
+    /// Returns the model, the filter's verdicts and the number of non-reasoning rows.
+    fn rejection_sft(
+        &mut self,
+        stage2: &Model,
+        log: &mut dyn FnMut(String),
+    ) -> Result<(Trained, RejectionStats, usize)> {
+        let cfg = self.cfg;
+        log("stage 3: rejection sampling and SFT from the base".into());
+        let rs_dir = self.run_dir.join("stage3_rejection_sft");
+        let (kept, rs_stats) = cached_traces(&rs_dir, || {
+            let prompts = training_problems(
+                self.task.as_ref(),
+                cfg.rejection_prompts,
+                &self.held_out,
+                cfg.seed ^ 0x3e,
+            )?;
+            let (traces, stats) =
+                rejection::rejection_sample(stage2, &self.tokenizer, &prompts, &cfg.rejection)?;
+            // Checked before the traces are cached, so a rerun with more prompts samples again.
+            anyhow::ensure!(
+                !traces.is_empty(),
+                "rejection sampling kept none of the {} completions stage 2 wrote for {} prompts, \
+                 so stage 3 has nothing to train on: sample more prompts (`rejection_prompts`) or \
+                 train stage 2 longer (`reasoning_rl.steps`), then rerun (finished stages are reused)",
+                stats.judged,
+                cfg.rejection_prompts
+            );
+            Ok((traces, stats))
+        })?;
+        log(format!(
+            "  kept {} of {} sampled completions ({:.0}%)",
+            rs_stats.count(rejection::Verdict::Kept),
+            rs_stats.judged,
+            100.0 * rs_stats.kept_rate()
+        ));
+        let mut rows = kept
+            .iter()
+            .map(|t| t.to_row(&self.tokenizer))
+            .collect::<Result<Vec<_>>>()?;
+        // A word-problem task has no fact documents of its own: the arithmetic task's serve.
+        let facts_task = match cfg.test {
+            Some(_) => task_by_name("arithmetic")?,
+            None => self.task.clone(),
+        };
+        let non_reasoning = non_reasoning_rows(
+            &self.tokenizer,
+            facts_task.as_ref(),
+            rows.len(),
+            cfg.non_reasoning_share,
+            &self.held_out,
+            cfg.seed,
         )?;
-        let (traces, stats) =
-            rejection::rejection_sample(&m2, &tokenizer, &prompts, &cfg.rejection)?;
-        // Checked before the traces are cached, so a rerun with more prompts samples again.
-        anyhow::ensure!(
-            !traces.is_empty(),
-            "rejection sampling kept none of the {} completions stage 2 wrote for {} prompts, \
-             so stage 3 has nothing to train on: sample more prompts (`rejection_prompts`) or \
-             train stage 2 longer (`reasoning_rl.steps`), then rerun (finished stages are reused)",
-            stats.judged,
-            cfg.rejection_prompts
-        );
-        Ok((traces, stats))
-    })?;
-    log(format!(
-        "  kept {} of {} sampled completions ({:.0}%)",
-        rs_stats.count(rejection::Verdict::Kept),
-        rs_stats.judged,
-        100.0 * rs_stats.kept_rate()
-    ));
+        let non_reasoning_n = non_reasoning.len();
+        rows.extend(non_reasoning);
+        let mut model = self.sft(&rs_dir, &rows, cfg.rejection_epochs, log)?;
+        // The stage's time includes the rejection sampling.
+        model.wall_s += rs_stats.wall_s;
+        self.evaluate(
+            "stage3_rejection_sft",
+            "stage 3: rejection-sampling SFT from the base",
+            &model,
+        )?;
+        Ok((model, rs_stats, non_reasoning_n))
+    }
 
-    let mut rows = kept
-        .iter()
-        .map(|t| t.to_row(&tokenizer))
-        .collect::<Result<Vec<_>>>()?;
-    // A word-problem task has no fact documents of its own: the arithmetic task's serve.
-    let facts_task = match cfg.test {
-        Some(_) => task_by_name("arithmetic")?,
-        None => task.clone(),
-    };
-    let non_reasoning = non_reasoning_rows(
-        &tokenizer,
-        facts_task.as_ref(),
-        rows.len(),
-        cfg.non_reasoning_share,
-        &held_out,
-        cfg.seed,
-    )?;
-    let non_reasoning_n = non_reasoning.len();
-    rows.extend(non_reasoning);
-    let stage3 = sft_stage(
-        ctx,
-        &cfg.base,
-        &rows,
-        cfg.rejection_epochs,
-        &cfg.sft,
-        &rs_dir.join("model"),
-        &mut log,
-    )?;
-    let m3 = ctx.load(&stage3)?;
-    evaluate(
-        "stage3_rejection_sft",
-        "stage 3: rejection-sampling SFT from the base",
-        &m3.model,
-        None,
-        rs_stats.wall_s + recorded_wall(&Path::new(&stage3).join("r1lab_sft.json")),
-    )?;
-
-    // Stage 4: RL for all scenarios.
-    let (_, m4) = rl(
-        "stage4_final_rl",
-        &stage3,
-        RewardSet::r1(opens, cfg.target),
-        &cfg.final_rl,
-        &mut log,
-    )?;
-    evaluate(
-        "stage4_final_rl",
-        "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
-        &m4,
-        Some(&run_dir.join("stage4_final_rl/samples.jsonl")),
-        recorded_wall(&run_dir.join("stage4_final_rl/checkpoint/trainer_state.json")),
-    )?;
-
-    let result = R1Result {
-        stages,
-        cold_start_filter: cold_stats,
-        rejection_filter: rs_stats,
-        non_reasoning_rows: non_reasoning_n,
-        rl_metrics,
-        wall_s: start.elapsed().as_secs_f64(),
-    };
-    write_reports(cfg, &result, &ctx.reports)?;
-    Ok(result)
+    /// Stage 4: RL for all scenarios from stage 3, with stage 2's rewards.
+    fn final_rl(&mut self, stage3: &Trained, log: &mut dyn FnMut(String)) -> Result<()> {
+        let cfg = self.cfg;
+        let rewards = RewardSet::r1(self.template().prompt_opens_think(), cfg.target);
+        let model = self.rl("stage4_final_rl", &stage3.path, rewards, &cfg.final_rl, log)?;
+        self.evaluate(
+            "stage4_final_rl",
+            "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
+            &model,
+        )
+    }
 }
 
 /// `share / (1 − share)` × `reasoning_rows` rows of arithmetic-fact text (the corpus's facts
@@ -658,80 +741,83 @@ pub fn consistency_finding(r: &R1Result) -> Option<String> {
 }
 
 /// Writes `table4_r1_vs_r1zero`, `r1_filters` and `r1_metrics.csv` into `reports`.
-pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()> {
-    std::fs::create_dir_all(reports)
-        .with_context(|| format!("cannot create {}", reports.display()))?;
-    let k = cfg.eval_k;
-    let mut stage: Vec<String> = r.stages.iter().map(|s| s.stage.clone()).collect();
-    let mut desc: Vec<String> = r.stages.iter().map(|s| s.description.clone()).collect();
-    let col = |f: &dyn Fn(&StageResult) -> f64| r.stages.iter().map(f).collect::<Vec<f64>>();
-    let mut pass1 = col(&|s| s.report.pass_at_1);
-    let mut cons = col(&|s| s.report.cons_at_k);
-    let mut passk = col(&|s| s.report.pass_at_k);
-    let mut mixing = col(&|s| s.report.mixing_rate);
-    let mut train_mixing = col(&|s| s.train_mixing_rate);
-    let mut share = col(&|s| s.target_language_share);
-    let mut format = col(&|s| s.report.format_rate);
-    let mut length = col(&|s| s.report.mean_length);
-    let mut wall = col(&|s| s.wall_s);
-    for (id, d, p, c) in [
-        (
-            "paper_r1_zero",
-            "DeepSeek-R1-Zero (paper, AIME 2024; cons@64)",
-            r1_zero::PAPER_PASS1_END,
-            r1_zero::PAPER_CONS_END,
-        ),
-        (
-            "paper_r1",
-            "DeepSeek-R1 (paper, AIME 2024)",
-            PAPER_R1_PASS1,
-            f64::NAN,
-        ),
-    ] {
-        stage.push(id.into());
-        desc.push(d.into());
-        pass1.push(p);
-        cons.push(c);
-        for v in [
-            &mut passk,
-            &mut mixing,
-            &mut train_mixing,
-            &mut share,
-            &mut format,
-            &mut length,
-            &mut wall,
-        ] {
-            v.push(f64::NAN);
-        }
-    }
-    let df = df!(
-        "stage" => stage,
-        "model" => desc,
-        "pass@1" => pass1,
-        format!("cons@{k}").as_str() => cons,
-        format!("pass@{k}").as_str() => passk,
-        "mixing_rate" => mixing,
-        "train_mixing_rate" => train_mixing,
-        "target_language_share" => share,
-        "format_rate" => format,
-        "mean_length" => length,
-        "train_wall_s" => wall
-    )?;
-    let finding = consistency_finding(r).unwrap_or_default();
-    table::write_table(
-        &df,
-        &reports.join("table4_r1_vs_r1zero"),
-        Some(&format!(
-            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {:.0} s.",
-            cfg.eval_problems, cfg.task, r.stages.iter().filter(|s| {
-                    (s.stage.starts_with("stage") || s.stage == "cold_start")
-                        && s.stage != "stage2_no_consistency"
-                }).map(|s| s.wall_s).filter(|w| w.is_finite()).sum::<f64>()
-        )),
-    )?;
+pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
+    write_table4(cfg, r, reports)?;
+    write_filters(r, reports)?;
+    // The RL stages' metrics with the trainer's schema, one `stage` column first.
+    reports.stage_metrics("r1_metrics.csv", &r.rl_metrics)
+}
 
-    let mut rows: Vec<(String, &str, usize, f64)> = Vec::new();
-    for (name, st) in [
+/// Table 4: every model of the pipeline on the held-out set, the paper's rows below.
+fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
+    let k = cfg.eval_k;
+    let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
+    let mut t = Table::new([
+        "stage",
+        "model",
+        "pass@1",
+        cons.as_str(),
+        passk.as_str(),
+        "mixing_rate",
+        "train_mixing_rate",
+        "target_language_share",
+        "format_rate",
+        "mean_length",
+        "train_wall_s",
+    ]);
+    for s in &r.stages {
+        t.row(vec![
+            s.stage.as_str().into(),
+            s.description.as_str().into(),
+            s.report.pass_at_1.into(),
+            s.report.cons_at_k.into(),
+            s.report.pass_at_k.into(),
+            s.report.mixing_rate.into(),
+            s.train_mixing_rate.into(),
+            s.target_language_share.into(),
+            s.report.format_rate.into(),
+            s.report.mean_length.into(),
+            s.wall_s.into(),
+        ]);
+    }
+    t.row(vec![
+        "paper_r1_zero".into(),
+        "DeepSeek-R1-Zero (paper, AIME 2024; cons@64)".into(),
+        r1_zero::PAPER_PASS1_END.into(),
+        r1_zero::PAPER_CONS_END.into(),
+    ]);
+    t.row(vec![
+        "paper_r1".into(),
+        "DeepSeek-R1 (paper, AIME 2024)".into(),
+        PAPER_R1_PASS1.into(),
+    ]);
+    // The R1 stages' training time (not R1-Zero's, not the ablation's).
+    let r1_wall_s = r
+        .stages
+        .iter()
+        .filter(|s| {
+            (s.stage.starts_with("stage") || s.stage == "cold_start")
+                && s.stage != "stage2_no_consistency"
+        })
+        .map(|s| s.wall_s)
+        .filter(|w| w.is_finite())
+        .sum::<f64>();
+    let finding = consistency_finding(r).unwrap_or_default();
+    reports.table(
+        "table4_r1_vs_r1zero",
+        &t.frame()?,
+        Some(&format!(
+            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {r1_wall_s:.0} s.",
+            cfg.eval_problems, cfg.task
+        )),
+    )
+}
+
+/// What the cold-start check and the stage-3 rejection sampling kept, and why they dropped the
+/// rest.
+fn write_filters(r: &R1Result, reports: &Reports) -> Result<()> {
+    let mut filters = Table::new(["data", "verdict", "count", "share"]);
+    for (data, st) in [
         ("stage 1: cold-start examples", &r.cold_start_filter),
         (
             "stage 3: rejection sampling from stage 2",
@@ -739,60 +825,24 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Path) -> Result<()>
         ),
     ] {
         for (verdict, n) in st.rows() {
-            rows.push((
-                name.to_string(),
-                verdict,
-                n,
-                n as f64 / st.judged.max(1) as f64,
-            ));
+            filters.row(vec![
+                data.into(),
+                verdict.into(),
+                (n as u64).into(),
+                (n as f64 / st.judged.max(1) as f64).into(),
+            ]);
         }
     }
-    let fdf = df!(
-        "data" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-        "verdict" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-        "count" => rows.iter().map(|r| r.2 as u64).collect::<Vec<_>>(),
-        "share" => rows.iter().map(|r| r.3).collect::<Vec<_>>()
-    )?;
-    table::write_table(
-        &fdf,
-        &reports.join("r1_filters"),
+    let kept = r.rejection_filter.count(rejection::Verdict::Kept);
+    reports.table(
+        "r1_filters",
+        &filters.frame()?,
         Some(&format!(
-            "# R1 data filters: what the cold-start check and stage-3 rejection sampling kept, and why they dropped the rest\n\nStage 3 added {} non-reasoning rows (arithmetic-fact text) to {} kept reasoning answers ({:.0}% non-reasoning; paper: ≈200k of 800k).",
+            "# R1 data filters: what the cold-start check and stage-3 rejection sampling kept, and why they dropped the rest\n\nStage 3 added {} non-reasoning rows (arithmetic-fact text) to {kept} kept reasoning answers ({:.0}% non-reasoning; paper: ≈200k of 800k).",
             r.non_reasoning_rows,
-            r.rejection_filter.count(rejection::Verdict::Kept),
-            100.0 * r.non_reasoning_rows as f64
-                / (r.non_reasoning_rows + r.rejection_filter.count(rejection::Verdict::Kept)).max(1) as f64
+            100.0 * r.non_reasoning_rows as f64 / (r.non_reasoning_rows + kept).max(1) as f64
         )),
-    )?;
-
-    // The RL stages' metrics with the trainer's schema, one `stage` column first.
-    let mut csv = String::new();
-    let mut header_written = false;
-    for (stage, m) in &r.rl_metrics {
-        let cols = m.columns();
-        if !header_written {
-            csv.push_str("stage,");
-            csv.push_str(
-                &cols
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            csv.push('\n');
-            header_written = true;
-        }
-        csv.push_str(stage);
-        for (_, v) in cols {
-            csv.push(',');
-            if v.is_finite() {
-                csv.push_str(&format!("{v}"));
-            }
-        }
-        csv.push('\n');
-    }
-    checkpoint::atomic_write(&reports.join("r1_metrics.csv"), csv.as_bytes())?;
-    Ok(())
+    )
 }
 
 /// What `r1lab r1` prints: one line per stage, then the consistency reward's finding.

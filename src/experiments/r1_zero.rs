@@ -9,11 +9,12 @@
 //! Departures from the paper: the scale (see [`crate::grpo`]); the held-out set is 200 synthetic
 //! problems instead of AIME 2024; the short template.
 
-use crate::checkpoint;
+pub use super::report::Target;
+use super::report::{moving_average, over_steps, step_series, Reports};
+use super::{EvalSpec, RunContext, Scale};
 use crate::completion;
-use crate::eval::{self, table, EvalConfig, EvalReport};
-use crate::experiments::{RunContext, Scale};
-use crate::grpo::{read_metrics, read_samples, PeriodicEval, SampleRecord};
+use crate::eval::{table, EvalReport};
+use crate::grpo::{read_metrics, read_samples, SampleRecord};
 use crate::grpo::{GrpoConfig, StepMetrics};
 use crate::report::{LineChart, RefLine, Series};
 use crate::rewards::RewardSet;
@@ -129,34 +130,22 @@ pub fn run(
     run_dir: &Path,
     mut on_step: impl FnMut(&StepMetrics),
 ) -> Result<R1ZeroResult> {
-    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
+    let reports = Reports::writable(&ctx.reports)?;
     let start = std::time::Instant::now();
     let (task, test) = super::task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
     let template = cfg.grpo.template;
     let rewards = Arc::new(RewardSet::r1_zero(template.prompt_opens_think()));
-    let eval_cfg = EvalConfig {
-        k: cfg.eval_k,
-        max_new_tokens: cfg.max_new_tokens,
-        template,
-        ..Default::default()
-    };
-    let problems: Vec<_> = test.iter().take(cfg.eval_problems).cloned().collect();
-    let base_loaded = ctx.load(&cfg.base)?;
-    let base_report = eval::evaluate(
-        &base_loaded.model,
-        base_loaded.tokenizer()?,
-        "base",
+    let spec = EvalSpec::new(
         &cfg.task,
-        &problems,
-        &eval_cfg,
-        |_, _| {},
-    )?;
-    let periodic = PeriodicEval {
-        problems: problems.clone(),
-        config: eval_cfg.clone(),
-        every: cfg.eval_every,
-    };
+        &test,
+        cfg.eval_problems,
+        cfg.eval_k,
+        cfg.max_new_tokens,
+        template,
+    );
+    let base_loaded = ctx.load(&cfg.base)?;
+    let base_report = spec.evaluate("base", &base_loaded.model, base_loaded.tokenizer()?)?;
     let trainer = super::rl_stage(
         ctx,
         &cfg.base,
@@ -165,20 +154,12 @@ pub fn run(
         held_out,
         &cfg.grpo,
         run_dir,
-        Some(&periodic),
+        Some(&spec.during_training(cfg.eval_every)),
         cfg.checkpoint_every,
         &mut on_step,
     )?;
     let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
-    let final_report = eval::evaluate(
-        &policy,
-        &trainer.tokenizer,
-        "r1-zero",
-        &cfg.task,
-        &problems,
-        &eval_cfg,
-        |_, _| {},
-    )?;
+    let final_report = spec.evaluate("r1-zero", &policy, &trainer.tokenizer)?;
     let metrics = read_metrics(&run_dir.join("metrics.csv"))?;
     let result = R1ZeroResult {
         base: base_report,
@@ -186,17 +167,8 @@ pub fn run(
         metrics,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(&result, &run_dir.join("samples.jsonl"), &ctx.reports)?;
+    write_reports(&result, run_dir, &reports)?;
     Ok(result)
-}
-
-/// One target of the R1-Zero experiment, measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Target {
-    pub name: String,
-    pub required: String,
-    pub measured: String,
-    pub met: bool,
 }
 
 /// Steps averaged at each end of training for the length and reflection comparisons.
@@ -274,97 +246,13 @@ pub fn targets(r: &R1ZeroResult) -> Vec<Target> {
     ]
 }
 
-fn series(
-    name: &str,
-    metrics: &[StepMetrics],
-    f: impl Fn(&StepMetrics) -> f64,
-    solid: bool,
-) -> Series {
-    Series {
-        name: name.into(),
-        points: metrics
-            .iter()
-            .map(|m| (m.step as f64, f(m)))
-            .filter(|p| p.1.is_finite())
-            .collect(),
-        solid,
-    }
-}
-
-/// Moving average over `w` rows (for noisy per-step curves).
-pub(crate) fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
-    (0..points.len())
-        .map(|i| {
-            let lo = i.saturating_sub(w - 1);
-            let win = &points[lo..=i];
-            (
-                points[i].0,
-                win.iter().map(|p| p.1).sum::<f64>() / win.len() as f64,
-            )
-        })
-        .collect()
-}
-
-/// Writes fig2, fig3, table2 and table3 into `reports`.
-pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result<()> {
-    let k = r.base.k;
-    LineChart {
-        title: format!(
-            "Figure 2 (ours): held-out accuracy of R1-Zero during RL ({})",
-            r.base.task
-        ),
-        x_label: "RL step".into(),
-        y_label: "accuracy (fraction of problems)".into(),
-        series: vec![
-            series("pass@1 (ours)", &r.metrics, |m| m.eval_pass_at_1, true),
-            series(
-                &format!("cons@{k} (ours)"),
-                &r.metrics,
-                |m| m.eval_cons_at_k,
-                true,
-            ),
-        ],
-        ref_lines: vec![
-            RefLine {
-                label: format!("paper AIME pass@1 start {PAPER_PASS1_START}"),
-                y: PAPER_PASS1_START,
-            },
-            RefLine {
-                label: format!("paper AIME pass@1 end {PAPER_PASS1_END}"),
-                y: PAPER_PASS1_END,
-            },
-            RefLine {
-                label: format!("paper AIME cons@16 end {PAPER_CONS_END}"),
-                y: PAPER_CONS_END,
-            },
-        ],
-        y_range: Some((0.0, 1.0)),
-    }
-    .save(&reports.join("fig2_r1zero_accuracy"))?;
-
+/// Writes fig2, fig3, table2, the targets, table3 and the run's metrics (from `run_dir`).
+pub fn write_reports(r: &R1ZeroResult, run_dir: &Path, reports: &Reports) -> Result<()> {
     let train = training_rows(r);
-    let len = series(
-        "mean response length (tokens)",
-        &train,
-        |m| m.completion_len_mean,
-        false,
-    );
-    let smoothed = Series {
-        name: "10-step moving average".into(),
-        points: smooth(&len.points, 10),
-        solid: true,
-    };
-    LineChart {
-        title: "Figure 3 (ours): mean response length on the training batches".into(),
-        x_label: "RL step".into(),
-        y_label: "completion length (tokens)".into(),
-        series: vec![len, smoothed],
-        ref_lines: vec![],
-        y_range: None,
-    }
-    .save(&reports.join("fig3_r1zero_response_length"))?;
+    write_figures(r, &train, reports)?;
 
     // Table 2: base vs R1-Zero, with the paper's AIME row beside.
+    let k = r.base.k;
     let df = df!(
         "model" => ["base (ours)", "R1-Zero (ours)", "DeepSeek-V3-Base (paper)", "DeepSeek-R1-Zero (paper)"],
         "pass@1" => [r.base.pass_at_1, r.r1_zero.pass_at_1, PAPER_PASS1_START, PAPER_PASS1_END],
@@ -373,27 +261,19 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
         "format_rate" => [r.base.format_rate, r.r1_zero.format_rate, f64::NAN, f64::NAN],
         "mean_length" => [r.base.mean_length, r.r1_zero.mean_length, f64::NAN, f64::NAN]
     )?;
-    table::write_table(
+    reports.table(
+        "table2_r1zero",
         &df,
-        &reports.join("table2_r1zero"),
         Some(&format!(
             "# Table 2 (ours): base vs R1-Zero on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nPaper rows: AIME 2024 (cons@64 for R1-Zero).",
             r.base.problems, r.base.task
         )),
     )?;
 
-    // The workshop targets, measured.
-    let t = targets(r);
-    let tdf = df!(
-        "target" => t.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "required" => t.iter().map(|t| t.required.clone()).collect::<Vec<_>>(),
-        "measured" => t.iter().map(|t| t.measured.clone()).collect::<Vec<_>>(),
-        "met" => t.iter().map(|t| t.met).collect::<Vec<_>>()
-    )?;
-    table::write_table(
-        &tdf,
-        &reports.join("r1zero_targets"),
-        Some(&format!(
+    reports.targets(
+        "r1zero_targets",
+        &targets(r),
+        &format!(
             "# R1-Zero: the workshop targets, measured ({} RL steps; training wall time {:.0} s, held-out evaluations excluded)",
             r.metrics.iter().map(|m| m.step).max().unwrap_or(0),
             r.metrics
@@ -401,18 +281,131 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
                 .map(|m| m.wall_s)
                 .filter(|w| w.is_finite())
                 .fold(0.0, f64::max)
-        )),
+        ),
+    )?;
+    write_aha_moment(
+        &train,
+        &read_samples(&run_dir.join("samples.jsonl"))?,
+        reports,
+    )?;
+    // The run's per-step metrics beside the figures drawn from them.
+    reports.copy(&run_dir.join("metrics.csv"), "r1zero_metrics.csv")
+}
+
+/// Figure 2 (held-out accuracy during RL, the paper's numbers as reference lines) and Figure 3
+/// (response length on the training batches, `train`).
+fn write_figures(r: &R1ZeroResult, train: &[StepMetrics], reports: &Reports) -> Result<()> {
+    let k = r.base.k;
+    let paper = |what: &str, y: f64| RefLine {
+        label: format!("paper AIME {what} {y}"),
+        y,
+    };
+    let fig2 = over_steps(
+        format!(
+            "Figure 2 (ours): held-out accuracy of R1-Zero during RL ({})",
+            r.base.task
+        ),
+        "accuracy (fraction of problems)",
+        vec![
+            step_series("pass@1 (ours)", &r.metrics, |m| m.eval_pass_at_1, true),
+            step_series(
+                &format!("cons@{k} (ours)"),
+                &r.metrics,
+                |m| m.eval_cons_at_k,
+                true,
+            ),
+        ],
+    );
+    reports.chart(
+        "fig2_r1zero_accuracy",
+        &LineChart {
+            ref_lines: vec![
+                paper("pass@1 start", PAPER_PASS1_START),
+                paper("pass@1 end", PAPER_PASS1_END),
+                paper("cons@16 end", PAPER_CONS_END),
+            ],
+            y_range: Some((0.0, 1.0)),
+            ..fig2
+        },
     )?;
 
-    // Table 3: reflection over training, with real completions.
-    let records = read_samples(samples)?;
-    let marker_rows: Vec<&StepMetrics> = train.iter().collect();
-    let third = (marker_rows.len() / 3).max(1);
-    let rate = |rows: &[&StepMetrics]| {
+    let len = step_series(
+        "mean response length (tokens)",
+        train,
+        |m| m.completion_len_mean,
+        false,
+    );
+    let smoothed = Series {
+        name: "10-step moving average".into(),
+        points: moving_average(&len.points, 10),
+        solid: true,
+    };
+    reports.chart(
+        "fig3_r1zero_response_length",
+        &over_steps(
+            "Figure 3 (ours): mean response length on the training batches",
+            "completion length (tokens)",
+            vec![len, smoothed],
+        ),
+    )
+}
+
+/// What the completions of one phase of training show about the reflection marker.
+struct Phase {
+    /// Share right among those with the marker, and among those without.
+    accuracy_with: f64,
+    accuracy_without: f64,
+    /// Share that skip the chain of thought, and the share right among those.
+    direct_rate: f64,
+    accuracy_direct: f64,
+    /// Among those with the marker, the share that state an answer before it and end on a
+    /// different, right one: the "aha" proper.
+    revised_to_right: f64,
+}
+
+/// The samples of steps `lo..hi` read for [`Phase`]: why the marker rises or falls (is a
+/// completion with it right more often than one without?) and how many skip the chain of thought.
+fn phase(records: &[SampleRecord], lo: usize, hi: usize) -> Phase {
+    let in_phase: Vec<&SampleRecord> = records
+        .iter()
+        .filter(|s| s.step >= lo && s.step < hi)
+        .collect();
+    let acc = |f: &dyn Fn(&SampleRecord) -> bool| {
+        let v: Vec<&&SampleRecord> = in_phase.iter().filter(|s| f(s)).collect();
+        let right = v.iter().filter(|s| s.correct).count();
+        (right as f64 / v.len().max(1) as f64, v.len())
+    };
+    let (acc_with, n_with) = acc(&|s| completion::has_reflection(&s.completion));
+    let (acc_without, _) = acc(&|s| !completion::has_reflection(&s.completion));
+    let (acc_direct, n_direct) = acc(&|s| is_direct_answer(&s.completion));
+    // Checks that overturn an answer already given and end right: the "aha" proper.
+    let revised_right = in_phase
+        .iter()
+        .filter(|s| s.correct && completion::revises_answer(&s.completion))
+        .count();
+    let n = in_phase.len().max(1) as f64;
+    Phase {
+        accuracy_with: acc_with,
+        accuracy_without: acc_without,
+        direct_rate: n_direct as f64 / n,
+        accuracy_direct: acc_direct,
+        revised_to_right: revised_right as f64 / n_with.max(1) as f64,
+    }
+}
+
+/// Writes Table 3: the reflection marker over training (`train`, the GRPO steps' metrics), with
+/// real completions from the run's `records`.
+fn write_aha_moment(
+    train: &[StepMetrics],
+    records: &[SampleRecord],
+    reports: &Reports,
+) -> Result<()> {
+    let third = (train.len() / 3).max(1);
+    let rate = |rows: &[StepMetrics]| {
         rows.iter().map(|m| m.reflection_rate).sum::<f64>() / rows.len().max(1) as f64
     };
-    let early = rate(&marker_rows[..third.min(marker_rows.len())]);
-    let late = rate(&marker_rows[marker_rows.len().saturating_sub(third)..]);
+    let early = rate(&train[..third.min(train.len())]);
+    let late = rate(&train[train.len().saturating_sub(third)..]);
     let mut md = format!(
         "# Table 3 (ours): the \"aha moment\" — the reflection marker over training\n\nShare of training completions whose chain of thought contains the reflection marker (\"wait\" / its language-B counterpart): first third of training {early:.3}, last third {late:.3}.\n\nPaper: \"Wait, wait. Wait. That's an aha moment I can flag here.\" (Table 3); the frequency of \"wait\" is near zero early and rises sharply late in training (Nature, Extended Data Fig. 1b).\n\n"
     );
@@ -440,62 +433,22 @@ pub fn write_reports(r: &R1ZeroResult, samples: &Path, reports: &Path) -> Result
             None => md.push_str(&format!("## {label} completion: no correct completion with the reflection marker was sampled\n\n")),
         }
     }
-    // Why the marker rises or falls: is a completion with it right more often than one without?
-    // And how many completions skip the chain of thought (an empty think block)?
-    let phase_stats = |lo: usize, hi: usize| {
-        let in_phase: Vec<&SampleRecord> = records
-            .iter()
-            .filter(|s| s.step >= lo && s.step < hi)
-            .collect();
-        let acc = |f: &dyn Fn(&SampleRecord) -> bool| {
-            let v: Vec<&&SampleRecord> = in_phase.iter().filter(|s| f(s)).collect();
-            let right = v.iter().filter(|s| s.correct).count();
-            (right as f64 / v.len().max(1) as f64, v.len())
-        };
-        let (acc_with, n_with) = acc(&|s| completion::has_reflection(&s.completion));
-        let (acc_without, _) = acc(&|s| !completion::has_reflection(&s.completion));
-        let (acc_direct, n_direct) = acc(&|s| is_direct_answer(&s.completion));
-        // Checks that overturn an answer already given and end right: the "aha" proper.
-        let revised_right = in_phase
-            .iter()
-            .filter(|s| s.correct && completion::revises_answer(&s.completion))
-            .count();
-        let n = in_phase.len().max(1) as f64;
-        (
-            n_with as f64 / n,
-            acc_with,
-            acc_without,
-            n_direct as f64 / n,
-            acc_direct,
-            revised_right as f64 / n_with.max(1) as f64,
-        )
-    };
     let cut = (max_step + 1) / 3;
-    let first = phase_stats(0, cut.max(1));
-    let last = phase_stats(max_step + 1 - cut.max(1), max_step + 1);
+    let first = phase(records, 0, cut.max(1));
+    let last = phase(records, max_step + 1 - cut.max(1), max_step + 1);
     let rows = df!(
         "phase" => ["first third", "last third"],
         "reflection_rate" => [early, late],
-        "accuracy_with_marker" => [first.1, last.1],
-        "accuracy_without_marker" => [first.2, last.2],
-        "revised_to_right" => [first.5, last.5],
-        "direct_answer_rate" => [first.3, last.3],
-        "accuracy_direct" => [first.4, last.4]
+        "accuracy_with_marker" => [first.accuracy_with, last.accuracy_with],
+        "accuracy_without_marker" => [first.accuracy_without, last.accuracy_without],
+        "revised_to_right" => [first.revised_to_right, last.revised_to_right],
+        "direct_answer_rate" => [first.direct_rate, last.direct_rate],
+        "accuracy_direct" => [first.accuracy_direct, last.accuracy_direct]
     )?;
     md.push_str(&table::to_markdown(&rows));
     md.push_str("\n`reflection_rate`: from the per-step metrics. The other columns are computed from the run's samples: the share of training completions that are right among those with and without the marker; `revised_to_right`, among those with the marker, the share that state an answer before it and end on a different, right one (the check overturned a wrong answer); the share that skip the chain of thought (`<think> </think>` empty) and how many of those are right.\n");
-    std::fs::create_dir_all(reports)?;
-    checkpoint::atomic_write(&reports.join("table3_aha_moment.md"), md.as_bytes())?;
-    // The run's per-step metrics beside the figures drawn from them.
-    if let Some(metrics_csv) = samples.parent().map(|d| d.join("metrics.csv")) {
-        if metrics_csv.exists() {
-            let bytes = std::fs::read(&metrics_csv)
-                .with_context(|| format!("cannot read {}", metrics_csv.display()))?;
-            checkpoint::atomic_write(&reports.join("r1zero_metrics.csv"), &bytes)?;
-        }
-    }
-    table::write_table(&rows, &reports.join("table3_aha_moment_rates"), None)?;
-    Ok(())
+    reports.text("table3_aha_moment.md", &md)?;
+    reports.table("table3_aha_moment_rates", &rows, None)
 }
 
 /// A completion that closes the think block the prompt opened without writing anything in it.
@@ -550,7 +503,7 @@ pub fn late_training_mixing(
     let mixed = late
         .iter()
         .filter(|s| {
-            crate::completion::language_mixing(crate::completion::chain_of_thought(
+            completion::language_mixing(completion::chain_of_thought(
                 &s.completion,
                 template.prompt_opens_think(),
             ))
@@ -575,13 +528,7 @@ pub fn summary(cfg: &R1ZeroConfig, r: &R1ZeroResult, reports: &Path) -> String {
         k = cfg.eval_k
     );
     for t in targets(r) {
-        out.push_str(&format!(
-            "\n  [{}] {}: {} (required {})",
-            if t.met { "met" } else { "NOT met" },
-            t.name,
-            t.measured,
-            t.required
-        ));
+        out.push_str(&format!("\n  {}", t.line()));
     }
     out
 }

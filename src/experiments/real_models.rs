@@ -19,12 +19,12 @@
 //! `real_models_<label>.{csv,md}` plus `real_models_<label>_reward.{svg,png}` into the reports.
 //! An interrupted run resumes from its last checkpoint, on any device.
 
-use super::{RunContext, Scale};
+use super::report::{over_steps, step_series, Reports};
+use super::{EvalSpec, RunContext, Scale};
 use crate::checkpoint;
-use crate::eval::{self, table, EvalConfig, EvalReport};
-use crate::grpo::PeriodicEval;
+use crate::eval::{EvalConfig, EvalReport};
 use crate::grpo::{GrpoConfig, StepMetrics};
-use crate::report::{LineChart, Series};
+use crate::report::LineChart;
 use crate::rewards::RewardSet;
 use crate::tasks::word_problems::WordProblemTask;
 use crate::tasks::{self, Problem, Template};
@@ -32,7 +32,6 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -277,30 +276,10 @@ pub fn run(
     run_dir: &Path,
     mut log: impl FnMut(String),
 ) -> Result<RealResult> {
-    crate::checkpoint::ensure_writable(&ctx.reports, "the --reports folder")?;
+    let reports = Reports::writable(&ctx.reports)?;
     let start = std::time::Instant::now();
     cfg.grpo.validate()?;
-    let train = WordProblemTask::from_file(&cfg.train)?;
-    let test_task = WordProblemTask::from_file(&cfg.test)?;
-    let test: Vec<Problem> = test_task
-        .problems()
-        .iter()
-        .take(cfg.test_problems)
-        .cloned()
-        .collect();
-    let held_out: HashSet<String> = tasks::questions(test_task.problems());
-    let fresh = train
-        .problems()
-        .iter()
-        .filter(|p| !held_out.contains(&p.question))
-        .count();
-    if fresh == 0 {
-        bail!(
-            "every training question of {} is also in the test file {}: give a training file with other questions",
-            cfg.train.display(),
-            cfg.test.display()
-        );
-    }
+    let (train, test, fresh) = read_problems(cfg)?;
     let files = match &cfg.hf_home {
         Some(home) => crate::hub::resolve_in_cache(&cfg.model, &home.join("hub"))?,
         None => crate::hub::resolve(&cfg.model)?,
@@ -314,67 +293,33 @@ pub fn run(
         cfg.model,
         ctx.describe()
     ));
-    let eval_cfg = EvalConfig {
-        k: cfg.eval_k,
-        max_new_tokens: cfg.grpo.max_completion_length,
-        template: cfg.grpo.template,
-        ..Default::default()
-    };
-    let task_name = tasks::Task::name(&train).to_string();
-    let before = eval::evaluate(
-        &loaded.model,
-        &tokenizer,
-        "before",
-        &task_name,
-        &test,
-        &eval_cfg,
-        |_, _| {},
-    )?;
+    let spec = EvalSpec::new(
+        tasks::Task::name(&train),
+        test.problems(),
+        cfg.test_problems,
+        cfg.eval_k,
+        cfg.grpo.max_completion_length,
+        cfg.grpo.template,
+    );
+    let before = spec.evaluate("before", &loaded.model, &tokenizer)?;
     log(format!("before RL: pass@1 {:.3}", before.pass_at_1));
-    let periodic = PeriodicEval {
-        problems: test.clone(),
-        config: eval_cfg.clone(),
-        every: cfg.eval_every,
-    };
     let rewards = Arc::new(RewardSet::r1_zero(cfg.grpo.template.prompt_opens_think()));
-    let task: Arc<dyn tasks::Task> = Arc::new(train);
-    let on_step = |m: &StepMetrics| {
-        let mut line = format!("step {}:", m.step);
-        if m.reward_mean.is_finite() {
-            line.push_str(&format!(
-                " reward {:.3}, accuracy {:.3}, length {:.1};",
-                m.reward_mean, m.accuracy, m.completion_len_mean
-            ));
-        }
-        if m.eval_pass_at_1.is_finite() {
-            line.push_str(&format!(" held-out pass@1 {:.3}", m.eval_pass_at_1));
-        }
-        log(line)
-    };
     // Resumable on any device: the stage reloads from the run folder's checkpoint.
     drop(loaded);
     let trainer = super::rl_stage(
         ctx,
         &files.dir.to_string_lossy(),
-        task,
+        Arc::new(train),
         rewards,
-        held_out,
+        tasks::questions(test.problems()),
         &cfg.grpo,
         run_dir,
-        Some(&periodic),
+        Some(&spec.during_training(cfg.eval_every)),
         10,
-        on_step,
+        |m| log(step_line(m)),
     )?;
     let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
-    let after = eval::evaluate(
-        &policy,
-        &trainer.tokenizer,
-        "after",
-        &task_name,
-        &test,
-        &eval_cfg,
-        |_, _| {},
-    )?;
+    let after = spec.evaluate("after", &policy, &trainer.tokenizer)?;
     let metrics = crate::grpo::read_metrics(&run_dir.join("metrics.csv"))?;
     let result = RealResult {
         label: cfg.label.clone(),
@@ -387,14 +332,49 @@ pub fn run(
         metrics,
         wall_s: start.elapsed().as_secs_f64(),
     };
-    write_reports(cfg, &result, &ctx.reports)?;
+    write_reports(cfg, &result, &reports)?;
     Ok(result)
 }
 
+/// The training and test word problems of `cfg`, and how many training questions are not test
+/// questions (an error when none is).
+fn read_problems(cfg: &RealConfig) -> Result<(WordProblemTask, WordProblemTask, usize)> {
+    let train = WordProblemTask::from_file(&cfg.train)?;
+    let test = WordProblemTask::from_file(&cfg.test)?;
+    let held_out = tasks::questions(test.problems());
+    let fresh = train
+        .problems()
+        .iter()
+        .filter(|p| !held_out.contains(&p.question))
+        .count();
+    if fresh == 0 {
+        bail!(
+            "every training question of {} is also in the test file {}: give a training file with other questions",
+            cfg.train.display(),
+            cfg.test.display()
+        );
+    }
+    Ok((train, test, fresh))
+}
+
+/// A progress line for a metrics row: the training batch's numbers, the held-out pass@1 when
+/// the row has one.
+fn step_line(m: &StepMetrics) -> String {
+    let mut line = format!("step {}:", m.step);
+    if m.reward_mean.is_finite() {
+        line.push_str(&format!(
+            " reward {:.3}, accuracy {:.3}, length {:.1};",
+            m.reward_mean, m.accuracy, m.completion_len_mean
+        ));
+    }
+    if m.eval_pass_at_1.is_finite() {
+        line.push_str(&format!(" held-out pass@1 {:.3}", m.eval_pass_at_1));
+    }
+    line
+}
+
 /// Writes `real_models_<label>` (table) and `real_models_<label>_reward` (chart).
-pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result<()> {
-    std::fs::create_dir_all(reports)
-        .with_context(|| format!("cannot create {}", reports.display()))?;
+pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Reports) -> Result<()> {
     let k = r.before.k;
     let train: Vec<&StepMetrics> = r
         .metrics
@@ -411,9 +391,9 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
         "format_rate" => [r.before.format_rate, r.after.format_rate],
         "mean_length" => [r.before.mean_length, r.after.mean_length]
     )?;
-    table::write_table(
+    reports.table(
+        &format!("real_models_{}", r.label),
         &df,
-        &reports.join(format!("real_models_{}", r.label)),
         Some(&format!(
             "# GRPO on {} ({} parameters): R1-Zero rewards, template {:?}\n\n\
              Device: {}. {} held-out word problems ({}), k = {k}, temperature {}, top-p {}; \
@@ -439,36 +419,23 @@ pub fn write_reports(cfg: &RealConfig, r: &RealResult, reports: &Path) -> Result
             tokens_per_s
         )),
     )?;
-    let points = |f: fn(&StepMetrics) -> f64| -> Vec<(f64, f64)> {
-        r.metrics
-            .iter()
-            .map(|m| (m.step as f64, f(m)))
-            .filter(|p| p.1.is_finite())
-            .collect()
-    };
-    LineChart {
-        title: format!(
-            "GRPO on {}: accuracy on the training batches and held out",
-            r.model
-        ),
-        x_label: "RL step".into(),
-        y_label: "share of correct answers".into(),
-        series: vec![
-            Series {
-                name: "training batch accuracy".into(),
-                points: points(|m| m.accuracy),
-                solid: false,
-            },
-            Series {
-                name: "held-out pass@1".into(),
-                points: points(|m| m.eval_pass_at_1),
-                solid: true,
-            },
-        ],
-        ref_lines: vec![],
-        y_range: Some((0.0, 1.0)),
-    }
-    .save(&reports.join(format!("real_models_{}_reward", r.label)))
+    reports.chart(
+        &format!("real_models_{}_reward", r.label),
+        &LineChart {
+            y_range: Some((0.0, 1.0)),
+            ..over_steps(
+                format!(
+                    "GRPO on {}: accuracy on the training batches and held out",
+                    r.model
+                ),
+                "share of correct answers",
+                vec![
+                    step_series("training batch accuracy", &r.metrics, |m| m.accuracy, false),
+                    step_series("held-out pass@1", &r.metrics, |m| m.eval_pass_at_1, true),
+                ],
+            )
+        },
+    )
 }
 
 /// What `r1lab real` prints.
