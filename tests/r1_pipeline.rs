@@ -34,6 +34,35 @@ fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// Every row of a findings table: its difference inside its interval, and one of the three words,
+/// the one the interval earns.
+fn check_findings(dir: &Path, file: &str, rows_at_least: usize) {
+    let rows = csv_rows(&std::fs::read_to_string(dir.join(file)).unwrap());
+    assert!(rows.len() >= rows_at_least, "{file}: {rows:?}");
+    for r in &rows {
+        let n = |c: &str| r[c].parse::<f64>().unwrap();
+        let (d, lo, hi) = (n("A − B"), n("95% CI low"), n("95% CI high"));
+        assert!(lo <= d && d <= hi, "{file}: {r:?}");
+        let positive = r["paper"] == "A > B";
+        let expected = if lo > 0.0 {
+            if positive {
+                "reproduced"
+            } else {
+                "contradicted"
+            }
+        } else if hi < 0.0 {
+            if positive {
+                "contradicted"
+            } else {
+                "reproduced"
+            }
+        } else {
+            "unresolved"
+        };
+        assert_eq!(r["verdict"], expected, "{file}: {r:?}");
+    }
+}
+
 #[test]
 fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stages() {
     let tmp = tempfile::tempdir().unwrap();
@@ -99,7 +128,13 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     ] {
         nonempty(&reports, f);
     }
+    check_findings(&reports, "findings_r1.csv", 7);
+    check_findings(&reports, "findings_r1zero.csv", 4);
     let t4 = std::fs::read_to_string(reports.join("table4_r1_vs_r1zero.md")).unwrap();
+    assert!(
+        t4.contains("pass@1 low") && t4.contains("mixing_rate high"),
+        "{t4}"
+    );
     assert!(t4.contains("language-consistency reward"), "{t4}");
     assert!(
         t4.contains("stage4_final_rl") && t4.contains("paper_r1"),
@@ -171,6 +206,8 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     ] {
         nonempty(&reports, f);
     }
+    // Three students taught, the largest against the smallest, distillation against RL.
+    check_findings(&reports, "findings_distillation.csv", 5);
     let t5 = std::fs::read_to_string(reports.join("table5_distilled.md")).unwrap();
     assert!(
         t5.contains("DeepSeek-R1-Distill-Qwen-32B") && t5.contains("base-2M"),

@@ -14,11 +14,13 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
-use super::report::{Reports, Table};
+use super::findings::{interval_cells, interval_columns, write_findings, Finding};
+use super::report::{Cell, Reports, Table};
 use super::{
     cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, EvalSpec, RunContext, Scale,
 };
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
+use crate::eval::bootstrap::Direction;
 use crate::eval::EvalReport;
 use crate::grpo::SampleRecord;
 use crate::rejection::{RejectionConfig, RejectionStats, Trace, Verdict};
@@ -534,7 +536,8 @@ pub fn findings(r: &DistillResult) -> Vec<String> {
 pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) -> Result<()> {
     let k = cfg.eval_k;
     let (cons, base_cons) = (format!("cons@{k}"), format!("base cons@{k}"));
-    let mut t = Table::new([
+    let compared = ["pass@1", cons.as_str()];
+    let mut columns: Vec<String> = [
         "model",
         "params (M)",
         "pass@1",
@@ -542,20 +545,30 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) 
         "base pass@1",
         base_cons.as_str(),
         "training GFLOP",
-    ]);
-    t.row(vec![
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    columns.extend(interval_columns(&compared));
+    let mut t = Table::new(columns);
+    let mut teacher: Vec<Cell> = vec![
         "teacher: our R1 (the pipeline's final model)".into(),
         (r.teacher_params as f64 / 1e6).into(),
         r.teacher.pass_at_1.into(),
         r.teacher.cons_at_k.into(),
-    ]);
+        f64::NAN.into(),
+        f64::NAN.into(),
+        f64::NAN.into(),
+    ];
+    teacher.extend(interval_cells(&r.teacher, &compared)?);
+    t.row(teacher);
     for s in r.students.iter().chain(r.logit.iter()) {
         let how = if s.method == "sft" {
             "SFT on teacher traces"
         } else {
             "logit distillation, beyond the paper"
         };
-        t.row(vec![
+        let mut row: Vec<Cell> = vec![
             format!("base-{} distilled ({how})", s.size).into(),
             (s.params as f64 / 1e6).into(),
             s.trained.pass_at_1.into(),
@@ -563,7 +576,9 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) 
             s.base.pass_at_1.into(),
             s.base.cons_at_k.into(),
             (s.compute.flops / 1e9).into(),
-        ]);
+        ];
+        row.extend(interval_cells(&s.trained, &compared)?);
+        t.row(row);
     }
     for (name, a, c) in PAPER_TABLE5 {
         t.row(vec![
@@ -590,10 +605,63 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) 
             f.join(" ")
         )),
     )?;
-    match &r.rl {
-        Some(rl) => write_table6(cfg, r, rl, &f, reports),
-        None => Ok(()),
+    if let Some(rl) = &r.rl {
+        write_table6(cfg, r, rl, &f, reports)?;
     }
+    write_findings(
+        reports,
+        "findings_distillation",
+        &distillation_findings(r)?,
+        &format!(
+            "# Distillation's findings (Tables 5 and 6), tested on {} held-out {} problems (k = {k})",
+            cfg.eval_problems, cfg.task
+        ),
+    )
+}
+
+/// Tables 5 and 6's findings: each student learns from the teacher's traces, the largest
+/// student beats the smallest, distillation beats RL on the same student.
+fn distillation_findings(r: &DistillResult) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let name = |s: &StudentResult| format!("base-{} {}", s.size, s.method);
+    for s in &r.students {
+        let base = format!("base-{}", s.size);
+        out.push(Finding::new(
+            "Table 5: distillation teaches the student",
+            (&name(s), &s.trained),
+            (&base, &s.base),
+            "pass@1",
+            Direction::Positive,
+        )?);
+    }
+    let by_size = |pick: fn(usize, usize) -> bool| {
+        r.students
+            .iter()
+            .reduce(|a, b| if pick(b.params, a.params) { b } else { a })
+    };
+    if let (Some(large), Some(small)) = (by_size(|b, a| b > a), by_size(|b, a| b < a)) {
+        if large.params != small.params {
+            out.push(Finding::new(
+                "Table 5: larger students learn more",
+                (&name(large), &large.trained),
+                (&name(small), &small.trained),
+                "pass@1",
+                Direction::Positive,
+            )?);
+        }
+    }
+    if let Some(rl) = &r.rl {
+        if let Some(d) = r.students.iter().find(|s| s.size == rl.size) {
+            out.push(Finding::new(
+                "Table 6: distillation beats RL on the same student",
+                (&name(d), &d.trained),
+                (&name(rl), &rl.trained),
+                "pass@1",
+                Direction::Positive,
+            )?);
+        }
+    }
+    Ok(out)
 }
 
 /// Table 6: the RL student `rl` beside the distilled student of its size, and the paper's rows.
@@ -606,32 +674,40 @@ fn write_table6(
 ) -> Result<()> {
     let k = cfg.eval_k;
     let cons = format!("cons@{k}");
-    let mut t = Table::new([
+    let compared = ["pass@1", cons.as_str()];
+    let mut columns: Vec<String> = [
         "model",
         "pass@1",
         cons.as_str(),
         "student training GFLOP",
         "training wall s",
-    ]);
-    t.row(vec![
-        format!(
-            "base-{} + R1-Zero RL ({} GRPO steps)",
-            rl.size, cfg.r1_zero.grpo.steps
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    columns.extend(interval_columns(&compared));
+    let mut t = Table::new(columns);
+    let rl_name = format!(
+        "base-{} + R1-Zero RL ({} GRPO steps)",
+        rl.size, cfg.r1_zero.grpo.steps
+    );
+    let distilled = r.students.iter().find(|s| s.size == rl.size);
+    let rows = std::iter::once((rl_name, rl)).chain(distilled.map(|d| {
+        (
+            format!("base-{} distilled (SFT on the R1 teacher's traces)", d.size),
+            d,
         )
-        .into(),
-        rl.trained.pass_at_1.into(),
-        rl.trained.cons_at_k.into(),
-        (rl.compute.flops / 1e9).into(),
-        rl.wall_s.into(),
-    ]);
-    if let Some(d) = r.students.iter().find(|s| s.size == rl.size) {
-        t.row(vec![
-            format!("base-{} distilled (SFT on the R1 teacher's traces)", d.size).into(),
-            d.trained.pass_at_1.into(),
-            d.trained.cons_at_k.into(),
-            (d.compute.flops / 1e9).into(),
-            d.wall_s.into(),
-        ]);
+    }));
+    for (name, s) in rows {
+        let mut row: Vec<Cell> = vec![
+            name.into(),
+            s.trained.pass_at_1.into(),
+            s.trained.cons_at_k.into(),
+            (s.compute.flops / 1e9).into(),
+            s.wall_s.into(),
+        ];
+        row.extend(interval_cells(&s.trained, &compared)?);
+        t.row(row);
     }
     for (name, a, c) in PAPER_TABLE6 {
         t.row(vec![name.into(), a.into(), c.into()]);

@@ -5,6 +5,7 @@ pub mod base_models;
 pub mod cold_start;
 pub mod context;
 pub mod distillation;
+pub mod findings;
 pub mod grpo_variants;
 pub mod r1_pipeline;
 pub mod r1_zero;

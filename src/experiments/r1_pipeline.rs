@@ -25,13 +25,15 @@
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
 use super::cold_start::{self, ColdStart};
-use super::report::{Reports, Table};
+use super::findings::{interval_cells, interval_columns, write_findings, Finding};
+use super::report::{Cell, Reports, Table};
 use super::{
     cached_traces, r1_zero, rl_stage, sft_stage, task_and_test, task_by_name, EvalSpec, RunContext,
     Scale,
 };
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
+use crate::eval::bootstrap::Direction;
 use crate::eval::EvalReport;
 use crate::grpo::PeriodicEval;
 use crate::grpo::{GrpoConfig, StepMetrics};
@@ -752,7 +754,8 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<
 fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
     let k = cfg.eval_k;
     let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
-    let mut t = Table::new([
+    let compared = ["pass@1", cons.as_str(), "mixing_rate"];
+    let mut columns: Vec<String> = [
         "stage",
         "model",
         "pass@1",
@@ -764,9 +767,14 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
         "format_rate",
         "mean_length",
         "train_wall_s",
-    ]);
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    columns.extend(interval_columns(&compared));
+    let mut t = Table::new(columns);
     for s in &r.stages {
-        t.row(vec![
+        let mut row: Vec<Cell> = vec![
             s.stage.as_str().into(),
             s.description.as_str().into(),
             s.report.pass_at_1.into(),
@@ -778,7 +786,9 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
             s.report.format_rate.into(),
             s.report.mean_length.into(),
             s.wall_s.into(),
-        ]);
+        ];
+        row.extend(interval_cells(&s.report, &compared)?);
+        t.row(row);
     }
     t.row(vec![
         "paper_r1_zero".into(),
@@ -810,7 +820,86 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
             "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {r1_wall_s:.0} s.",
             cfg.eval_problems, cfg.task
         )),
+    )?;
+    write_findings(
+        reports,
+        "findings_r1",
+        &table4_findings(r)?,
+        &format!(
+            "# The R1 pipeline's findings (Table 4), tested on {} held-out {} problems (k = {k})",
+            cfg.eval_problems, cfg.task
+        ),
     )
+}
+
+/// Table 4's findings, each between two stages evaluated on the same problems (those whose
+/// stages ran).
+fn table4_findings(r: &R1Result) -> Result<Vec<Finding>> {
+    use Direction::{Negative, Positive};
+    let stage = |id: &'static str| {
+        r.stages
+            .iter()
+            .find(|s| s.stage == id)
+            .map(|s| (id, &s.report))
+    };
+    let tests = [
+        (
+            "Table 4: R1 ≥ R1-Zero",
+            "stage4_final_rl",
+            "r1_zero",
+            "pass@1",
+            Positive,
+        ),
+        (
+            "R1 mixes languages less than R1-Zero",
+            "stage4_final_rl",
+            "r1_zero",
+            "mixing_rate",
+            Negative,
+        ),
+        (
+            "the consistency reward lowers mixing (stage 2)",
+            "stage2_reasoning_rl",
+            "stage2_no_consistency",
+            "mixing_rate",
+            Negative,
+        ),
+        (
+            "the consistency reward costs a little accuracy (stage 2)",
+            "stage2_reasoning_rl",
+            "stage2_no_consistency",
+            "pass@1",
+            Negative,
+        ),
+        (
+            "the consistency reward lowers mixing (R1-Zero)",
+            "r1_zero_consistency",
+            "r1_zero",
+            "mixing_rate",
+            Negative,
+        ),
+        (
+            "the consistency reward costs a little accuracy (R1-Zero)",
+            "r1_zero_consistency",
+            "r1_zero",
+            "pass@1",
+            Negative,
+        ),
+        (
+            "the final RL stage raises accuracy",
+            "stage4_final_rl",
+            "stage3_rejection_sft",
+            "pass@1",
+            Positive,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (claim, a, b, metric, paper) in tests {
+        if let (Some(a), Some(b)) = (stage(a), stage(b)) {
+            out.push(Finding::new(claim, a, b, metric, paper)?);
+        }
+    }
+    Ok(out)
 }
 
 /// What the cold-start check and the stage-3 rejection sampling kept, and why they dropped the

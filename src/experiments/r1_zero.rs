@@ -9,10 +9,12 @@
 //! Departures from the paper: the scale (see [`crate::grpo`]); the held-out set is 200 synthetic
 //! problems instead of AIME 2024; the short template.
 
+use super::findings::{interval_cells, interval_columns, write_findings, Finding};
 pub use super::report::Target;
-use super::report::{moving_average, over_steps, step_series, Reports};
+use super::report::{moving_average, over_steps, step_series, Cell, Reports, Table};
 use super::{EvalSpec, RunContext, Scale};
 use crate::completion;
+use crate::eval::bootstrap::Direction;
 use crate::eval::{table, EvalReport};
 use crate::grpo::{read_metrics, read_samples, SampleRecord};
 use crate::grpo::{GrpoConfig, StepMetrics};
@@ -251,25 +253,7 @@ pub fn write_reports(r: &R1ZeroResult, run_dir: &Path, reports: &Reports) -> Res
     let train = training_rows(r);
     write_figures(r, &train, reports)?;
 
-    // Table 2: base vs R1-Zero, with the paper's AIME row beside.
-    let k = r.base.k;
-    let df = df!(
-        "model" => ["base (ours)", "R1-Zero (ours)", "DeepSeek-V3-Base (paper)", "DeepSeek-R1-Zero (paper)"],
-        "pass@1" => [r.base.pass_at_1, r.r1_zero.pass_at_1, PAPER_PASS1_START, PAPER_PASS1_END],
-        format!("cons@{k}") => [r.base.cons_at_k, r.r1_zero.cons_at_k, f64::NAN, PAPER_CONS_END],
-        format!("pass@{k}") => [r.base.pass_at_k, r.r1_zero.pass_at_k, f64::NAN, f64::NAN],
-        "format_rate" => [r.base.format_rate, r.r1_zero.format_rate, f64::NAN, f64::NAN],
-        "mean_length" => [r.base.mean_length, r.r1_zero.mean_length, f64::NAN, f64::NAN]
-    )?;
-    reports.table(
-        "table2_r1zero",
-        &df,
-        Some(&format!(
-            "# Table 2 (ours): base vs R1-Zero on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nPaper rows: AIME 2024 (cons@64 for R1-Zero).",
-            r.base.problems, r.base.task
-        )),
-    )?;
-
+    write_table2(r, reports)?;
     reports.targets(
         "r1zero_targets",
         &targets(r),
@@ -290,6 +274,97 @@ pub fn write_reports(r: &R1ZeroResult, run_dir: &Path, reports: &Reports) -> Res
     )?;
     // The run's per-step metrics beside the figures drawn from them.
     reports.copy(&run_dir.join("metrics.csv"), "r1zero_metrics.csv")
+}
+
+/// Table 2: base vs R1-Zero with the 95% intervals of the compared metrics, the paper's AIME rows
+/// below; and the findings R1-Zero tests (`findings_r1zero`).
+fn write_table2(r: &R1ZeroResult, reports: &Reports) -> Result<()> {
+    let k = r.base.k;
+    let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
+    let compared = ["pass@1", cons.as_str(), passk.as_str()];
+    let mut columns = vec![
+        "model",
+        "pass@1",
+        &cons,
+        &passk,
+        "format_rate",
+        "mean_length",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    columns.extend(interval_columns(&compared));
+    let mut t = Table::new(columns);
+    for (name, e) in [("base (ours)", &r.base), ("R1-Zero (ours)", &r.r1_zero)] {
+        let mut row: Vec<Cell> = vec![
+            name.into(),
+            e.pass_at_1.into(),
+            e.cons_at_k.into(),
+            e.pass_at_k.into(),
+            e.format_rate.into(),
+            e.mean_length.into(),
+        ];
+        row.extend(interval_cells(e, &compared)?);
+        t.row(row);
+    }
+    t.row(vec![
+        "DeepSeek-V3-Base (paper)".into(),
+        PAPER_PASS1_START.into(),
+    ]);
+    t.row(vec![
+        "DeepSeek-R1-Zero (paper)".into(),
+        PAPER_PASS1_END.into(),
+        PAPER_CONS_END.into(),
+    ]);
+    reports.table(
+        "table2_r1zero",
+        &t.frame()?,
+        Some(&format!(
+            "# Table 2 (ours): base vs R1-Zero on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\nPaper rows: AIME 2024 (cons@64 for R1-Zero). `low`/`high`: the 95% bootstrap interval over the problems.",
+            r.base.problems, r.base.task
+        )),
+    )?;
+    let rl = ("R1-Zero", &r.r1_zero);
+    let base = ("base", &r.base);
+    let findings = [
+        Finding::new(
+            "Figure 2: RL raises pass@1",
+            rl,
+            base,
+            "pass@1",
+            Direction::Positive,
+        )?,
+        Finding::new(
+            "Table 2: RL raises cons@k",
+            rl,
+            base,
+            &cons,
+            Direction::Positive,
+        )?,
+        Finding::new(
+            "Figure 3: responses grow longer",
+            rl,
+            base,
+            "mean_length",
+            Direction::Positive,
+        )?,
+        Finding::new(
+            "Table 3: reflection grows",
+            rl,
+            base,
+            "reflection_rate",
+            Direction::Positive,
+        )?,
+    ];
+    write_findings(
+        reports,
+        "findings_r1zero",
+        &findings,
+        &format!(
+            "# R1-Zero's findings, tested on {} held-out {} problems (k = {k})",
+            r.base.problems, r.base.task
+        ),
+    )
 }
 
 /// Figure 2 (held-out accuracy during RL, the paper's numbers as reference lines) and Figure 3

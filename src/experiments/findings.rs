@@ -1,0 +1,136 @@
+//! The paper's findings as this reproduction tests them: each a difference A − B of one metric
+//! between two models evaluated on the same held-out problems, with its 95% paired-bootstrap
+//! interval ([`crate::eval::bootstrap`]) and the verdict that interval earns — "reproduced",
+//! "contradicted" or "unresolved", never a sign alone. Every table of evaluated models also ends
+//! with the 95% interval of its compared metrics ([`interval_columns`], [`interval_cells`]).
+
+use super::report::{Cell, Reports, Table};
+use crate::eval::bootstrap::{Direction, Interval, Verdict};
+use crate::eval::EvalReport;
+use anyhow::Result;
+
+/// One finding tested: `a − b` on `metric`, and which way the paper says it goes.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The paper's claim, in a few words ("Table 4: R1 ≥ R1-Zero").
+    pub claim: String,
+    pub a: String,
+    pub b: String,
+    pub metric: String,
+    pub paper: Direction,
+    pub a_value: f64,
+    pub b_value: f64,
+    pub difference: Interval,
+}
+
+impl Finding {
+    /// `a − b` on `metric` over the same problems, paired.
+    pub fn new(
+        claim: &str,
+        (a_name, a): (&str, &EvalReport),
+        (b_name, b): (&str, &EvalReport),
+        metric: &str,
+        paper: Direction,
+    ) -> Result<Self> {
+        let difference = a.difference(b, metric)?;
+        let mean = |r: &EvalReport| {
+            let v = r.per_problem(metric)?;
+            Ok::<f64, anyhow::Error>(v.iter().sum::<f64>() / v.len() as f64)
+        };
+        Ok(Self {
+            claim: claim.to_string(),
+            a: a_name.to_string(),
+            b: b_name.to_string(),
+            metric: metric.to_string(),
+            paper,
+            a_value: mean(a)?,
+            b_value: mean(b)?,
+            difference,
+        })
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(&self.difference, self.paper)
+    }
+
+    /// `Table 4: R1 ≥ R1-Zero — R1 − R1-Zero, pass@1: −0.122 [−0.190, −0.055]: contradicted`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} — {} − {}, {}: {}: {}",
+            self.claim,
+            self.a,
+            self.b,
+            self.metric,
+            self.difference.show(true),
+            self.verdict().word()
+        )
+    }
+}
+
+/// Writes `findings` as the table `<name>` (claim, A, B, metric, both values, the difference
+/// with its interval, the paper's direction, the verdict).
+pub fn write_findings(
+    reports: &Reports,
+    name: &str,
+    findings: &[Finding],
+    title: &str,
+) -> Result<()> {
+    let mut t = Table::new([
+        "claim",
+        "A",
+        "B",
+        "metric",
+        "A value",
+        "B value",
+        "A − B",
+        "95% CI low",
+        "95% CI high",
+        "paper",
+        "verdict",
+    ]);
+    for f in findings {
+        t.row(vec![
+            f.claim.as_str().into(),
+            f.a.as_str().into(),
+            f.b.as_str().into(),
+            f.metric.as_str().into(),
+            f.a_value.into(),
+            f.b_value.into(),
+            f.difference.estimate.into(),
+            f.difference.low.into(),
+            f.difference.high.into(),
+            match f.paper {
+                Direction::Positive => "A > B",
+                Direction::Negative => "A < B",
+            }
+            .into(),
+            f.verdict().word().into(),
+        ]);
+    }
+    let title = format!(
+        "{title}\n\nEach row: A − B over the same held-out problems, with its 95% paired-bootstrap \
+         interval ({} resamples of the problems). A finding is reproduced when the interval \
+         excludes zero in the paper's direction, contradicted when it excludes zero the other \
+         way, unresolved otherwise.",
+        crate::eval::bootstrap::RESAMPLES
+    );
+    reports.table(name, &t.frame()?, Some(&title))
+}
+
+/// The column names of the 95% intervals of `metrics`: `<metric> low`, `<metric> high` each.
+pub fn interval_columns(metrics: &[&str]) -> Vec<String> {
+    metrics
+        .iter()
+        .flat_map(|m| [format!("{m} low"), format!("{m} high")])
+        .collect()
+}
+
+/// `report`'s 95% interval of each of `metrics`, as the cells of [`interval_columns`].
+pub fn interval_cells(report: &EvalReport, metrics: &[&str]) -> Result<Vec<Cell>> {
+    let mut cells = Vec::with_capacity(2 * metrics.len());
+    for m in metrics {
+        let ci = report.interval(m)?;
+        cells.extend([Cell::Number(ci.low), Cell::Number(ci.high)]);
+    }
+    Ok(cells)
+}
