@@ -14,9 +14,9 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
-use super::report::{Reports, Table};
+use super::report::{self, Reports, Table};
 use super::{
-    cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, EvalSpec, RunContext, Scale,
+    cached_traces, r1_pipeline, r1_zero, task_and_test, EvalSpec, RunContext, Scale, SftStage,
 };
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::EvalReport;
@@ -386,13 +386,15 @@ impl Distillation<'_> {
         if !out.join("config.json").exists() {
             log(format!("student {size} ({method}):"));
         }
-        sft_stage_with(
+        SftStage {
+            start: &base_path.to_string_lossy(),
+            rows: &rows,
+            epochs: cfg.epochs,
+            cfg: &cfg.sft,
+            dir: &out,
+        }
+        .run_with(
             self.ctx,
-            &base_path.to_string_lossy(),
-            &rows,
-            cfg.epochs,
-            &cfg.sft,
-            &out,
             serde_json::json!({ "method": method, "teacher": cfg.teacher }),
             |model, rows, sft_cfg| match method {
                 "sft" => crate::sft::train(model, rows, sft_cfg, |_| {}),
@@ -649,15 +651,10 @@ fn write_table6(
 
 /// What `r1lab distill` prints: the teacher, each student, the findings.
 pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
-    let mut out = format!(
-        "teacher pass@1 {:.3}; {} traces kept of {} ({wall_s:.0} s)",
-        r.teacher.pass_at_1,
-        r.traces.count(Verdict::Kept),
-        r.traces.judged,
-    );
-    for s in r.students.iter().chain(r.logit.iter()).chain(r.rl.iter()) {
-        out.push_str(&format!(
-            "\n  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
+    let students = r.students.iter().chain(r.logit.iter()).chain(r.rl.iter());
+    let students = students.map(|s| {
+        format!(
+            "  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
             s.size,
             s.method,
             s.base.pass_at_1,
@@ -665,13 +662,18 @@ pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
             s.base.cons_at_k,
             s.trained.cons_at_k,
             s.compute.flops
-        ));
-    }
-    for f in findings(r) {
-        out.push_str(&format!("\n{f}"));
-    }
-    out.push_str(&format!("\nreports in {}", reports.display()));
-    out
+        )
+    });
+    report::summary(
+        format!(
+            "teacher pass@1 {:.3}; {} traces kept of {} ({wall_s:.0} s)",
+            r.teacher.pass_at_1,
+            r.traces.count(Verdict::Kept),
+            r.traces.judged,
+        ),
+        students.chain(findings(r)),
+        reports,
+    )
 }
 
 #[cfg(test)]
