@@ -281,9 +281,7 @@ pub fn run(
         })?,
     };
     let tokenizer = d.teacher.tokenizer()?.clone();
-    let teacher_report =
-        d.eval
-            .evaluate_cached(&d.evals, "teacher", &d.teacher.model, &tokenizer)?;
+    let teacher_report = d.evaluate("teacher", &d.teacher.model, &tokenizer)?;
     let teacher_params = d.teacher.model.num_parameters();
 
     log(format!(
