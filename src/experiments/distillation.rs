@@ -14,10 +14,10 @@
 //! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
 //! tokenizer; a few hundred traces instead of 800k.
 
-use super::findings::{interval_cells, interval_columns, write_findings, Finding};
-use super::report::{Cell, Reports, Table};
+use super::findings::{interval_cells, table_with_intervals, write_findings, Finding};
+use super::report::{self, Cell, Reports};
 use super::{
-    cached_traces, r1_pipeline, r1_zero, sft_stage_with, task_and_test, EvalSpec, RunContext, Scale,
+    cached_traces, r1_pipeline, r1_zero, task_and_test, EvalSpec, RunContext, Scale, SftStage,
 };
 use crate::distill::{self, compute, trace_rows, training_problems, Compute};
 use crate::eval::bootstrap::Direction;
@@ -283,9 +283,7 @@ pub fn run(
         })?,
     };
     let tokenizer = d.teacher.tokenizer()?.clone();
-    let teacher_report =
-        d.eval
-            .evaluate_cached(&d.evals, "teacher", &d.teacher.model, &tokenizer)?;
+    let teacher_report = d.evaluate("teacher", &d.teacher.model, &tokenizer)?;
     let teacher_params = d.teacher.model.num_parameters();
 
     log(format!(
@@ -388,13 +386,15 @@ impl Distillation<'_> {
         if !out.join("config.json").exists() {
             log(format!("student {size} ({method}):"));
         }
-        sft_stage_with(
+        SftStage {
+            start: &base_path.to_string_lossy(),
+            rows: &rows,
+            epochs: cfg.epochs,
+            cfg: &cfg.sft,
+            dir: &out,
+        }
+        .run_with(
             self.ctx,
-            &base_path.to_string_lossy(),
-            &rows,
-            cfg.epochs,
-            &cfg.sft,
-            &out,
             serde_json::json!({ "method": method, "teacher": cfg.teacher }),
             |model, rows, sft_cfg| match method {
                 "sft" => crate::sft::train(model, rows, sft_cfg, |_| {}),
@@ -537,20 +537,18 @@ pub fn write_reports(cfg: &DistillConfig, r: &DistillResult, reports: &Reports) 
     let k = cfg.eval_k;
     let (cons, base_cons) = (format!("cons@{k}"), format!("base cons@{k}"));
     let compared = ["pass@1", cons.as_str()];
-    let mut columns: Vec<String> = [
-        "model",
-        "params (M)",
-        "pass@1",
-        cons.as_str(),
-        "base pass@1",
-        base_cons.as_str(),
-        "training GFLOP",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    columns.extend(interval_columns(&compared));
-    let mut t = Table::new(columns);
+    let mut t = table_with_intervals(
+        &[
+            "model",
+            "params (M)",
+            "pass@1",
+            cons.as_str(),
+            "base pass@1",
+            base_cons.as_str(),
+            "training GFLOP",
+        ],
+        &compared,
+    );
     let mut teacher: Vec<Cell> = vec![
         "teacher: our R1 (the pipeline's final model)".into(),
         (r.teacher_params as f64 / 1e6).into(),
@@ -675,18 +673,16 @@ fn write_table6(
     let k = cfg.eval_k;
     let cons = format!("cons@{k}");
     let compared = ["pass@1", cons.as_str()];
-    let mut columns: Vec<String> = [
-        "model",
-        "pass@1",
-        cons.as_str(),
-        "student training GFLOP",
-        "training wall s",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    columns.extend(interval_columns(&compared));
-    let mut t = Table::new(columns);
+    let mut t = table_with_intervals(
+        &[
+            "model",
+            "pass@1",
+            cons.as_str(),
+            "student training GFLOP",
+            "training wall s",
+        ],
+        &compared,
+    );
     let rl_name = format!(
         "base-{} + R1-Zero RL ({} GRPO steps)",
         rl.size, cfg.r1_zero.grpo.steps
@@ -725,15 +721,10 @@ fn write_table6(
 
 /// What `r1lab distill` prints: the teacher, each student, the findings.
 pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
-    let mut out = format!(
-        "teacher pass@1 {:.3}; {} traces kept of {} ({wall_s:.0} s)",
-        r.teacher.pass_at_1,
-        r.traces.count(Verdict::Kept),
-        r.traces.judged,
-    );
-    for s in r.students.iter().chain(r.logit.iter()).chain(r.rl.iter()) {
-        out.push_str(&format!(
-            "\n  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
+    let students = r.students.iter().chain(r.logit.iter()).chain(r.rl.iter());
+    let students = students.map(|s| {
+        format!(
+            "  {:<5} {:<8} pass@1 {:.3} -> {:.3}, cons@k {:.3} -> {:.3}, {:.2e} FLOPs",
             s.size,
             s.method,
             s.base.pass_at_1,
@@ -741,13 +732,18 @@ pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
             s.base.cons_at_k,
             s.trained.cons_at_k,
             s.compute.flops
-        ));
-    }
-    for f in findings(r) {
-        out.push_str(&format!("\n{f}"));
-    }
-    out.push_str(&format!("\nreports in {}", reports.display()));
-    out
+        )
+    });
+    report::summary(
+        format!(
+            "teacher pass@1 {:.3}; {} traces kept of {} ({wall_s:.0} s)",
+            r.teacher.pass_at_1,
+            r.traces.count(Verdict::Kept),
+            r.traces.judged,
+        ),
+        students.chain(findings(r)),
+        reports,
+    )
 }
 
 #[cfg(test)]

@@ -117,6 +117,17 @@ pub fn write_findings(
     reports.table(name, &t.frame()?, Some(&title))
 }
 
+/// A table of evaluated models with these `columns`, then the 95% interval columns of the
+/// `compared` metrics ([`interval_columns`]); a row ends with [`interval_cells`].
+pub fn table_with_intervals(columns: &[&str], compared: &[&str]) -> Table {
+    Table::new(
+        columns
+            .iter()
+            .map(|c| c.to_string())
+            .chain(interval_columns(compared)),
+    )
+}
+
 /// The column names of the 95% intervals of `metrics`: `<metric> low`, `<metric> high` each.
 pub fn interval_columns(metrics: &[&str]) -> Vec<String> {
     metrics

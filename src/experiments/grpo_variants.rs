@@ -22,7 +22,7 @@
 //! budget is the same number of updates; the table gives each variant's sampled completions and
 //! wall time.
 
-use super::report::{moving_average, over_steps, step_series, Reports};
+use super::report::{self, moving_average, over_steps, step_series, Reports};
 use super::{r1_zero, rl_stage, task_by_name, EvalSpec, RunContext, Scale};
 use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
 use crate::report::{LineChart, Series};
@@ -303,14 +303,13 @@ pub fn run(
 /// Steps averaged at the start and the end of training in the table (fewer in shorter runs).
 const WINDOW: usize = 20;
 
+/// The number of training steps of each variant.
+fn training_steps(r: &VariantsResult) -> impl Iterator<Item = usize> + '_ {
+    r.variants.iter().map(|v| v.training().len())
+}
+
 fn window(r: &VariantsResult) -> usize {
-    let steps = r
-        .variants
-        .iter()
-        .map(|v| v.training().len())
-        .min()
-        .unwrap_or(0);
-    WINDOW.min(steps).max(1)
+    WINDOW.min(training_steps(r).min().unwrap_or(0)).max(1)
 }
 
 /// `f` of each training step of `v`, as its moving average over `smooth` steps.
@@ -393,14 +392,7 @@ pub fn findings(r: &VariantsResult) -> Vec<String> {
 
 /// Writes the three curves and the table into `reports`.
 pub fn write_reports(r: &VariantsResult, reports: &Reports) -> Result<()> {
-    let smooth = 10;
-    let train_steps = r
-        .variants
-        .iter()
-        .map(|v| v.training().len())
-        .max()
-        .unwrap_or(0);
-    let smooth = smooth.min(train_steps.max(1));
+    let smooth = 10.min(training_steps(r).max().unwrap_or(0).max(1));
     let curves = |f: fn(&StepMetrics) -> f64| {
         r.variants
             .iter()
@@ -460,12 +452,11 @@ pub fn write_reports(r: &VariantsResult, reports: &Reports) -> Result<()> {
 
 /// What `r1lab variants` prints.
 pub fn summary(r: &VariantsResult, reports: &Path) -> String {
-    let mut out = format!("GRPO variants ({:.0} s):", r.wall_s);
-    for f in findings(r) {
-        out.push_str(&format!("\n  {f}"));
-    }
-    out.push_str(&format!("\nreports in {}", reports.display()));
-    out
+    report::summary(
+        format!("GRPO variants ({:.0} s):", r.wall_s),
+        findings(r).into_iter().map(|f| format!("  {f}")),
+        reports,
+    )
 }
 
 #[cfg(test)]

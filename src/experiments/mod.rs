@@ -122,88 +122,92 @@ pub fn rl_stage(
     Ok(trainer)
 }
 
-/// SFT from `start` on `rows` for `epochs` passes, saved to `dir` (skipped when `dir` already holds
-/// a finished model). Returns the model's folder.
-pub fn sft_stage(
-    ctx: &RunContext,
-    start: &str,
-    rows: &[SftRow],
-    epochs: f64,
-    cfg: &SftConfig,
-    dir: &Path,
-    log: impl FnMut(String),
-) -> Result<String> {
-    sft_stage_with(
-        ctx,
-        start,
-        rows,
-        epochs,
-        cfg,
-        dir,
-        serde_json::json!({ "method": "sft" }),
-        |model, rows, cfg| crate::sft::train(model, rows, cfg, |_| {}),
-        log,
-    )
+/// One SFT stage: `start` trained on `rows` for `epochs` passes with `cfg` (its `steps` set from
+/// the epochs), saved to `dir`; skipped when `dir` already holds a finished model.
+pub struct SftStage<'a> {
+    pub start: &'a str,
+    pub rows: &'a [SftRow],
+    pub epochs: f64,
+    pub cfg: &'a SftConfig,
+    pub dir: &'a Path,
 }
 
-/// [`sft_stage`] with another training loop on the same rows (e.g. logit distillation,
-/// [`crate::distill::train_logit`]): loads `start`, sets the steps from the epochs, trains with
-/// `train`, saves the model with the sampling generation config, and records `meta`, the settings,
-/// the trained tokens, the wall time and the losses in `r1lab_sft.json`.
-#[allow(clippy::too_many_arguments)]
-pub fn sft_stage_with(
-    ctx: &RunContext,
-    start: &str,
-    rows: &[SftRow],
-    epochs: f64,
-    cfg: &SftConfig,
-    dir: &Path,
-    meta: serde_json::Value,
-    train: impl FnOnce(&crate::model::Model, &[SftRow], &SftConfig) -> Result<Vec<crate::sft::SftLog>>,
-    mut log: impl FnMut(String),
-) -> Result<String> {
-    if dir.join("config.json").exists() {
-        return Ok(dir.to_string_lossy().into_owned());
+impl SftStage<'_> {
+    /// Runs the stage with plain SFT ([`crate::sft::train`]). Returns the model's folder.
+    pub fn run(&self, ctx: &RunContext, log: impl FnMut(String)) -> Result<String> {
+        self.run_with(
+            ctx,
+            serde_json::json!({ "method": "sft" }),
+            |model, rows, cfg| crate::sft::train(model, rows, cfg, |_| {}),
+            log,
+        )
     }
-    anyhow::ensure!(
-        epochs > 0.0 && epochs.is_finite(),
-        "epochs must be positive, got {epochs}"
-    );
-    anyhow::ensure!(!rows.is_empty(), "no SFT rows for {}", dir.display());
-    let loaded = ctx.load_for_training(start)?;
-    let mut cfg = cfg.clone();
-    cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
-    let t0 = std::time::Instant::now();
-    let logs = train(&loaded.model, rows, &cfg)?;
-    let wall_s = t0.elapsed().as_secs_f64();
-    log(format!(
-        "  {} {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
-        meta["method"].as_str().unwrap_or("SFT"),
-        rows.len(),
-        cfg.steps,
-        logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
-        logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
-    ));
-    let tk = loaded.tokenizer()?;
-    crate::checkpoint::save(
-        &loaded.model,
-        Some(tk),
-        &crate::checkpoint::sampling_generation_config(tk),
-        dir,
-    )?;
-    let tokens: usize = logs.iter().map(|l| l.tokens).sum();
-    let mut record = serde_json::json!({
-        "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
-        "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
-    });
-    if let (Some(r), Some(m)) = (record.as_object_mut(), meta.as_object()) {
-        r.extend(m.clone());
+
+    /// Runs the stage with another training loop on the same rows (e.g. logit distillation,
+    /// [`crate::distill::train_logit`]): loads `start`, trains with `train`, saves the model with
+    /// the sampling generation config, and records `meta`, the settings, the trained tokens, the
+    /// wall time and the losses in `r1lab_sft.json`. Returns the model's folder.
+    pub fn run_with(
+        &self,
+        ctx: &RunContext,
+        meta: serde_json::Value,
+        train: impl FnOnce(
+            &crate::model::Model,
+            &[SftRow],
+            &SftConfig,
+        ) -> Result<Vec<crate::sft::SftLog>>,
+        mut log: impl FnMut(String),
+    ) -> Result<String> {
+        let SftStage {
+            start,
+            rows,
+            epochs,
+            cfg,
+            dir,
+        } = *self;
+        if dir.join("config.json").exists() {
+            return Ok(dir.to_string_lossy().into_owned());
+        }
+        anyhow::ensure!(
+            epochs > 0.0 && epochs.is_finite(),
+            "epochs must be positive, got {epochs}"
+        );
+        anyhow::ensure!(!rows.is_empty(), "no SFT rows for {}", dir.display());
+        let loaded = ctx.load_for_training(start)?;
+        let mut cfg = cfg.clone();
+        cfg.steps = ((epochs * rows.len() as f64) / cfg.batch_size as f64).ceil() as usize;
+        let t0 = std::time::Instant::now();
+        let logs = train(&loaded.model, rows, &cfg)?;
+        let wall_s = t0.elapsed().as_secs_f64();
+        log(format!(
+            "  {} {} rows × {epochs} epochs = {} steps: loss {:.3} -> {:.3}",
+            meta["method"].as_str().unwrap_or("SFT"),
+            rows.len(),
+            cfg.steps,
+            logs.first().map(|l| l.loss).unwrap_or(f64::NAN),
+            logs.last().map(|l| l.loss).unwrap_or(f64::NAN)
+        ));
+        let tk = loaded.tokenizer()?;
+        crate::checkpoint::save(
+            &loaded.model,
+            Some(tk),
+            &crate::checkpoint::sampling_generation_config(tk),
+            dir,
+        )?;
+        let tokens: usize = logs.iter().map(|l| l.tokens).sum();
+        let mut record = serde_json::json!({
+            "start": start, "rows": rows.len(), "epochs": epochs, "sft": cfg,
+            "trained_tokens": tokens, "wall_s": wall_s, "logs": logs,
+        });
+        if let (Some(r), Some(m)) = (record.as_object_mut(), meta.as_object()) {
+            r.extend(m.clone());
+        }
+        crate::checkpoint::atomic_write(
+            &dir.join("r1lab_sft.json"),
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )?;
+        Ok(dir.to_string_lossy().into_owned())
     }
-    crate::checkpoint::atomic_write(
-        &dir.join("r1lab_sft.json"),
-        serde_json::to_string_pretty(&record)?.as_bytes(),
-    )?;
-    Ok(dir.to_string_lossy().into_owned())
 }
 
 fn stats_path(dir: &Path) -> PathBuf {
@@ -268,50 +272,6 @@ struct CachedEval {
     report: crate::eval::EvalReport,
 }
 
-/// Evaluates `model`, or reads the report cached at `cache` by an earlier identical call: same
-/// weights ([`weights_fingerprint`]), label, problems and k. A stage trained again is therefore
-/// evaluated again. The cache is written atomically after the evaluation.
-pub fn evaluate_cached(
-    cache: &std::path::Path,
-    model: &crate::model::Model,
-    tokenizer: &crate::tokenizer::Tokenizer,
-    label: &str,
-    task: &str,
-    problems: &[crate::tasks::Problem],
-    cfg: &crate::eval::EvalConfig,
-) -> Result<crate::eval::EvalReport> {
-    let settings = serde_json::to_string(cfg)?;
-    let fingerprint = weights_fingerprint(model)?;
-    if let Ok(text) = std::fs::read_to_string(cache) {
-        if let Ok(c) = serde_json::from_str::<CachedEval>(&text) {
-            let r = c.report;
-            let dtype = if c.dtype.is_empty() { "f32" } else { &c.dtype };
-            if c.fingerprint == fingerprint
-                && dtype == context::short_name(model.dtype())
-                && (c.config.is_empty() || c.config == settings)
-                && r.task == task
-                && r.model == label
-                && r.problems == problems.len()
-                && r.k == cfg.k
-            {
-                return Ok(r);
-            }
-        }
-    }
-    let report = crate::eval::evaluate(model, tokenizer, label, task, problems, cfg, |_, _| {})?;
-    if let Some(dir) = cache.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let entry = CachedEval {
-        fingerprint,
-        dtype: context::short_name(model.dtype()).into(),
-        config: settings,
-        report,
-    };
-    crate::checkpoint::atomic_write(cache, serde_json::to_string(&entry)?.as_bytes())?;
-    Ok(entry.report)
-}
-
 /// How an experiment evaluates its models: the held-out problems (the first of its test set),
 /// the task's name in the reports, and the sampling settings (the paper's temperature and
 /// top-p). One spec per experiment, so every model of a comparison is evaluated alike.
@@ -373,7 +333,9 @@ impl EvalSpec {
     }
 
     /// [`EvalSpec::evaluate`], or the report cached under `<dir>/<label>.json` by an earlier
-    /// identical call ([`evaluate_cached`]).
+    /// identical call: same weights ([`weights_fingerprint`]), dtype, settings, label, problems
+    /// and k. A stage trained again is therefore evaluated again. The cache is written
+    /// atomically after the evaluation.
     pub fn evaluate_cached(
         &self,
         dir: &Path,
@@ -381,15 +343,35 @@ impl EvalSpec {
         model: &crate::model::Model,
         tokenizer: &crate::tokenizer::Tokenizer,
     ) -> Result<crate::eval::EvalReport> {
-        evaluate_cached(
-            &dir.join(format!("{label}.json")),
-            model,
-            tokenizer,
-            label,
-            &self.task,
-            &self.problems,
-            &self.config,
-        )
+        let cache = dir.join(format!("{label}.json"));
+        let settings = serde_json::to_string(&self.config)?;
+        let fingerprint = weights_fingerprint(model)?;
+        if let Ok(text) = std::fs::read_to_string(&cache) {
+            if let Ok(c) = serde_json::from_str::<CachedEval>(&text) {
+                let r = c.report;
+                let dtype = if c.dtype.is_empty() { "f32" } else { &c.dtype };
+                if c.fingerprint == fingerprint
+                    && dtype == context::short_name(model.dtype())
+                    && (c.config.is_empty() || c.config == settings)
+                    && r.task == self.task
+                    && r.model == label
+                    && r.problems == self.problems.len()
+                    && r.k == self.config.k
+                {
+                    return Ok(r);
+                }
+            }
+        }
+        let report = self.evaluate(label, model, tokenizer)?;
+        std::fs::create_dir_all(dir)?;
+        let entry = CachedEval {
+            fingerprint,
+            dtype: context::short_name(model.dtype()).into(),
+            config: settings,
+            report,
+        };
+        crate::checkpoint::atomic_write(&cache, serde_json::to_string(&entry)?.as_bytes())?;
+        Ok(entry.report)
     }
 }
 

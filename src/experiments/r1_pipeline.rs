@@ -25,11 +25,11 @@
 //! rewards in stage 4; stage-3 non-reasoning data is plain fact text, not chat data.
 
 use super::cold_start::{self, ColdStart};
-use super::findings::{interval_cells, interval_columns, write_findings, Finding};
-use super::report::{Cell, Reports, Table};
+use super::findings::{interval_cells, table_with_intervals, write_findings, Finding};
+use super::report::{self, Cell, Reports, Table};
 use super::{
-    cached_traces, r1_zero, rl_stage, sft_stage, task_and_test, task_by_name, EvalSpec, RunContext,
-    Scale,
+    cached_traces, r1_zero, rl_stage, task_and_test, task_by_name, EvalSpec, RunContext, Scale,
+    SftStage,
 };
 use crate::corpus::{generate_documents, CorpusConfig, KindMix};
 use crate::distill::training_problems;
@@ -459,15 +459,14 @@ impl<'a> Pipeline<'a> {
         log: &mut dyn FnMut(String),
     ) -> Result<Trained> {
         let cfg = self.cfg;
-        let path = sft_stage(
-            self.ctx,
-            &cfg.base,
+        let path = SftStage {
+            start: &cfg.base,
             rows,
             epochs,
-            &cfg.sft,
-            &dir.join("model"),
-            log,
-        )?;
+            cfg: &cfg.sft,
+            dir: &dir.join("model"),
+        }
+        .run(self.ctx, log)?;
         let model = self.ctx.load(&path)?.model;
         Ok(Trained {
             wall_s: recorded_wall(&Path::new(&path).join("r1lab_sft.json")),
@@ -755,24 +754,22 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
     let k = cfg.eval_k;
     let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
     let compared = ["pass@1", cons.as_str(), "mixing_rate"];
-    let mut columns: Vec<String> = [
-        "stage",
-        "model",
-        "pass@1",
-        cons.as_str(),
-        passk.as_str(),
-        "mixing_rate",
-        "train_mixing_rate",
-        "target_language_share",
-        "format_rate",
-        "mean_length",
-        "train_wall_s",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    columns.extend(interval_columns(&compared));
-    let mut t = Table::new(columns);
+    let mut t = table_with_intervals(
+        &[
+            "stage",
+            "model",
+            "pass@1",
+            cons.as_str(),
+            passk.as_str(),
+            "mixing_rate",
+            "train_mixing_rate",
+            "target_language_share",
+            "format_rate",
+            "mean_length",
+            "train_wall_s",
+        ],
+        &compared,
+    );
     for s in &r.stages {
         let mut row: Vec<Cell> = vec![
             s.stage.as_str().into(),
@@ -936,13 +933,9 @@ fn write_filters(r: &R1Result, reports: &Reports) -> Result<()> {
 
 /// What `r1lab r1` prints: one line per stage, then the consistency reward's finding.
 pub fn summary(cfg: &R1Config, r: &R1Result, reports: &Path) -> String {
-    let mut out = format!(
-        "R1 pipeline on {} ({:.0} s); k = {}:",
-        cfg.task, r.wall_s, cfg.eval_k
-    );
-    for s in &r.stages {
-        out.push_str(&format!(
-            "\n  {:<24} pass@1 {:.3} cons@k {:.3} mixing {:.3} target-language {:.3} format {:.3} length {:.1}",
+    let stages = r.stages.iter().map(|s| {
+        format!(
+            "  {:<24} pass@1 {:.3} cons@k {:.3} mixing {:.3} target-language {:.3} format {:.3} length {:.1}",
             s.stage,
             s.report.pass_at_1,
             s.report.cons_at_k,
@@ -950,13 +943,16 @@ pub fn summary(cfg: &R1Config, r: &R1Result, reports: &Path) -> String {
             s.target_language_share,
             s.report.format_rate,
             s.report.mean_length
-        ));
-    }
-    if let Some(f) = consistency_finding(r) {
-        out.push_str(&format!("\n{f}"));
-    }
-    out.push_str(&format!("\nreports in {}", reports.display()));
-    out
+        )
+    });
+    report::summary(
+        format!(
+            "R1 pipeline on {} ({:.0} s); k = {}:",
+            cfg.task, r.wall_s, cfg.eval_k
+        ),
+        stages.chain(consistency_finding(r)),
+        reports,
+    )
 }
 
 #[cfg(test)]

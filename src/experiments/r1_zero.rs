@@ -9,9 +9,9 @@
 //! Departures from the paper: the scale (see [`crate::grpo`]); the held-out set is 200 synthetic
 //! problems instead of AIME 2024; the short template.
 
-use super::findings::{interval_cells, interval_columns, write_findings, Finding};
+use super::findings::{interval_cells, table_with_intervals, write_findings, Finding};
 pub use super::report::Target;
-use super::report::{moving_average, over_steps, step_series, Cell, Reports, Table};
+use super::report::{moving_average, over_steps, step_series, Cell, Reports};
 use super::{EvalSpec, RunContext, Scale};
 use crate::completion;
 use crate::eval::bootstrap::Direction;
@@ -282,19 +282,17 @@ fn write_table2(r: &R1ZeroResult, reports: &Reports) -> Result<()> {
     let k = r.base.k;
     let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
     let compared = ["pass@1", cons.as_str(), passk.as_str()];
-    let mut columns = vec![
-        "model",
-        "pass@1",
-        &cons,
-        &passk,
-        "format_rate",
-        "mean_length",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
-    columns.extend(interval_columns(&compared));
-    let mut t = Table::new(columns);
+    let mut t = table_with_intervals(
+        &[
+            "model",
+            "pass@1",
+            &cons,
+            &passk,
+            "format_rate",
+            "mean_length",
+        ],
+        &compared,
+    );
     for (name, e) in [("base (ours)", &r.base), ("R1-Zero (ours)", &r.r1_zero)] {
         let mut row: Vec<Cell> = vec![
             name.into(),

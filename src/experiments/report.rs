@@ -97,6 +97,18 @@ impl Reports {
     }
 }
 
+/// What a subcommand prints: `heading`, each of `lines` on a line of its own, then where the
+/// reports are.
+pub fn summary(heading: String, lines: impl IntoIterator<Item = String>, reports: &Path) -> String {
+    let mut out = heading;
+    for line in lines {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out.push_str(&format!("\nreports in {}", reports.display()));
+    out
+}
+
 /// A claim an experiment checks on its own result, measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
@@ -209,51 +221,45 @@ impl Table {
 
 /// One column of cells of the first cell's kind.
 fn column(name: &str, cells: &[Cell]) -> Result<Column> {
-    fn all<T>(name: &str, cells: &[Cell], f: impl Fn(&Cell) -> Option<T>) -> Result<Vec<T>> {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                f(c).with_context(|| {
-                    format!(
-                        "column {name:?}: row {i} holds {c:?}, unlike the column's first row: \
-                         give every row of a column the same kind of cell"
-                    )
-                })
-            })
-            .collect()
+    match cells.first() {
+        None | Some(Cell::Text(_)) => typed(name, cells, |c| match c {
+            Cell::Text(s) => Some(s.clone()),
+            _ => None,
+        }),
+        Some(Cell::Number(_)) => typed(name, cells, |c| match c {
+            Cell::Number(v) => Some(*v),
+            _ => None,
+        }),
+        Some(Cell::Count(_)) => typed(name, cells, |c| match c {
+            Cell::Count(n) => Some(*n),
+            _ => None,
+        }),
+        Some(Cell::Flag(_)) => typed(name, cells, |c| match c {
+            Cell::Flag(b) => Some(*b),
+            _ => None,
+        }),
     }
-    let label = PlSmallStr::from(name);
-    Ok(match cells.first() {
-        None | Some(Cell::Text(_)) => Column::new(
-            label.clone(),
-            all(name, cells, |c| match c {
-                Cell::Text(s) => Some(s.clone()),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::Number(_)) => Column::new(
-            label.clone(),
-            all(name, cells, |c| match c {
-                Cell::Number(v) => Some(*v),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::Count(_)) => Column::new(
-            label.clone(),
-            all(name, cells, |c| match c {
-                Cell::Count(n) => Some(*n),
-                _ => None,
-            })?,
-        ),
-        Some(Cell::Flag(_)) => Column::new(
-            label.clone(),
-            all(name, cells, |c| match c {
-                Cell::Flag(b) => Some(*b),
-                _ => None,
-            })?,
-        ),
-    })
+}
+
+/// The column `name` of the values `value` reads from `cells`; an error names the first cell
+/// of another kind.
+fn typed<T>(name: &str, cells: &[Cell], value: impl Fn(&Cell) -> Option<T>) -> Result<Column>
+where
+    polars::prelude::Series: NamedFrom<Vec<T>, [T]>,
+{
+    let values = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            value(c).with_context(|| {
+                format!(
+                    "column {name:?}: row {i} holds {c:?}, unlike the column's first row: \
+                     give every row of a column the same kind of cell"
+                )
+            })
+        })
+        .collect::<Result<Vec<T>>>()?;
+    Ok(Column::new(name.into(), values))
 }
 
 /// A line chart of `series` against RL steps, without reference lines, its y range from the
