@@ -104,6 +104,17 @@ pub struct KindMix {
 }
 
 impl KindMix {
+    /// Facts documents only (the fact lists R1's stage 3 adds as its non-reasoning data).
+    pub fn facts_only() -> Self {
+        Self {
+            direct: 0.0,
+            step_by_step: 0.0,
+            slip: 0.0,
+            self_correct: 0.0,
+            facts: 1.0,
+        }
+    }
+
     /// Parses five comma-separated weights in the field order: direct, step-by-step, slip,
     /// self-correction, facts (e.g. `0.70,0.30,0.02,0.13,0.20`, the default). Ranges are checked
     /// by [`CorpusConfig::validate`].

@@ -96,13 +96,7 @@ fn the_stage_3_fact_lists_are_pinned() {
     let cfg = CorpusConfig {
         num_docs: 1_000,
         seed: 0xfac7,
-        kinds: KindMix {
-            direct: 0.0,
-            step_by_step: 0.0,
-            slip: 0.0,
-            self_correct: 0.0,
-            facts: 1.0,
-        },
+        kinds: KindMix::facts_only(),
         ..Default::default()
     };
     let docs = generate_corpus(&cfg, &[&ArithmeticTask::default()], &held_out()).unwrap();

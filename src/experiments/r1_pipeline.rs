@@ -672,13 +672,7 @@ pub fn non_reasoning_rows(
     let cfg = CorpusConfig {
         num_docs: n,
         seed: seed ^ 0xfac7,
-        kinds: KindMix {
-            direct: 0.0,
-            step_by_step: 0.0,
-            slip: 0.0,
-            self_correct: 0.0,
-            facts: 1.0,
-        },
+        kinds: KindMix::facts_only(),
         ..Default::default()
     };
     generate_documents(&cfg, &[task], held_out)?

@@ -336,35 +336,41 @@ fn complete_lines(path: &Path, text: &str) -> Vec<(usize, String)> {
 /// Keeps the completions sampled before the checkpoint's step (atomically): a resumed run samples
 /// the later ones again. Returns how many were dropped; a malformed line is an error naming it.
 pub(super) fn truncate_samples(path: &Path, step: usize) -> Result<usize> {
-    if !path.exists() {
-        return Ok(0);
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = String::new();
-    let mut dropped = 0;
-    for (n, line) in complete_lines(path, &text) {
-        let record: SampleRecord = serde_json::from_str(&line).with_context(|| {
+    keep_lines(path, |n, line| {
+        let record: SampleRecord = serde_json::from_str(line).with_context(|| {
             format!(
                 "{} line {n} is not a sample record: the file was edited or damaged; move the run \
                  folder away to start again",
                 path.display()
             )
         })?;
-        if record.step < step {
-            out.push_str(&line);
-            out.push('\n');
-        } else {
-            dropped += 1;
-        }
-    }
-    checkpoint::atomic_write(path, out.as_bytes())?;
-    Ok(dropped)
+        Ok(record.step < step)
+    })
 }
 
 /// Keeps the header and the rows of steps ≤ `step` (atomically). Returns how many rows were
 /// dropped; a malformed row is an error naming the line.
 pub(super) fn truncate_metrics(path: &Path, step: usize) -> Result<usize> {
+    let mut columns = 0;
+    keep_lines(path, |n, line| {
+        if n == 1 {
+            columns = line.split(',').count();
+            return Ok(true);
+        }
+        let s = metrics_row_step(line, columns).map_err(|e| {
+            anyhow::anyhow!(
+                "{} line {n}: {e}: the file was edited or damaged; move the run folder away to \
+                 start again",
+                path.display()
+            )
+        })?;
+        Ok(s <= step)
+    })
+}
+
+/// Rewrites `path` (atomically) with the complete lines `keep(line number, line)` keeps; no file:
+/// nothing to do. Returns how many lines were dropped.
+fn keep_lines(path: &Path, mut keep: impl FnMut(usize, &str) -> Result<bool>) -> Result<usize> {
     if !path.exists() {
         return Ok(0);
     }
@@ -372,25 +378,13 @@ pub(super) fn truncate_metrics(path: &Path, step: usize) -> Result<usize> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = String::new();
     let mut dropped = 0;
-    let mut columns = 0;
     for (n, line) in complete_lines(path, &text) {
-        if n == 1 {
-            columns = line.split(',').count();
+        if keep(n, &line)? {
+            out.push_str(&line);
+            out.push('\n');
         } else {
-            let s = metrics_row_step(&line, columns).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} line {n}: {e}: the file was edited or damaged; move the run folder away to \
-                     start again",
-                    path.display()
-                )
-            })?;
-            if s > step {
-                dropped += 1;
-                continue;
-            }
+            dropped += 1;
         }
-        out.push_str(&line);
-        out.push('\n');
     }
     checkpoint::atomic_write(path, out.as_bytes())?;
     Ok(dropped)
