@@ -108,23 +108,29 @@ impl EvalReport {
         ]
     }
 
-    /// One row per metric: `model, task, metric, value`.
+    /// One row per metric: `model, task, k, metric, value, low, high` (the 95% bootstrap
+    /// interval over the problems).
     pub fn to_frame(&self) -> Result<DataFrame> {
         reports_frame(std::slice::from_ref(self))
     }
 }
 
-/// Long-format table of several reports: `model, task, k, metric, value`.
+/// Long-format table of several reports: `model, task, k, metric, value, low, high` (the 95%
+/// bootstrap interval over the problems, [`bootstrap`]).
 pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
     let (mut model, mut task, mut k, mut metric, mut value) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut low, mut high) = (vec![], vec![]);
     for r in reports {
         for (m, v) in r.metrics() {
+            let ci = r.interval(&m)?;
             model.push(r.model.clone());
             task.push(r.task.clone());
             k.push(r.k as u32);
             metric.push(m);
             value.push(v);
+            low.push(ci.low);
+            high.push(ci.high);
         }
     }
     Ok(DataFrame::new_infer_height(vec![
@@ -133,6 +139,8 @@ pub fn reports_frame(reports: &[EvalReport]) -> Result<DataFrame> {
         Column::new("k".into(), k),
         Column::new("metric".into(), metric),
         Column::new("value".into(), value),
+        Column::new("low".into(), low),
+        Column::new("high".into(), high),
     ])?)
 }
 
