@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod kv_cache;
+pub mod names;
 pub mod ops;
 pub mod params;
 pub mod qwen2;
