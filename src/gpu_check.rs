@@ -29,12 +29,13 @@
 use crate::bench::{self, OptimizerCfg, SampleWork, TrainWork};
 use crate::checkpoint;
 use crate::grpo::{GrpoConfig, GrpoTrainer};
-use crate::model::{attention_mask, positions_from_valid, Batch, KvCache, Model, ModelConfig};
+use crate::model::checks::{self, to_host_f32, LogitsDiff, LogitsFixture};
+use crate::model::{attention_mask, positions_from_valid, KvCache, Model, ModelConfig};
 use crate::rewards::RewardSet;
 use crate::sft::{self, SftConfig, SftRow};
 use crate::tasks::language::Lang;
 use crate::tasks::{self, Task, Template};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, D};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -281,92 +282,20 @@ fn judged(pass: bool) -> Status {
     }
 }
 
-/// A tensor as a flat f32 vector on the host.
-fn host(t: &Tensor) -> Result<Vec<f32>> {
-    Ok(t.to_dtype(DType::F32)?
-        .to_device(&Device::Cpu)?
-        .flatten_all()?
-        .to_vec1::<f32>()?)
-}
-
 // ---------------------------------------------------------------------------------------------
-// Parity
+// Parity (the checks themselves: `model::checks`, shared with tests/parity.rs and tests/model.rs)
 
-/// The fixture's inputs: ids, validity, and the `transformers` logits `[b, t, v]` (host, f32).
-struct Fixture {
-    ids: Vec<u32>,
-    valid: Vec<bool>,
-    b: usize,
-    t: usize,
-    v: usize,
-    logits: Vec<f32>,
+fn read_fixture(cfg: &GpuCheckConfig, name: &str) -> Result<LogitsFixture> {
+    LogitsFixture::read(&cfg.fixtures.join(name).join("parity.safetensors"))
 }
 
-fn read_fixture(cfg: &GpuCheckConfig, name: &str) -> Result<Fixture> {
-    let fx = checkpoint::read_safetensors(&[cfg.fixtures.join(name).join("parity.safetensors")])?;
-    let get = |k: &str| {
-        fx.get(k)
-            .with_context(|| format!("{name}/parity.safetensors lacks {k}"))
-    };
-    let ids = get("input_ids")?.to_dtype(DType::U32)?;
-    let (b, t) = ids.dims2()?;
-    let mask = get("attention_mask")?.to_dtype(DType::U32)?;
-    let logits = get("logits")?;
-    let v = logits.dim(2)?;
-    Ok(Fixture {
-        ids: ids.flatten_all()?.to_vec1()?,
-        valid: mask
-            .flatten_all()?
-            .to_vec1::<u32>()?
-            .iter()
-            .map(|&m| m == 1)
-            .collect(),
-        b,
-        t,
-        v,
-        logits: host(logits)?,
-    })
-}
-
-/// Max abs difference and relative L2 error of `ours` vs the fixture at real positions.
-fn compare_logits(fx: &Fixture, ours: &[f32]) -> (f64, f64, usize) {
-    let (mut worst, mut num, mut den, mut n) = (0f64, 0f64, 0f64, 0usize);
-    for pos in 0..fx.b * fx.t {
-        if !fx.valid[pos] {
-            continue;
-        }
-        n += 1;
-        for j in 0..fx.v {
-            let (a, e) = (
-                ours[pos * fx.v + j] as f64,
-                fx.logits[pos * fx.v + j] as f64,
-            );
-            worst = worst.max((a - e).abs());
-            num += (a - e).powi(2);
-            den += e.powi(2);
-        }
-    }
-    (worst, (num / den.max(1e-30)).sqrt(), n)
-}
-
-fn fixture_logits(
+fn load_fixture_model(
     cfg: &GpuCheckConfig,
     name: &str,
     dtype: DType,
     device: &Device,
-) -> Result<(Fixture, Vec<f32>)> {
-    let fx = read_fixture(cfg, name)?;
-    let loaded = checkpoint::load(&cfg.fixtures.join(name).to_string_lossy(), dtype, device)?;
-    let batch = Batch::from_parts(fx.ids.clone(), fx.valid.clone(), fx.b, fx.t, dtype, device)?;
-    let logits = host(&loaded.model.forward(&batch)?)?;
-    if logits.len() != fx.logits.len() {
-        bail!(
-            "{name}: {} logits, the fixture has {}",
-            logits.len(),
-            fx.logits.len()
-        );
-    }
-    Ok((fx, logits))
+) -> Result<Model> {
+    Ok(checkpoint::load(&cfg.fixtures.join(name).to_string_lossy(), dtype, device)?.model)
 }
 
 /// Logits of the two tiny fixtures against `transformers`: f32 weights must match every real
@@ -377,8 +306,12 @@ fn check_parity(cfg: &GpuCheckConfig, device: &Device, dtype: DType) -> Result<C
     let mut pass = true;
     let mut parts = vec![];
     for name in ["tiny-qwen2", "tiny-llama"] {
-        let (fx, ours) = fixture_logits(cfg, name, dtype, device)?;
-        let (worst, rel, n) = compare_logits(&fx, &ours);
+        let model = load_fixture_model(cfg, name, dtype, device)?;
+        let LogitsDiff {
+            max_abs: worst,
+            rel_l2: rel,
+            positions: n,
+        } = read_fixture(cfg, name)?.check(&model)?;
         if f32_mode {
             pass &= worst < TOL_F32_LOGITS && n > 20;
             parts.push(format!("{name} max |Δ| {worst:.2e}"));
@@ -419,68 +352,11 @@ fn check_parity(cfg: &GpuCheckConfig, device: &Device, dtype: DType) -> Result<C
 /// 4 slots, then one slot at a time.
 fn check_kv_cache(cfg: &GpuCheckConfig, device: &Device) -> Result<Check> {
     let fx = read_fixture(cfg, "tiny-qwen2")?;
-    let loaded = checkpoint::load(
-        &cfg.fixtures.join("tiny-qwen2").to_string_lossy(),
-        DType::F32,
-        device,
-    )?;
-    let model = &loaded.model;
-    let (b, t) = (fx.b, fx.t);
-    let full = host(&model.forward(&Batch::from_parts(
-        fx.ids.clone(),
-        fx.valid.clone(),
-        b,
-        t,
-        DType::F32,
-        device,
-    )?)?)?;
-    let positions = positions_from_valid(&fx.valid, b, t);
-    let mc = &model.config;
-    let mut cache = KvCache::new(
-        mc.num_hidden_layers,
-        b,
-        mc.num_kv_heads(),
-        mc.head_dim(),
-        t,
-        DType::F32,
-        device,
-    )?;
-    let cols = |v: &[u32], s: usize, n: usize| -> Vec<u32> {
-        (0..b)
-            .flat_map(|r| v[r * t + s..r * t + s + n].to_vec())
-            .collect()
-    };
-    let mut worst = 0f64;
-    let mut start = 0;
-    let prefill = 4usize.min(t);
+    let model = load_fixture_model(cfg, "tiny-qwen2", DType::F32, device)?;
+    let prefill = 4usize.min(fx.t);
     let mut chunks = vec![prefill];
-    chunks.extend(std::iter::repeat_n(1, t - prefill));
-    for n in chunks {
-        let key_valid: Vec<bool> = (0..b)
-            .flat_map(|r| fx.valid[r * t..r * t + start + n].to_vec())
-            .collect();
-        let mask = attention_mask(&key_valid, b, start, n, start + n, DType::F32, device)?;
-        let h = model.forward_hidden(
-            &Tensor::from_vec(cols(&fx.ids, start, n), (b, n), device)?,
-            &Tensor::from_vec(cols(&positions, start, n), (b, n), device)?,
-            &mask,
-            Some(&mut cache),
-        )?;
-        let step = host(&model.logits(&h)?)?;
-        for r in 0..b {
-            for j in 0..n {
-                if !fx.valid[r * t + start + j] {
-                    continue;
-                }
-                for k in 0..fx.v {
-                    let a = step[(r * n + j) * fx.v + k] as f64;
-                    let e = full[(r * t + start + j) * fx.v + k] as f64;
-                    worst = worst.max((a - e).abs());
-                }
-            }
-        }
-        start += n;
-    }
+    chunks.extend(std::iter::repeat_n(1, fx.t - prefill));
+    let worst = checks::kv_cache_vs_full(&model, &fx.ids, &fx.valid, fx.b, fx.t, &chunks)?.max_abs;
     Ok(Check {
         name: "kv_cache_f32".into(),
         status: judged(worst < TOL_KV_F32),
@@ -501,14 +377,9 @@ type NamedGrads = Vec<(String, Option<Vec<f32>>)>;
 /// The loss and per-parameter gradients of the masked next-token loss on the fixture's batch.
 fn fixture_grads(cfg: &GpuCheckConfig, dtype: DType, device: &Device) -> Result<(f64, NamedGrads)> {
     let fx = read_fixture(cfg, "tiny-qwen2")?;
-    let loaded = checkpoint::load(
-        &cfg.fixtures.join("tiny-qwen2").to_string_lossy(),
-        dtype,
-        device,
-    )?;
-    let model = &loaded.model;
+    let model = &load_fixture_model(cfg, "tiny-qwen2", dtype, device)?;
     let (b, t) = (fx.b, fx.t);
-    let batch = Batch::from_parts(fx.ids.clone(), fx.valid.clone(), b, t, dtype, device)?;
+    let batch = fx.batch(dtype, device)?;
     // Targets: the next slot's id; a slot counts when it and the next are real tokens.
     let mut targets = vec![0u32; b * t];
     let mut weight = vec![0f32; b * t];
@@ -529,7 +400,7 @@ fn fixture_grads(cfg: &GpuCheckConfig, dtype: DType, device: &Device) -> Result<
     let grads = loss.backward()?;
     let mut out = vec![];
     for (name, var) in model.params().iter() {
-        let g = grads.get(var.as_tensor()).map(host).transpose()?;
+        let g = grads.get(var.as_tensor()).map(to_host_f32).transpose()?;
         out.push((name.to_string(), g));
     }
     Ok((loss_value, out))

@@ -5,7 +5,8 @@ mod common;
 use common::max_abs_diff;
 
 use r1lab::candle::{DType, Device, Tensor, D};
-use r1lab::model::{Batch, KvCache, Model, ModelConfig};
+use r1lab::model::checks::kv_cache_vs_full;
+use r1lab::model::{Batch, Model, ModelConfig};
 use r1lab::optim::{AdamW, AdamWConfig};
 use r1lab::sampling::{generate_with, SamplingConfig};
 
@@ -76,11 +77,6 @@ fn full_forward_and_kv_cached_decoding_agree() {
     ];
     let b = rows.len();
     let t = 10;
-    let full = model
-        .forward(&Batch::left_padded(&rows, 0, DType::F32, &Device::Cpu).unwrap())
-        .unwrap();
-
-    // Incremental: prefill the first 4 slots, then one slot at a time.
     let mut ids = vec![];
     let mut valid = vec![];
     for r in &rows {
@@ -89,65 +85,16 @@ fn full_forward_and_kv_cached_decoding_agree() {
         valid.extend(std::iter::repeat_n(false, t - r.len()));
         valid.extend(std::iter::repeat_n(true, r.len()));
     }
-    let positions = r1lab::model::positions_from_valid(&valid, b, t);
-    let cfg = &model.config;
-    let mut cache = KvCache::new(
-        cfg.num_hidden_layers,
-        b,
-        cfg.num_kv_heads(),
-        cfg.head_dim(),
-        t,
-        DType::F32,
-        &Device::Cpu,
-    )
-    .unwrap();
-    let slice = |v: &[u32], s: usize, n: usize| -> Vec<u32> {
-        (0..b)
-            .flat_map(|row| v[row * t + s..row * t + s + n].to_vec())
-            .collect()
-    };
-    let mut start = 0;
-    for n in [4usize, 1, 1, 1, 1, 1, 1] {
-        let key_valid: Vec<bool> = (0..b)
-            .flat_map(|row| valid[row * t..row * t + start + n].to_vec())
-            .collect();
-        let mask = r1lab::model::attention_mask(
-            &key_valid,
-            b,
-            start,
-            n,
-            start + n,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .unwrap();
-        let h = model
-            .forward_hidden(
-                &Tensor::from_vec(slice(&ids, start, n), (b, n), &Device::Cpu).unwrap(),
-                &Tensor::from_vec(slice(&positions, start, n), (b, n), &Device::Cpu).unwrap(),
-                &mask,
-                Some(&mut cache),
-            )
-            .unwrap();
-        let inc = model.logits(&h).unwrap();
-        for (row, r) in rows.iter().enumerate() {
-            for j in 0..n {
-                let slot = start + j;
-                if slot < t - r.len() {
-                    continue; // padding
-                }
-                let a = full.get(row).unwrap().get(slot).unwrap();
-                let c = inc.get(row).unwrap().get(j).unwrap();
-                let d = max_abs_diff(&a, &c);
-                assert!(
-                    d < 1e-4,
-                    "row {row} slot {slot}: full and cached logits differ by {d}"
-                );
-            }
-        }
-        start += n;
-    }
-    assert_eq!(cache.len(), start);
+    // Incremental: prefill the first 4 slots, then one slot at a time.
+    let chunks = [4usize, 1, 1, 1, 1, 1, 1];
+    let d = kv_cache_vs_full(&model, &ids, &valid, b, t, &chunks).unwrap();
+    let (row, slot) = d.worst_at;
+    assert!(
+        d.max_abs < 1e-4,
+        "row {row} slot {slot}: full and cached logits differ by {}",
+        d.max_abs
+    );
+    assert_eq!(d.cached, chunks.iter().sum::<usize>());
 }
 
 #[test]

@@ -2,71 +2,47 @@
 //! Hugging Face `transformers`, with the logits it computed on left-padded inputs
 //! (`scripts/make_parity_fixture.py`). Every real position must match to 1e-4.
 
-use r1lab::candle::{DType, Device, Tensor};
+use r1lab::candle::{DType, Device};
 use r1lab::checkpoint;
-use r1lab::model::Batch;
+use r1lab::model::checks::LogitsFixture;
 use std::path::Path;
 
 fn check(dir: &str, tol: f32) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let loaded =
         checkpoint::load(root.join(dir).to_str().unwrap(), DType::F32, &Device::Cpu).unwrap();
-    let fx = checkpoint::read_safetensors(&[root
-        .join(dir.trim_end_matches("-bf16"))
-        .join("parity.safetensors")])
-    .unwrap();
-    let ids = fx["input_ids"].to_dtype(DType::U32).unwrap();
-    let mask = fx["attention_mask"].to_vec2::<i64>().unwrap();
-    let expected = &fx["logits"];
-    let (b, t) = ids.dims2().unwrap();
-    let valid: Vec<bool> = mask.iter().flatten().map(|&m| m == 1).collect();
-    let batch = Batch::from_parts(
-        ids.flatten_all().unwrap().to_vec1().unwrap(),
-        valid.clone(),
-        b,
-        t,
-        DType::F32,
-        &Device::Cpu,
+    let fx = LogitsFixture::read(
+        &root
+            .join(dir.trim_end_matches("-bf16"))
+            .join("parity.safetensors"),
     )
     .unwrap();
     // Our positions equal the fixture's at real tokens.
-    let ours = batch
+    let ours = fx
+        .batch(DType::F32, &Device::Cpu)
+        .unwrap()
         .positions
         .to_dtype(DType::I64)
         .unwrap()
-        .to_vec2::<i64>()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
         .unwrap();
-    let theirs = fx["position_ids"].to_vec2::<i64>().unwrap();
-    let logits = loaded.model.forward(&batch).unwrap();
-    let mut checked = 0;
-    let mut worst = 0f32;
-    for row in 0..b {
-        for j in 0..t {
-            if !valid[row * t + j] {
-                continue;
-            }
-            assert_eq!(
-                ours[row][j], theirs[row][j],
-                "position of row {row} slot {j}"
-            );
-            let a: Tensor = logits.get(row).unwrap().get(j).unwrap();
-            let e: Tensor = expected.get(row).unwrap().get(j).unwrap();
-            let d = (a - e)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            worst = worst.max(d);
-            checked += 1;
-        }
+    for slot in (0..fx.b * fx.t).filter(|&s| fx.valid[s]) {
+        assert_eq!(
+            ours[slot],
+            fx.position_ids[slot],
+            "position of row {} slot {}",
+            slot / fx.t,
+            slot % fx.t
+        );
     }
-    assert!(checked > 20);
+    let diff = fx.check(&loaded.model).unwrap();
+    assert!(diff.positions > 20);
     assert!(
-        worst < tol,
-        "{dir}: logits differ from transformers by up to {worst} (tolerance {tol})"
+        diff.max_abs < tol as f64,
+        "{dir}: logits differ from transformers by up to {} (tolerance {tol})",
+        diff.max_abs
     );
 }
 

@@ -1,7 +1,9 @@
 //! The model: a trainable decoder of the Qwen2 family, its config, parameters and KV cache.
 
+pub mod checks;
 pub mod config;
 pub mod kv_cache;
+pub mod names;
 pub mod ops;
 pub mod params;
 pub mod qwen2;

@@ -1,6 +1,7 @@
 //! The named parameters of a model, in a fixed order, under their Hugging Face checkpoint names.
 
 use super::config::ModelConfig;
+use super::names::{self, Layer, Proj};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::SeedableRng;
@@ -26,62 +27,48 @@ pub enum ParamKind {
     Bias,
 }
 
-/// The names, shapes and kinds of every parameter the config implies, in checkpoint order.
-pub fn expected_params(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, ParamKind)> {
-    use ParamKind::*;
+/// `(out, in)` of a projection's weight under the config.
+fn proj_shape(cfg: &ModelConfig, p: Proj) -> (usize, usize) {
     let h = cfg.hidden_size;
     let q = cfg.num_attention_heads * cfg.head_dim();
     let kv = cfg.num_kv_heads() * cfg.head_dim();
     let i = cfg.intermediate_size;
+    match p {
+        Proj::Q => (q, h),
+        Proj::K | Proj::V => (kv, h),
+        Proj::O => (h, q),
+        Proj::Gate | Proj::Up => (i, h),
+        Proj::Down => (h, i),
+    }
+}
+
+/// The names, shapes and kinds of every parameter the config implies, in checkpoint order.
+pub fn expected_params(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, ParamKind)> {
+    use ParamKind::*;
+    let h = cfg.hidden_size;
     let mut out = vec![(
-        "model.embed_tokens.weight".to_string(),
+        names::EMBED_TOKENS.to_string(),
         vec![cfg.vocab_size, h],
         Matrix,
     )];
-    for l in 0..cfg.num_hidden_layers {
-        let p = format!("model.layers.{l}");
-        out.push((format!("{p}.input_layernorm.weight"), vec![h], Norm));
-        for (name, out_dim, bias) in [
-            ("q_proj", q, cfg.qkv_bias()),
-            ("k_proj", kv, cfg.qkv_bias()),
-            ("v_proj", kv, cfg.qkv_bias()),
-        ] {
-            out.push((
-                format!("{p}.self_attn.{name}.weight"),
-                vec![out_dim, h],
-                Matrix,
-            ));
-            if bias {
-                out.push((format!("{p}.self_attn.{name}.bias"), vec![out_dim], Bias));
+    for l in (0..cfg.num_hidden_layers).map(Layer) {
+        let push = |out: &mut Vec<_>, group: &[Proj]| {
+            for &p in group {
+                let (o, i) = proj_shape(cfg, p);
+                out.push((l.weight(p), vec![o, i], Matrix));
+                if p.has_bias(cfg) {
+                    out.push((l.bias(p), vec![o], Bias));
+                }
             }
-        }
-        out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q], Matrix));
-        if cfg.o_bias() {
-            out.push((format!("{p}.self_attn.o_proj.bias"), vec![h], Bias));
-        }
-        out.push((
-            format!("{p}.post_attention_layernorm.weight"),
-            vec![h],
-            Norm,
-        ));
-        for (name, shape, bias_dim) in [
-            ("gate_proj", vec![i, h], i),
-            ("up_proj", vec![i, h], i),
-            ("down_proj", vec![h, i], h),
-        ] {
-            out.push((format!("{p}.mlp.{name}.weight"), shape, Matrix));
-            if cfg.mlp_bias() {
-                out.push((format!("{p}.mlp.{name}.bias"), vec![bias_dim], Bias));
-            }
-        }
+        };
+        out.push((l.input_norm(), vec![h], Norm));
+        push(&mut out, &Proj::ATTENTION);
+        out.push((l.post_attention_norm(), vec![h], Norm));
+        push(&mut out, &Proj::MLP);
     }
-    out.push(("model.norm.weight".to_string(), vec![h], Norm));
+    out.push((names::FINAL_NORM.to_string(), vec![h], Norm));
     if !cfg.tie_word_embeddings {
-        out.push((
-            "lm_head.weight".to_string(),
-            vec![cfg.vocab_size, h],
-            Matrix,
-        ));
+        out.push((names::LM_HEAD.to_string(), vec![cfg.vocab_size, h], Matrix));
     }
     out
 }
@@ -163,7 +150,7 @@ impl Params {
         }
         // Tied checkpoints sometimes still carry lm_head.weight; buffers like rotary inv_freq are
         // recomputed. Anything else means the file and the config disagree.
-        tensors.retain(|k, _| !(k == "lm_head.weight" || k.ends_with("rotary_emb.inv_freq")));
+        tensors.retain(|k, _| !names::is_ignored_extra(k));
         if let Some(extra) = tensors.keys().min() {
             bail!(
                 "{source} holds tensor {extra:?} (and {} more) that config.json does not describe: the weights do not \

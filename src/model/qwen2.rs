@@ -4,7 +4,8 @@
 //! - token embedding, pre-norm blocks with RMSNorm, rotary position embedding (the "rotate half"
 //!   form, `rope_theta`), grouped-query attention with optional q/k/v bias, SwiGLU MLP, final
 //!   RMSNorm, LM head optionally tied to the embedding;
-//! - tensor names equal the checkpoint names (`model.layers.0.self_attn.q_proj.weight`, …).
+//! - tensor names equal the checkpoint names (`model.layers.0.self_attn.q_proj.weight`, …; built in
+//!   [`super::names`]).
 //!
 //! Departures from `candle_transformers::models::qwen2` (which is inference-only):
 //! 1. every operation is a composed candle op that has a backward pass: candle's fused
@@ -19,6 +20,7 @@
 
 use super::config::ModelConfig;
 use super::kv_cache::KvCache;
+use super::names::{self, Layer, Proj};
 use super::ops;
 use super::params::Params;
 use anyhow::{Context, Result};
@@ -384,50 +386,52 @@ impl Model {
         let get = |name: &str| -> Result<Tensor> { Ok(params.get(name)?.as_tensor().clone()) };
         let opt =
             |name: &str| -> Option<Tensor> { params.get(name).ok().map(|v| v.as_tensor().clone()) };
-        let linear = |prefix: &str, bias: bool| -> Result<Linear> {
-            Ok(Linear {
-                weight_t: None,
-                weight: get(&format!("{prefix}.weight"))?,
-                bias: if bias {
-                    Some(get(&format!("{prefix}.bias"))?)
-                } else {
-                    None
-                },
-            })
-        };
         let mut blocks = Vec::with_capacity(config.num_hidden_layers);
-        for i in 0..config.num_hidden_layers {
-            let p = format!("model.layers.{i}");
+        for l in (0..config.num_hidden_layers).map(Layer) {
+            let linear = |p: Proj| -> Result<Linear> {
+                Ok(Linear {
+                    weight_t: None,
+                    weight: get(&l.weight(p))?,
+                    bias: if p.has_bias(&config) {
+                        Some(get(&l.bias(p))?)
+                    } else {
+                        None
+                    },
+                })
+            };
             blocks.push(Block {
-                input_norm: get(&format!("{p}.input_layernorm.weight"))?,
-                post_norm: get(&format!("{p}.post_attention_layernorm.weight"))?,
+                input_norm: get(&l.input_norm())?,
+                post_norm: get(&l.post_attention_norm())?,
                 attn: Attention {
-                    q: linear(&format!("{p}.self_attn.q_proj"), config.qkv_bias())?,
-                    k: linear(&format!("{p}.self_attn.k_proj"), config.qkv_bias())?,
-                    v: linear(&format!("{p}.self_attn.v_proj"), config.qkv_bias())?,
-                    o: linear(&format!("{p}.self_attn.o_proj"), config.o_bias())?,
+                    q: linear(Proj::Q)?,
+                    k: linear(Proj::K)?,
+                    v: linear(Proj::V)?,
+                    o: linear(Proj::O)?,
                     n_heads: config.num_attention_heads,
                     n_kv: config.num_kv_heads(),
                     head_dim: config.head_dim(),
                 },
                 mlp: Mlp {
-                    gate: linear(&format!("{p}.mlp.gate_proj"), config.mlp_bias())?,
-                    up: linear(&format!("{p}.mlp.up_proj"), config.mlp_bias())?,
-                    down: linear(&format!("{p}.mlp.down_proj"), config.mlp_bias())?,
+                    gate: linear(Proj::Gate)?,
+                    up: linear(Proj::Up)?,
+                    down: linear(Proj::Down)?,
                 },
             });
         }
-        let embed = get("model.embed_tokens.weight")?;
+        let embed = get(names::EMBED_TOKENS)?;
         let lm_head = if config.tie_word_embeddings {
             embed.clone()
         } else {
-            opt("lm_head.weight").context(
-                "the checkpoint has no lm_head.weight but tie_word_embeddings is false: fix config.json or the file",
-            )?
+            opt(names::LM_HEAD).with_context(|| {
+                format!(
+                    "the checkpoint has no {} but tie_word_embeddings is false: fix config.json or the file",
+                    names::LM_HEAD
+                )
+            })?
         };
         let rope = Rope::new(&config, dtype, &device)?;
         Ok(Self {
-            norm: get("model.norm.weight")?,
+            norm: get(names::FINAL_NORM)?,
             config,
             params,
             embed,
