@@ -11,24 +11,23 @@ use anyhow::{bail, Result};
 
 impl EvalReport {
     /// The problems' ids in the order they were evaluated.
-    pub fn problem_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = Vec::new();
-        for s in &self.samples {
-            if ids.last() != Some(&s.problem_id) {
-                ids.push(s.problem_id.clone());
-            }
-        }
-        ids
+    pub fn problem_ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .groups()?
+            .iter()
+            .map(|g| g[0].problem_id.clone())
+            .collect())
     }
 
     /// The value of `metric` (a name of [`EvalReport::metrics`]) for each problem, in the order
     /// of [`EvalReport::problem_ids`]; their mean is the report's value.
     pub fn per_problem(&self, metric: &str) -> Result<Vec<f64>> {
         let k = self.k;
+        let groups = self.groups()?;
         let per_sample = |f: fn(&SampleResult) -> f64| -> Vec<f64> {
-            self.groups()
+            groups
                 .iter()
-                .map(|g| g.iter().map(|s| f(s)).sum::<f64>() / g.len() as f64)
+                .map(|g| g.iter().map(f).sum::<f64>() / g.len() as f64)
                 .collect()
         };
         Ok(match metric {
@@ -38,13 +37,11 @@ impl EvalReport {
             "mixing_rate" => per_sample(|s| s.mixed as u8 as f64),
             "reflection_rate" => per_sample(|s| s.reflection as u8 as f64),
             "truncation_rate" => per_sample(|s| s.truncated as u8 as f64),
-            m if m == format!("pass@{k}") => self
-                .groups()
+            m if m == format!("pass@{k}") => groups
                 .iter()
                 .map(|g| pass_at_k(k, g.iter().filter(|s| s.correct).count(), k))
                 .collect(),
-            m if m == format!("cons@{k}") => self
-                .groups()
+            m if m == format!("cons@{k}") => groups
                 .iter()
                 .map(|g| {
                     let answers: Vec<Option<String>> = g.iter().map(|s| s.answer.clone()).collect();
@@ -72,7 +69,16 @@ impl EvalReport {
     /// `self − other` on `metric`, with its 95% paired-bootstrap interval; both reports must be
     /// of the same problems in the same order.
     pub fn difference(&self, other: &EvalReport, metric: &str) -> Result<Interval> {
-        if self.problem_ids() != other.problem_ids() {
+        if self.k != other.k {
+            bail!(
+                "{} and {} were evaluated with different k ({} and {}): evaluate both with the same k",
+                self.model,
+                other.model,
+                self.k,
+                other.k
+            );
+        }
+        if self.problem_ids()? != other.problem_ids()? {
             bail!(
                 "{} and {} were evaluated on different problems: a paired comparison needs the \
                  same held-out set for both",
@@ -83,16 +89,20 @@ impl EvalReport {
         paired_difference(&self.per_problem(metric)?, &other.per_problem(metric)?)
     }
 
-    /// The samples of each problem, in evaluation order.
-    fn groups(&self) -> Vec<Vec<&SampleResult>> {
-        let mut groups: Vec<Vec<&SampleResult>> = Vec::new();
-        for s in &self.samples {
-            match groups.last_mut() {
-                Some(g) if g[0].problem_id == s.problem_id => g.push(s),
-                _ => groups.push(vec![s]),
-            }
+    /// The samples of each problem, in evaluation order: `k` per problem, as `evaluate` writes
+    /// them (a report cut short or edited is refused rather than grouped wrongly).
+    fn groups(&self) -> Result<Vec<&[SampleResult]>> {
+        if self.k == 0 || self.samples.len() != self.problems * self.k {
+            bail!(
+                "the report of {} holds {} samples for {} problems at k = {}: its samples do not \
+                 come k per problem (cut short or edited?); evaluate again",
+                self.model,
+                self.samples.len(),
+                self.problems,
+                self.k
+            );
         }
-        groups
+        Ok(self.samples.chunks(self.k).collect())
     }
 }
 
@@ -129,7 +139,7 @@ mod tests {
             .unwrap()
         };
         let report = eval(1);
-        assert_eq!(report.problem_ids().len(), 16);
+        assert_eq!(report.problem_ids().unwrap().len(), 16);
         for (name, value) in report.metrics() {
             let per = report.per_problem(&name).unwrap();
             let mean = per.iter().sum::<f64>() / per.len() as f64;
@@ -138,6 +148,10 @@ mod tests {
             assert!(ci.low <= value && value <= ci.high, "{name}: {ci:?}");
         }
         assert!(report.per_problem("pass@7").is_err());
+        // A report whose samples do not come k per problem is refused, not grouped wrongly.
+        let mut cut = report.clone();
+        cut.samples.pop();
+        assert!(cut.interval("pass@1").is_err());
         // Against itself the paired difference is exactly zero; against another draw of samples it
         // is the difference of the two means.
         let same = report.difference(&report, "pass@1").unwrap();

@@ -298,17 +298,23 @@ pub fn append_samples(path: &Path, samples: &[SampleRecord]) -> Result<()> {
     checkpoint::append_file(path, text.as_bytes())
 }
 
-/// Reads `samples.jsonl` back (no file: no samples); a malformed line is an error naming it.
+/// Reads `samples.jsonl` back (no file: no samples; a last line cut short by a kill is dropped
+/// with a message); a malformed line is an error naming it.
 pub fn read_samples(path: &Path) -> Result<Vec<SampleRecord>> {
     if !path.exists() {
         return Ok(vec![]);
     }
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .enumerate()
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    complete_lines(path, &text)
+        .into_iter()
         .map(|(n, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!("{} line {} is not a sample record", path.display(), n + 1)
+            serde_json::from_str(&l).with_context(|| {
+                format!(
+                    "{} line {n} is not a sample record: the file was edited or damaged; move the \
+                     run folder away to start again",
+                    path.display()
+                )
             })
         })
         .collect()
