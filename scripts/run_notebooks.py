@@ -97,6 +97,22 @@ def failures(nb):
     return out
 
 
+def published_candle(build):
+    """The notebooks must build the CLI's candle: vendor/candle-core, through the `[patch]` in
+    .cargo/config.toml, which cargo finds because the kernel's build folder is inside the
+    repository. A candle-core from the registry in the kernel's lockfile means it did not."""
+    lock = build / "Cargo.lock"
+    if not lock.exists():
+        return []
+    for package in lock.read_text().split("[[package]]"):
+        if 'name = "candle-core"' in package and "source = " in package:
+            return [
+                f"the kernel built the published candle-core ({lock}), not vendor/candle-core: "
+                "set EVCXR_TMPDIR to a folder inside the repository (default target/evcxr)"
+            ]
+    return []
+
+
 def execute(path, out_dir, scale, timeout, in_place=False, pause=0.0):
     """Runs one notebook; returns (problems, seconds, executed notebook)."""
     nb = nbformat.read(path, as_version=4)
@@ -145,6 +161,7 @@ def execute(path, out_dir, scale, timeout, in_place=False, pause=0.0):
         problems.append(f"cell error: {str(e)[:3000]}")
     seconds = time.time() - start
     problems += [p for p in failures(nb) if p not in problems]
+    problems += published_candle(build)
     for name in nb.metadata.get("r1lab", {}).get("writes", []):
         f = reports / name
         if not f.exists() or f.stat().st_size == 0:

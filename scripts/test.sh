@@ -4,6 +4,8 @@
 # Installs the notebook kernel and runner on first use (scripts/setup_notebooks.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== vendor/candle-core is crates.io's candle-core 0.11.1 + vendor/candle-core.patch"
+bash scripts/check_vendor.sh
 echo "== cargo test --release"
 cargo test --release
 echo "== notebooks (evcxr kernel, smoke scale)"
