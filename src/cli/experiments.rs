@@ -6,7 +6,8 @@ use super::common::{log_line, progress_bar, suffixed, RunArgs, TaskArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
-    distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce, RunContext,
+    cold_start, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce,
+    RunContext,
 };
 use std::path::PathBuf;
 
@@ -85,10 +86,7 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
         .context("check --steps, --mu, --minibatches and --max-completion")?;
     let run_dir = a.run_dir.unwrap_or_else(|| {
         let dir = suffixed(ctx.run_dir(r1_zero::RUN_NAME, scale), &key);
-        match cfg.grpo.seed {
-            0 => dir,
-            s => PathBuf::from(format!("{}-seed{s}", dir.display())),
-        }
+        r1_zero::seeded_dir(&dir, cfg.grpo.seed)
     });
     let total = cfg.grpo.steps;
     let pb = progress_bar(total as u64, "R1-Zero GRPO");
@@ -124,6 +122,17 @@ pub struct R1 {
     /// Skip the stage-2 run without the language-consistency reward.
     #[arg(long)]
     pub no_ablation: bool,
+    /// Where the cold-start examples come from: `generated` (the task's worked solutions, the
+    /// synthetic tasks' default) or `r1-zero` (R1-Zero's correct outputs rewritten into the
+    /// readable format, as the paper collects them; a word-problem task's only source).
+    #[arg(long, value_enum)]
+    pub cold_start: Option<cold_start::ColdStart>,
+    /// Seed N of the whole experiment (default 0, the committed run): every stage's data
+    /// draws, SFT order and RL sampling change, and the runs it builds on are their seed-N runs;
+    /// the default run folders get a `-seed<N>` suffix (give `--reports` another folder to keep
+    /// the committed reports).
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub task: TaskArgs,
 }
@@ -131,10 +140,12 @@ pub struct R1 {
 pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     let scale = a.run.scale;
+    let seed = a.seed.unwrap_or(0);
     let mut cfg = r1_pipeline::R1Config::preset(scale, &ctx);
     // Another task or base gets its own default folders (this pipeline's and its R1-Zero run's).
     let key = a.task.key(a.base.as_deref());
     cfg.r1_zero_run_dir = suffixed(cfg.r1_zero_run_dir, &key);
+    let mut cfg = cfg.with_seed(seed);
     if let Some(b) = a.base {
         cfg.base = b.clone();
         cfg.r1_zero.base = b;
@@ -145,6 +156,16 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     cfg.ablation = !a.no_ablation;
     if let Some(t) = &a.task.task {
         cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
+    }
+    // Another cold-start source than the task's default gets its own pipeline folder, so its
+    // stages are never resumed from the other source's.
+    let mut key = key;
+    if let Some(c) = a.cold_start.filter(|c| *c != cfg.cold_start) {
+        cfg.cold_start = c;
+        key.push_str(match c {
+            cold_start::ColdStart::Generated => "-cold-generated",
+            cold_start::ColdStart::FromR1Zero => "-cold-r1-zero",
+        });
     }
     if let Some(p) = a.task.real_preset()? {
         for g in [
@@ -157,9 +178,10 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
         cfg.r1_zero.max_new_tokens = p.max_completion_length;
         cfg.rejection.max_new_tokens = p.max_completion_length;
     }
-    let run_dir = a
-        .run_dir
-        .unwrap_or_else(|| suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key));
+    let run_dir = a.run_dir.unwrap_or_else(|| {
+        let dir = suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key);
+        r1_zero::seeded_dir(&dir, seed)
+    });
     let result = r1_pipeline::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
     println!("{}", r1_pipeline::summary(&cfg, &result, &ctx.reports));
     Ok(())
@@ -191,6 +213,12 @@ pub struct Distill {
     /// The base of Table 6's R1-Zero run (default: the 1M student's base).
     #[arg(long)]
     pub r1_zero_base: Option<String>,
+    /// Seed N of the whole experiment (default 0, the committed run): every stage's data
+    /// draws, SFT order and RL sampling change, and the runs it builds on are their seed-N runs;
+    /// the default run folders get a `-seed<N>` suffix (give `--reports` another folder to keep
+    /// the committed reports).
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub task: TaskArgs,
 }
@@ -198,17 +226,27 @@ pub struct Distill {
 pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     let scale = a.run.scale;
-    let mut cfg = distillation::DistillConfig::preset(scale, &ctx);
-    // Another task gets its own default folders: the teacher is that task's R1 run, Table 6's
-    // R1-Zero run that task's (and that base's).
+    let seed = a.seed.unwrap_or(0);
+    let mut cfg = distillation::DistillConfig::preset(scale, &ctx).with_seed(seed, &ctx, scale);
+    // Another task gets its own default folders: the teacher is that task's R1 run (of the same
+    // seed), Table 6's R1-Zero run that task's (and that base's).
     let key = a.task.key(None);
-    let teacher = suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key);
+    let teacher = r1_zero::seeded_dir(
+        &suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key),
+        seed,
+    );
     cfg.teacher = teacher
         .join("stage4_final_rl")
         .join("checkpoint")
         .to_string_lossy()
         .into_owned();
-    cfg.r1_zero_run_dir = suffixed(cfg.r1_zero_run_dir, &a.task.key(a.r1_zero_base.as_deref()));
+    cfg.r1_zero_run_dir = r1_zero::seeded_dir(
+        &suffixed(
+            distillation::DistillConfig::preset(scale, &ctx).r1_zero_run_dir,
+            &a.task.key(a.r1_zero_base.as_deref()),
+        ),
+        seed,
+    );
     if let Some(t) = a.teacher {
         cfg.teacher = t;
     }
@@ -232,9 +270,10 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
         cfg.r1_zero.max_new_tokens = p.max_completion_length;
         cfg.rejection.max_new_tokens = p.max_completion_length;
     }
-    let run_dir = a
-        .run_dir
-        .unwrap_or_else(|| suffixed(ctx.run_dir(distillation::RUN_NAME, scale), &key));
+    let run_dir = a.run_dir.unwrap_or_else(|| {
+        let dir = suffixed(ctx.run_dir(distillation::RUN_NAME, scale), &key);
+        r1_zero::seeded_dir(&dir, seed)
+    });
     let start = std::time::Instant::now();
     let result = distillation::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
     let wall = start.elapsed().as_secs_f64();

@@ -31,12 +31,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// Where the cold-start examples come from (see the module docs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum ColdStart {
     /// The task's worked solutions (synthetic tasks only).
     #[default]
     Generated,
-    /// R1-Zero's correct outputs, rewritten into the readable format.
+    /// R1-Zero's correct outputs, rewritten into the readable format (the paper's source).
+    #[value(name = "r1-zero")]
     FromR1Zero,
 }
 

@@ -110,6 +110,30 @@ impl DistillConfig {
     }
 }
 
+impl DistillConfig {
+    /// Seed `seed` of the experiment (`0` is the committed run): the teacher is the R1 pipeline
+    /// of the same seed (its seeded folder, when the teacher is the preset's), and the trace
+    /// draws, the SFT order and Table 6's R1-Zero run change with it.
+    pub fn with_seed(mut self, seed: u64, ctx: &RunContext, scale: Scale) -> Self {
+        let shift = r1_pipeline::SEED_STRIDE * seed;
+        let preset_teacher = Self::preset(scale, ctx).teacher;
+        if self.teacher == preset_teacher {
+            let r1 = r1_zero::seeded_dir(&ctx.run_dir(r1_pipeline::RUN_NAME, scale), seed);
+            self.teacher = r1
+                .join("stage4_final_rl")
+                .join("checkpoint")
+                .to_string_lossy()
+                .into_owned();
+        }
+        self.seed += shift;
+        self.sft.seed += shift;
+        self.rejection.seed += shift;
+        self.r1_zero = self.r1_zero.with_seed(seed);
+        self.r1_zero_run_dir = r1_zero::seeded_dir(&self.r1_zero_run_dir, seed);
+        self
+    }
+}
+
 /// One trained student.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StudentResult {
@@ -748,6 +772,30 @@ pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_seeded_distillation_learns_from_the_r1_run_of_its_seed() {
+        let ctx = RunContext::cpu();
+        let preset = DistillConfig::preset(Scale::Workshop, &ctx);
+        let s1 = preset.clone().with_seed(1, &ctx, Scale::Workshop);
+        let r1 = ctx.run_dir(r1_pipeline::RUN_NAME, Scale::Workshop);
+        assert!(preset.teacher.starts_with(&*r1.to_string_lossy()));
+        assert!(
+            s1.teacher.starts_with(&*format!("{}-seed1", r1.display())),
+            "{}",
+            s1.teacher
+        );
+        assert_eq!(s1.seed, preset.seed + r1_pipeline::SEED_STRIDE);
+        assert_eq!(s1.sft.seed, preset.sft.seed + r1_pipeline::SEED_STRIDE);
+        assert_eq!(s1.r1_zero.grpo.seed, 1);
+        // A teacher given by hand is kept.
+        let mut own = preset.clone();
+        own.teacher = "elsewhere/checkpoint".into();
+        assert_eq!(
+            own.with_seed(1, &ctx, Scale::Workshop).teacher,
+            "elsewhere/checkpoint"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -106,7 +106,26 @@ pub struct R1Config {
     pub seed: u64,
 }
 
+/// Seeds of a seeded rerun are spaced this far apart, so no stage of seed N draws the stream
+/// another stage of seed 0 used.
+pub const SEED_STRIDE: u64 = 1_000;
+
 impl R1Config {
+    /// Seed `seed` of the whole pipeline (`0` is the committed run): the cold-start and stage-3
+    /// data draws, the SFT order, both RL stages' problems and sampling, the rejection sampling,
+    /// and the R1-Zero run compared against (its seed `seed`, in its seeded folder).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        let shift = SEED_STRIDE * seed;
+        self.seed += shift;
+        self.sft.seed += shift;
+        self.reasoning_rl.seed += shift;
+        self.final_rl.seed += shift;
+        self.rejection.seed += shift;
+        self.r1_zero = self.r1_zero.with_seed(seed);
+        self.r1_zero_run_dir = r1_zero::seeded_dir(&self.r1_zero_run_dir, seed);
+        self
+    }
+
     /// Runs the pipeline on `task`: a synthetic task by name, or a word-problem file with its
     /// held-out file `test` (then the cold start comes from R1-Zero's outputs, see [`ColdStart`]),
     /// every stage prompted with `template` (as [`r1_zero::R1ZeroConfig::set_task`]).
@@ -956,6 +975,38 @@ mod tests {
     use crate::rejection::Verdict;
     use crate::tasks::arithmetic::ArithmeticTask;
     use crate::tasks::language::count_words;
+
+    #[test]
+    fn seed_zero_is_the_preset_and_another_seed_moves_every_stage() {
+        let ctx = RunContext::cpu();
+        let preset = R1Config::preset(Scale::Workshop, &ctx);
+        let json = |c: &R1Config| serde_json::to_string(c).unwrap();
+        assert_eq!(json(&preset.clone().with_seed(0)), json(&preset));
+        let s2 = preset.clone().with_seed(2);
+        assert_eq!(s2.seed, preset.seed + 2 * SEED_STRIDE);
+        assert_eq!(s2.sft.seed, preset.sft.seed + 2 * SEED_STRIDE);
+        assert_eq!(
+            s2.reasoning_rl.seed,
+            preset.reasoning_rl.seed + 2 * SEED_STRIDE
+        );
+        assert_eq!(s2.final_rl.seed, preset.final_rl.seed + 2 * SEED_STRIDE);
+        assert_eq!(s2.rejection.seed, preset.rejection.seed + 2 * SEED_STRIDE);
+        assert_eq!(s2.r1_zero.grpo.seed, 2);
+        assert_eq!(
+            s2.r1_zero_run_dir,
+            PathBuf::from(format!("{}-seed2", preset.r1_zero_run_dir.display()))
+        );
+        // Everything else is the preset's.
+        let mut back = s2.clone();
+        back.seed = preset.seed;
+        back.sft.seed = preset.sft.seed;
+        back.reasoning_rl.seed = preset.reasoning_rl.seed;
+        back.final_rl.seed = preset.final_rl.seed;
+        back.rejection.seed = preset.rejection.seed;
+        back.r1_zero.grpo.seed = preset.r1_zero.grpo.seed;
+        back.r1_zero_run_dir = preset.r1_zero_run_dir.clone();
+        assert_eq!(json(&back), json(&preset));
+    }
 
     #[test]
     fn cold_start_examples_are_correct_single_language_and_some_reflect() {

@@ -30,6 +30,15 @@ use std::sync::Arc;
 /// The run folder's name ([`RunContext::run_dir`]).
 pub const RUN_NAME: &str = "r1-zero";
 
+/// The run folder of seed `seed` of an experiment whose seed-0 folder is `dir`: `dir` itself for
+/// seed 0 (the committed runs), `<dir>-seed<N>` otherwise.
+pub fn seeded_dir(dir: &Path, seed: u64) -> PathBuf {
+    match seed {
+        0 => dir.to_path_buf(),
+        s => PathBuf::from(format!("{}-seed{s}", dir.display())),
+    }
+}
+
 /// Figure 2: AIME pass@1 at the start and end of R1-Zero training, cons@16 at the end, o1-0912.
 pub const PAPER_PASS1_START: f64 = 0.156;
 pub const PAPER_PASS1_END: f64 = 0.710;
@@ -46,7 +55,8 @@ pub struct R1ZeroConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
     pub grpo: GrpoConfig,
-    /// Held-out problems evaluated during training (the first N of the test set).
+    /// Held-out problems of the tables (the first N of the test set: all 500 at the workshop
+    /// scale); the evaluations during training use the first `experiments::CURVE_PROBLEMS`.
     pub eval_problems: usize,
     /// k of pass@1 / cons@k during training (the paper's Figure 2 uses 16).
     pub eval_k: usize,
@@ -78,7 +88,9 @@ impl R1ZeroConfig {
         };
         let (eval_problems, eval_k, eval_every) = match scale {
             Scale::Smoke => (4, 4, 1),
-            Scale::Workshop => (50, 16, 25),
+            // The whole held-out set (tasks::TEST_SET_SIZE), for intervals of about ±0.04 on
+            // pass@1; the curves during training use its first CURVE_PROBLEMS.
+            Scale::Workshop => (500, 16, 25),
         };
         Self {
             base: "data/checkpoints/base-1M".into(),
@@ -95,6 +107,13 @@ impl R1ZeroConfig {
 }
 
 impl R1ZeroConfig {
+    /// Seed `seed` of this experiment: the RL seed (training problems and sampling; `0` is the
+    /// committed run). See [`seeded_dir`] for its run folder.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.grpo.seed = seed;
+        self
+    }
+
     /// Trains on `task`: a synthetic task by name, or a word-problem file with its held-out file
     /// `test`, prompted with `template` (default: the paper's Table 1 text for a word-problem
     /// file, what a real model gets; the short one is the in-repo models').
