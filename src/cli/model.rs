@@ -209,13 +209,14 @@ pub fn eval(a: Eval, ctx: &RunContext) -> Result<()> {
 /// Evaluate the shipped base models on every task (data/checkpoints/base_models_eval.{csv,md}).
 #[derive(Args, Debug)]
 pub struct EvalBase {
-    /// Sizes whose data/checkpoints/base-<size> to evaluate.
-    #[arg(long, value_delimiter = ',', default_values_t = vec!["0.5M".to_string(), "1M".to_string(), "2M".to_string()])]
+    /// Sizes whose data/checkpoints/base-<size> to evaluate (the students' bases and the 10M
+    /// "V3-Base" stand-in).
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["0.5M".to_string(), "1M".to_string(), "2M".to_string(), "10M".to_string()])]
     pub sizes: Vec<String>,
     #[arg(short, long, default_value_t = 16)]
     pub k: usize,
-    /// Problems per task (the first N of each held-out set).
-    #[arg(long, default_value_t = 100)]
+    /// Problems per task (the first N of each held-out set; default: all of them).
+    #[arg(long, default_value_t = r1lab::tasks::TEST_SET_SIZE)]
     pub limit: usize,
     #[arg(long, default_value_t = 160)]
     pub max_new_tokens: usize,
@@ -259,7 +260,7 @@ pub fn eval_base(a: EvalBase, ctx: &RunContext) -> Result<()> {
         &df,
         &a.out,
         Some(&format!(
-            "# Base models on the held-out sets (first {limit} problems, k = {k}, temperature 0.6, top-p 0.95)\n\nRegenerate: `cargo run --release -- eval-base --limit {limit} -k {k}`"
+            "# Base models on the held-out sets (first {limit} problems, k = {k}, temperature 0.6, top-p 0.95; `low`/`high`: 95% bootstrap interval over the problems)\n\nRegenerate: `cargo run --release -- eval-base --limit {limit} -k {k}`"
         )),
     )?;
     println!(

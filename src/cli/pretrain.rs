@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Pretrain a base model on the synthetic corpus (next-token SFT) and save it.
 #[derive(Args, Debug)]
 pub struct Pretrain {
-    /// Model size: 0.5M, 1M or 2M.
+    /// Model size: 0.5M, 1M or 2M (the students' bases) or 10M (the "V3-Base" stand-in).
     #[arg(long, default_value = "1M")]
     pub size: String,
     #[arg(long, value_enum, default_value = "workshop")]

@@ -126,8 +126,12 @@ impl PretrainConfig {
             Scale::Smoke => (400, 4),
             Scale::Workshop => (20_000, 2_400),
         };
+        // Peak learning rates: 3e-3 for the two smallest, 2e-3 from 2M up; the 10M "V3-Base"
+        // stand-in gets 2e-3 scaled by width (192 → 320), 1.2e-3, as a wider model needs a smaller
+        // step (data/checkpoints/README.md).
         let lr = match size {
             "2M" | "4M" => 2e-3,
+            "10M" => 1.2e-3,
             _ => 3e-3,
         };
         Ok(Self {
@@ -288,6 +292,16 @@ pub fn evaluate_base_models(
     let k = cfg.k;
     let col =
         |f: &dyn Fn(&crate::eval::EvalReport) -> f64| reports.iter().map(f).collect::<Vec<f64>>();
+    // A metric's 95% bootstrap interval over the problems, its lower or upper end per report.
+    let bounds = |metric: &str, high: bool| -> Result<Vec<f64>> {
+        reports
+            .iter()
+            .map(|r| {
+                let ci = r.interval(metric)?;
+                Ok(if high { ci.high } else { ci.low })
+            })
+            .collect()
+    };
     let df = DataFrame::new_infer_height(vec![
         Column::new(
             "model".into(),
@@ -321,8 +335,18 @@ pub fn evaluate_base_models(
                 .collect::<Vec<_>>(),
         ),
         Column::new("pass@1".into(), col(&|r| r.pass_at_1)),
+        Column::new("pass@1 low".into(), bounds("pass@1", false)?),
+        Column::new("pass@1 high".into(), bounds("pass@1", true)?),
         Column::new(format!("pass@{k}").into(), col(&|r| r.pass_at_k)),
         Column::new(format!("cons@{k}").into(), col(&|r| r.cons_at_k)),
+        Column::new(
+            format!("cons@{k} low").into(),
+            bounds(&format!("cons@{k}"), false)?,
+        ),
+        Column::new(
+            format!("cons@{k} high").into(),
+            bounds(&format!("cons@{k}"), true)?,
+        ),
         Column::new("mean_length".into(), col(&|r| r.mean_length)),
         Column::new("format_rate".into(), col(&|r| r.format_rate)),
         Column::new("mixing_rate".into(), col(&|r| r.mixing_rate)),

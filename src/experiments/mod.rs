@@ -275,6 +275,10 @@ struct CachedEval {
 /// How an experiment evaluates its models: the held-out problems (the first of its test set),
 /// the task's name in the reports, and the sampling settings (the paper's temperature and
 /// top-p). One spec per experiment, so every model of a comparison is evaluated alike.
+/// Held-out problems of the evaluations during training (the curves of Figure 2): the first 50,
+/// a tenth of a table's 500, so that a curve point costs a tenth of a table's evaluation.
+pub const CURVE_PROBLEMS: usize = 50;
+
 #[derive(Debug, Clone)]
 pub struct EvalSpec {
     pub task: String,
@@ -305,10 +309,12 @@ impl EvalSpec {
         }
     }
 
-    /// The same evaluation during training, every `every` GRPO steps.
+    /// The same evaluation during training, every `every` GRPO steps, on the first
+    /// [`CURVE_PROBLEMS`] problems: the curves (Figure 2) show the shape of training, while the
+    /// tables' numbers and their intervals come from the whole set.
     pub fn during_training(&self, every: usize) -> crate::grpo::PeriodicEval {
         crate::grpo::PeriodicEval {
-            problems: self.problems.clone(),
+            problems: self.problems.iter().take(CURVE_PROBLEMS).cloned().collect(),
             config: self.config.clone(),
             every,
         }
