@@ -2,6 +2,8 @@
 //! lines, written as SVG and PNG with plotters and a bundled font (DejaVu Sans), so text renders
 //! without system font libraries.
 
+pub mod effects;
+
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 use std::path::Path;

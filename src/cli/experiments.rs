@@ -6,7 +6,7 @@ use super::common::{log_line, progress_bar, suffixed, RunArgs, TaskArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
-    cold_start, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce,
+    cold_start, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce, sizes,
     RunContext,
 };
 use std::path::PathBuf;
@@ -387,5 +387,55 @@ pub struct Reproduce {
 pub fn reproduce(a: Reproduce, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
     reproduce::run(a.run.scale, &ctx, |line| println!("{line}"))?;
+    Ok(())
+}
+
+/// Each finding across model sizes (beyond the paper): the R1-Zero gain at every size,
+/// distilled − RL on every student, R1 − R1-Zero at every pipeline size, each pooled over seeds
+/// with its 95% interval (`reports/findings_vs_size.*`, `reports/fig_findings_vs_size.*`). Runs
+/// or reuses R1-Zero at every size, the R1 pipeline at the pipeline sizes and the teacher's, and
+/// distillation from the teacher's R1.
+#[derive(Args, Debug)]
+pub struct Sizes {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The "V3-Base" stand-in: the teacher's base size [workshop: 10M].
+    #[arg(long)]
+    pub teacher: Option<String>,
+    /// The students' base sizes [workshop: 0.5M,1M,2M].
+    #[arg(long, value_delimiter = ',')]
+    pub students: Option<Vec<String>>,
+    /// Other sizes the whole R1 pipeline runs at, for R1 − R1-Zero [workshop: 1M,2M].
+    #[arg(long, value_delimiter = ',')]
+    pub pipeline_sizes: Option<Vec<String>>,
+    /// Seeds of every training stage [workshop: 0,1,2].
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+}
+
+pub fn sizes(a: Sizes, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let mut cfg = sizes::SizesConfig::preset(a.run.scale);
+    if let Some(t) = a.teacher {
+        cfg.teacher = t;
+    }
+    if let Some(s) = a.students {
+        cfg.students = s;
+    }
+    if let Some(p) = a.pipeline_sizes {
+        cfg.pipeline_sizes = p;
+    }
+    if let Some(s) = a.seeds {
+        cfg.seeds = s;
+    }
+    let r = sizes::run(&cfg, &ctx, a.run.scale, |line| eprintln!("{line}"))?;
+    for p in &r.points {
+        println!("{:>5}: {}", p.size, p.finding.line());
+    }
+    println!(
+        "wrote findings_vs_size and fig_findings_vs_size to {} in {:.0} s",
+        ctx.reports.display(),
+        r.wall_s
+    );
     Ok(())
 }

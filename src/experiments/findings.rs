@@ -49,6 +49,59 @@ impl Finding {
         })
     }
 
+    /// `a − b` on `metric` pooled over seeds: `a[i]` and `b[i]` are seed `i`'s two models, all
+    /// evaluated on the same problems. Each problem's value is averaged over the seeds on each
+    /// side, and the paired bootstrap runs over the problems of those averages (so the interval
+    /// is of the seed-mean difference). With one seed this is [`Finding::new`]. Also returns
+    /// each seed's own `a − b`, the spread across seeds.
+    pub fn pooled(
+        claim: &str,
+        (a_name, a): (&str, &[&EvalReport]),
+        (b_name, b): (&str, &[&EvalReport]),
+        metric: &str,
+        paper: Direction,
+    ) -> Result<(Self, Vec<f64>)> {
+        anyhow::ensure!(
+            !a.is_empty() && a.len() == b.len(),
+            "{claim}: {} seeds of {a_name} against {} of {b_name}: pool the same seeds on both sides",
+            a.len(),
+            b.len()
+        );
+        let mut per_seed = Vec::with_capacity(a.len());
+        for (x, y) in a.iter().zip(b) {
+            per_seed.push(x.difference(y, metric)?.estimate);
+        }
+        let ids = a[0].problem_ids()?;
+        let seed_mean = |side: &[&EvalReport]| -> Result<Vec<f64>> {
+            let mut sum = vec![0.0; ids.len()];
+            for r in side {
+                anyhow::ensure!(
+                    r.problem_ids()? == ids,
+                    "{claim}: {} was evaluated on other problems than {}: evaluate every seed on                      the same held-out set",
+                    r.model,
+                    a[0].model
+                );
+                for (s, v) in sum.iter_mut().zip(r.per_problem(metric)?) {
+                    *s += v / side.len() as f64;
+                }
+            }
+            Ok(sum)
+        };
+        let (a_mean, b_mean) = (seed_mean(a)?, seed_mean(b)?);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let finding = Self {
+            claim: claim.to_string(),
+            a: a_name.to_string(),
+            b: b_name.to_string(),
+            metric: metric.to_string(),
+            paper,
+            a_value: mean(&a_mean),
+            b_value: mean(&b_mean),
+            difference: crate::eval::bootstrap::paired_difference(&a_mean, &b_mean)?,
+        };
+        Ok((finding, per_seed))
+    }
+
     pub fn verdict(&self) -> Verdict {
         Verdict::of(&self.difference, self.paper)
     }

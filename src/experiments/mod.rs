@@ -12,6 +12,7 @@ pub mod r1_zero;
 pub mod real_models;
 pub mod report;
 pub mod reproduce;
+pub mod sizes;
 
 use crate::rejection::{RejectionStats, Trace};
 use crate::sft::{SftConfig, SftRow};

@@ -106,6 +106,9 @@ pub struct R1Config {
     pub seed: u64,
 }
 
+/// The id of the pipeline's last stage, whose model is "our R1".
+pub const FINAL_STAGE: &str = "stage4_final_rl";
+
 /// Seeds of a seeded rerun are spaced this far apart, so no stage of seed N draws the stream
 /// another stage of seed 0 used.
 pub const SEED_STRIDE: u64 = 1_000;
