@@ -170,6 +170,9 @@ impl PanelChart {
 
 impl Figure for PanelChart {
     fn size(&self) -> (u32, u32) {
+        if self.panels.len() == 1 {
+            return (960, 600);
+        }
         let wide = self.columns.max(1).min(self.panels.len().max(1)) as u32;
         (480 * wide.max(2), 320 * self.rows() as u32 + 50)
     }
@@ -382,6 +385,9 @@ mod tests {
         assert_eq!(bands[1][1], (1.0, 0.25, 1.0));
         let svg = stacked.to_svg().unwrap();
         let text = |t: &str| svg.contains(&format!(">\n{t}\n</text>"));
-        assert!(text("1") && text("2") && text("b") && text("RL step"), "{svg}");
+        assert!(
+            text("1") && text("2") && text("b") && text("RL step"),
+            "{svg}"
+        );
     }
 }

@@ -122,6 +122,7 @@ pub fn write_inspection(
         prompts: 2,
         prompt_opens_think: opens,
         scale: run.config.advantage_scale,
+        signal_first: true,
     };
     let html = stem("rollouts").with_extension("html");
     rollout_view(
@@ -195,7 +196,8 @@ pub fn inspect_run(
         evals.as_ref().map(|(b, a)| (b, a)),
         out,
         &name,
-        &run.display().to_string(),
+        &run.file_name()
+            .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into()),
         every,
     )
 }

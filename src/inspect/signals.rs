@@ -12,8 +12,12 @@
 //! * the gradient norm (before clipping) and the mean reward, for scale.
 
 use super::chart::{Panel, PanelChart};
+use crate::experiments::report::moving_average;
 use crate::grpo::StepMetrics;
 use crate::report::Series;
+
+/// Steps averaged for the noisy share of zero-variance groups.
+pub const SMOOTHING: usize = 10;
 
 /// `f` of the training rows against their step (the evaluation-only row 0, and any row where
 /// `f` is not a number, left out).
@@ -52,6 +56,15 @@ pub fn signals_chart(rows: &[StepMetrics], title: &str) -> PanelChart {
         true => "clip fractions: 0 throughout (μ = 1: ρ = 1)",
         false => "clip fractions (share of tokens)",
     };
+    let zero_var = Series {
+        solid: false,
+        ..over_steps("each step", rows, |m| m.zero_variance_frac)
+    };
+    let zero_var_mean = Series {
+        name: format!("{SMOOTHING}-step moving average"),
+        points: moving_average(&zero_var.points, SMOOTHING),
+        solid: true,
+    };
     let mut rewards = vec![over_steps("mean reward", rows, |m| m.reward_mean)];
     rewards.extend(
         rows.iter()
@@ -84,14 +97,14 @@ pub fn signals_chart(rows: &[StepMetrics], title: &str) -> PanelChart {
             panel(
                 "zero-variance groups (no signal)",
                 "share of the groups",
-                vec![over_steps("zero variance", rows, |m| m.zero_variance_frac)],
+                vec![zero_var, zero_var_mean],
                 Some((0.0, 1.0)),
             ),
             panel(
                 clip_title,
                 "share of tokens",
                 vec![clip_low, clip_high],
-                None,
+                never_clipped.then_some((0.0, 1.0)),
             ),
             panel(
                 "gradient norm (before clipping)",
@@ -131,6 +144,9 @@ mod tests {
         let kl = &chart.panels[0].series[0].points;
         assert_eq!(kl, &vec![(1.0, 1e-4), (2.0, 2e-4), (3.0, 3e-4)]);
         assert!(chart.panels[3].title.contains("0 throughout"));
+        assert_eq!(chart.panels[3].y_range, Some((0.0, 1.0)));
+        let smoothed = &chart.panels[2].series[1].points;
+        assert_eq!(smoothed, &vec![(1.0, 0.25), (2.0, 0.25), (3.0, 0.25)]);
         assert_eq!(chart.panels[5].series.len(), 2);
         assert_eq!(chart.panels[5].series[1].name, "accuracy");
         let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,10 @@ pub struct ViewOptions {
     pub prompt_opens_think: bool,
     /// The run's advantage scaling, for runs whose samples hold no advantages.
     pub scale: Scale,
+    /// Show a step's first groups whose rewards differ (the ones the update learns from) before
+    /// its first groups whose rewards are all alike; false: the step's first groups, whatever
+    /// they hold. Either way the heading says how many of the step's groups had no signal.
+    pub signal_first: bool,
 }
 
 impl Default for ViewOptions {
@@ -37,6 +41,7 @@ impl Default for ViewOptions {
             prompts: 2,
             prompt_opens_think: true,
             scale: Scale::Group,
+            signal_first: true,
         }
     }
 }
@@ -58,7 +63,18 @@ pub struct ViewedGroup {
     pub step: usize,
     pub problem_id: String,
     pub question: String,
+    /// Groups sampled at this step, and how many of them had rewards all alike (no signal).
+    pub groups_in_step: usize,
+    pub flat_groups_in_step: usize,
     pub completions: Vec<ViewedCompletion>,
+}
+
+impl ViewedGroup {
+    /// Whether the rewards differ: the group's advantages are not all zero.
+    pub fn has_signal(&self) -> bool {
+        let c = &self.completions;
+        c.iter().any(|x| x.reward != c[0].reward)
+    }
 }
 
 /// The groups shown, step by step; `evcxr_display` renders it in a notebook.
@@ -67,6 +83,8 @@ pub struct RolloutView {
     pub title: String,
     /// The advantages were recomputed from the rewards (the samples predate recorded ones).
     pub recomputed: bool,
+    /// Groups with a signal were shown before groups without ([`ViewOptions::signal_first`]).
+    pub signal_first: bool,
     pub groups: Vec<ViewedGroup>,
 }
 
@@ -112,6 +130,7 @@ pub fn rollout_view(samples: &[SampleRecord], opts: &ViewOptions, title: &str) -
     let mut view = RolloutView {
         title: title.into(),
         recomputed: false,
+        signal_first: opts.signal_first,
         groups: vec![],
     };
     for step_groups in all.chunk_by(|a, b| a[0].step == b[0].step) {
@@ -121,29 +140,50 @@ pub fn rollout_view(samples: &[SampleRecord], opts: &ViewOptions, title: &str) -
         }
         let (adv, recomputed) = advantages(step_groups, opts.scale);
         view.recomputed |= recomputed;
-        let mut adv = adv.into_iter();
-        // The first groups: their advantages are the first of the step's.
-        for grp in step_groups.iter().take(opts.prompts) {
-            let completions = grp
-                .iter()
-                .map(|s| ViewedCompletion {
-                    text: s.completion.clone(),
-                    reward: s.reward,
-                    advantage: adv.next().unwrap_or(0.0),
-                    correct: s.correct,
-                    form: completion_form(&s.completion, opts.prompt_opens_think),
-                    num_tokens: s.num_tokens,
-                })
-                .collect();
-            view.groups.push(ViewedGroup {
-                step,
-                problem_id: grp[0].problem_id.clone(),
-                question: grp[0].question.clone(),
-                completions,
-            });
+        let mut rest = adv.as_slice();
+        let mut viewed: Vec<ViewedGroup> = step_groups
+            .iter()
+            .map(|grp| {
+                let (a, r) = rest.split_at(grp.len().min(rest.len()));
+                rest = r;
+                viewed_group(grp, a, opts.prompt_opens_think)
+            })
+            .collect();
+        let flat = viewed.iter().filter(|g| !g.has_signal()).count();
+        if opts.signal_first {
+            // Stable: groups with a signal first, each kind in the step's order.
+            viewed.sort_by_key(|g| !g.has_signal());
+        }
+        for mut g in viewed.into_iter().take(opts.prompts) {
+            g.flat_groups_in_step = flat;
+            g.groups_in_step = step_groups.len();
+            view.groups.push(g);
         }
     }
     view
+}
+
+/// One group of records with their advantages `adv`, as shown.
+fn viewed_group(grp: &[SampleRecord], adv: &[f64], prompt_opens_think: bool) -> ViewedGroup {
+    ViewedGroup {
+        step: grp[0].step,
+        problem_id: grp[0].problem_id.clone(),
+        question: grp[0].question.clone(),
+        groups_in_step: 0,
+        flat_groups_in_step: 0,
+        completions: grp
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ViewedCompletion {
+                text: s.completion.clone(),
+                reward: s.reward,
+                advantage: adv.get(i).copied().unwrap_or(0.0),
+                correct: s.correct,
+                form: completion_form(&s.completion, prompt_opens_think),
+                num_tokens: s.num_tokens,
+            })
+            .collect(),
+    }
 }
 
 /// Text made safe inside HTML.
@@ -170,20 +210,28 @@ impl RolloutView {
     /// The view as an HTML fragment with inline styles only (no script, no external file).
     pub fn to_html(&self) -> String {
         let mut h = String::new();
+        let which = match self.signal_first {
+            true => {
+                "the first of each shown step's groups whose rewards differ (the ones the \
+                     update learns from), then, if too few, its first groups without"
+            }
+            false => "the first of each shown step's batch",
+        };
+        let recomputed = match self.recomputed {
+            true => {
+                " Advantages recomputed from the rewards: this run's samples.jsonl predates \
+                     recorded advantages."
+            }
+            false => "",
+        };
         let _ = write!(
             h,
             "<div style=\"font-family:sans-serif;font-size:13px\"><h3>{}</h3><p>Each row is one \
              completion of the group, as the update saw it: its advantage (green: made more \
              likely, red: less; deeper for larger |A|, grey: 0, no signal), its reward, whether \
-             its answer is right, its form and its length. The questions are the first of each \
-             shown step's batch: the trainer draws fresh ones every step.{}</p>",
+             its answer is right, its form and its length. The questions are {which}: the \
+             trainer draws fresh questions every step, so none recurs.{recomputed}</p>",
             escape(&self.title),
-            match self.recomputed {
-                true =>
-                    " Advantages recomputed from the rewards: this run's samples.jsonl \
-                         predates recorded advantages.",
-                false => "",
-            }
         );
         for g in &self.groups {
             group_html(&mut h, g);
@@ -219,17 +267,23 @@ impl RolloutView {
 fn group_html(h: &mut String, g: &ViewedGroup) {
     let n = g.completions.len().max(1) as f64;
     let mean = g.completions.iter().map(|c| c.reward).sum::<f64>() / n;
-    let flat = g.completions.windows(2).all(|w| w[0].reward == w[1].reward);
     let _ = write!(
         h,
         "<h4 style=\"margin:14px 0 4px\">step {} · {} <span style=\"font-weight:normal\">\
-         ({}; mean reward {mean:.2}{})</span></h4><table style=\"border-collapse:collapse;\
-         width:100%\"><tr style=\"text-align:left\"><th>advantage</th><th>reward</th>\
-         <th>right</th><th>form</th><th>tokens</th><th>completion</th></tr>",
+         ({}; mean reward {mean:.2}{}; {} of the step's {} groups had no signal)</span></h4>\
+         <table style=\"border-collapse:collapse;width:100%\"><tr style=\"text-align:left\">\
+         <th>advantage</th><th>reward</th><th>right</th><th>form</th><th>tokens</th>\
+         <th>completion</th></tr>",
         g.step,
         escape(&g.question),
         escape(&g.problem_id),
-        if flat { "; all alike: no signal" } else { "" }
+        if g.has_signal() {
+            ""
+        } else {
+            "; all alike: no signal"
+        },
+        g.flat_groups_in_step,
+        g.groups_in_step,
     );
     for c in &g.completions {
         let _ = write!(
@@ -280,6 +334,12 @@ mod tests {
             ..Default::default()
         };
         let view = rollout_view(&samples, &opts, "R1-Zero <rollouts>");
+        // With the signal first, groups 0 and 1 (group 2's rewards are all alike).
+        assert!(view.groups.iter().all(|g| g.has_signal()));
+        assert!(view
+            .groups
+            .iter()
+            .all(|g| (g.groups_in_step, g.flat_groups_in_step) == (3, 1)));
         // Steps 0, 2 and 4 (the last), two groups each.
         let steps: Vec<usize> = view.groups.iter().map(|g| g.step).collect();
         assert_eq!(steps, vec![0, 0, 2, 2, 4, 4]);
@@ -300,6 +360,20 @@ mod tests {
         assert!(html.contains(&advantage_colour(0.85)) && html.contains(&advantage_colour(-0.85)));
         assert!(html.contains("&lt;/think&gt; &lt;answer&gt; 9"));
         assert!(!html.contains("predates"));
+        // A step whose first group is flat: shown only when the signal does not come first.
+        let mut flat_first = step_samples(0, true);
+        flat_first.rotate_right(4);
+        let one = |signal_first| {
+            let o = ViewOptions {
+                prompts: 1,
+                signal_first,
+                ..Default::default()
+            };
+            rollout_view(&flat_first, &o, "t").groups[0]
+                .problem_id
+                .clone()
+        };
+        assert_eq!((one(true).as_str(), one(false).as_str()), ("s0q0", "s0q2"));
         assert_eq!(advantage_colour(0.0), "#eeeeee");
         assert!(advantage_colour(3.0).starts_with("rgba(46,160,67,0.70"));
         assert!(advantage_colour(-0.5).starts_with("rgba(215,58,73,"));
@@ -310,6 +384,7 @@ mod tests {
         let samples: Vec<SampleRecord> = (0..2).flat_map(|s| step_samples(s, false)).collect();
         let opts = ViewOptions {
             prompts: 3,
+            signal_first: false,
             ..Default::default()
         };
         let view = rollout_view(&samples, &opts, "old run");
@@ -325,6 +400,8 @@ mod tests {
             .all(|c| c.advantage == 0.0));
         let html = view.to_html();
         assert!(html.contains("predates") && html.contains("all alike: no signal"));
+        assert!(html.contains("1 of the step's 3 groups had no signal"));
+        assert!(html.contains("the first of each shown step's batch"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("reports/fig_rollouts.html");
         view.save(&path).unwrap();
