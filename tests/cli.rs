@@ -820,6 +820,7 @@ fn inspect_draws_a_run_folder() {
     for f in [
         "fig_myrun_completion_forms.svg",
         "fig_myrun_completion_forms.png",
+        "fig_myrun_completion_forms.csv",
         "fig_myrun_training_signals.svg",
         "fig_myrun_training_signals.png",
     ] {

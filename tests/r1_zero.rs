@@ -33,6 +33,7 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
         "fig_r1zero_rollouts.html",
         "fig_r1zero_completion_forms.svg",
         "fig_r1zero_completion_forms.png",
+        "fig_r1zero_completion_forms.csv",
         "fig_r1zero_training_signals.svg",
         "fig_r1zero_training_signals.png",
         "fig_r1zero_pass_at_k.svg",

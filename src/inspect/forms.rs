@@ -49,6 +49,22 @@ pub fn form_shares(samples: &[SampleRecord], prompt_opens_think: bool) -> Vec<Fo
         .collect()
 }
 
+/// `shares` as CSV: `step,completions,` then one column per form (the numbers behind the
+/// chart, unsmoothed).
+pub fn shares_csv(shares: &[FormShares]) -> String {
+    let mut csv = String::from("step,completions,direct,derivation,guess_then_check,other\n");
+    for s in shares {
+        let cells: Vec<String> = s.shares.iter().map(|v| format!("{v}")).collect();
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            s.step,
+            s.completions,
+            cells.join(",")
+        ));
+    }
+    csv
+}
+
 /// The stacked chart of `shares`, each averaged over the last `window` steps (fewer at the
 /// start; 1: no smoothing) so that 64 completions a step do not make the bands jitter.
 pub fn forms_chart(shares: &[FormShares], window: usize, title: &str) -> StackedChart {
@@ -101,6 +117,10 @@ mod tests {
         assert_eq!(shares[1].completions, 2);
         assert_eq!(shares[1].share(CompletionForm::GuessThenCheck), 0.5);
         assert_eq!(shares[1].share(CompletionForm::Other), 0.5);
+        assert_eq!(
+            shares_csv(&shares),
+            "step,completions,direct,derivation,guess_then_check,other\n0,4,0.75,0,0.25,0\n1,2,0,0,0.5,0.5\n"
+        );
         let chart = forms_chart(&shares, 2, "forms");
         // Step 1 averages steps 0 and 1: direct (0.75 + 0) / 2.
         assert_eq!(chart.layers[0].1, vec![0.75, 0.375]);

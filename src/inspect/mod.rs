@@ -102,7 +102,7 @@ pub fn save_eval(run: &Path, label: &str, report: &EvalReport) -> Result<()> {
     crate::checkpoint::atomic_write(&path, serde_json::to_string(report)?.as_bytes())
 }
 
-/// Writes, into `out`, `fig_<name>_rollouts.html`, `fig_<name>_completion_forms.{svg,png}`,
+/// Writes, into `out`, `fig_<name>_rollouts.html`, `fig_<name>_completion_forms.{svg,png,csv}`,
 /// `fig_<name>_training_signals.{svg,png}` and, given the evaluations before and after RL,
 /// `fig_<name>_pass_at_k.{svg,png}`; `label` names the run in the titles, `every` spaces the
 /// viewer's steps. Returns the files written.
@@ -140,6 +140,9 @@ pub fn write_inspection(
         &format!("{label}: completion forms over training"),
     );
     forms.save(&stem("completion_forms"))?;
+    let csv = stem("completion_forms").with_extension("csv");
+    crate::checkpoint::atomic_write(&csv, forms::shares_csv(&shares).as_bytes())?;
+    written.push(csv);
     let signals = signals_chart(&run.metrics, &format!("{label}: training signals"));
     signals.save(&stem("training_signals"))?;
     written.extend(["completion_forms", "training_signals"].map(|w| stem(w).with_extension("svg")));
