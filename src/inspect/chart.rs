@@ -95,7 +95,9 @@ fn y_extent(series: &[Series], fixed: Option<(f64, f64)>) -> (f64, f64) {
         });
     match (a.is_finite(), b > a) {
         (true, true) => (a - 0.08 * (b - a), b + 0.08 * (b - a)),
-        (true, false) => (a - 0.5 * a.abs().max(1e-3), a + 0.5 * a.abs().max(1e-3)),
+        // One value: 0 (a signal never measured, a clip never hit) on a share's axis.
+        (true, false) if a == 0.0 => (0.0, 1.0),
+        (true, false) => (a - 0.5 * a.abs(), a + 0.5 * a.abs()),
         _ => (0.0, 1.0),
     }
 }

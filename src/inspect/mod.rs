@@ -16,6 +16,20 @@
 //! [`inspect_run`] is `r1lab inspect --run runs/r1-zero`, and [`write_inspection`] is what
 //! [`crate::experiments::r1_zero`] calls to put the same charts in `reports/`.
 
+//! In a notebook, each view is the value of a cell, rendered inline:
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use r1lab::inspect::{form_shares, forms_chart, read_run, rollout_view, ViewOptions};
+//! let run = read_run(std::path::Path::new("runs/r1-zero"))?;
+//! let opts = ViewOptions { every: 50, ..Default::default() };
+//! let view = rollout_view(&run.samples, &opts, "R1-Zero"); // `view` alone in a cell shows it
+//! let shares = form_shares(&run.samples, run.config.template.prompt_opens_think());
+//! println!("first step {:?}, last {:?}", shares[0].shares, shares[shares.len() - 1].shares);
+//! forms_chart(&shares, 10, "R1-Zero: completion forms").save("reports/forms".as_ref())?;
+//! # Ok(()) }
+//! ```
+
 pub mod chart;
 pub mod forms;
 pub mod pass_at_k;

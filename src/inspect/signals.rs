@@ -65,6 +65,11 @@ pub fn signals_chart(rows: &[StepMetrics], title: &str) -> PanelChart {
         points: moving_average(&zero_var.points, SMOOTHING),
         solid: true,
     };
+    let kl = over_steps("KL", rows, |m| m.kl);
+    let kl_title = match kl.points.iter().all(|p| p.1 == 0.0) {
+        true => "KL to the reference: 0 throughout (β = 0 keeps no reference)",
+        false => "KL to the reference (k3)",
+    };
     let mut rewards = vec![over_steps("mean reward", rows, |m| m.reward_mean)];
     rewards.extend(
         rows.iter()
@@ -82,12 +87,7 @@ pub fn signals_chart(rows: &[StepMetrics], title: &str) -> PanelChart {
         x_label: "RL step".into(),
         columns: 3,
         panels: vec![
-            panel(
-                "KL to the reference (k3)",
-                "KL (nats per token)",
-                vec![over_steps("KL", rows, |m| m.kl)],
-                None,
-            ),
+            panel(kl_title, "KL (nats per token)", vec![kl], None),
             panel(
                 "entropy of the sampled tokens",
                 "mean −log π (nats)",
@@ -144,6 +144,7 @@ mod tests {
         let kl = &chart.panels[0].series[0].points;
         assert_eq!(kl, &vec![(1.0, 1e-4), (2.0, 2e-4), (3.0, 3e-4)]);
         assert!(chart.panels[3].title.contains("0 throughout"));
+        assert_eq!(chart.panels[0].title, "KL to the reference (k3)");
         assert_eq!(chart.panels[3].y_range, Some((0.0, 1.0)));
         let smoothed = &chart.panels[2].series[1].points;
         assert_eq!(smoothed, &vec![(1.0, 0.25), (2.0, 0.25), (3.0, 0.25)]);
