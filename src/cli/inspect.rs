@@ -16,11 +16,11 @@ pub struct Inspect {
     /// Where the figures go (fig_<run name>_*.html/svg/png).
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
-    /// The evaluation before RL [default: <run>/evals/base.json]; a cached one
+    /// The evaluation before RL [default: <run>/eval_reports/base.json]; a cached one
     /// (runs/r1/evals/base.json) reads too.
     #[arg(long)]
     pub before: Option<PathBuf>,
-    /// The evaluation after RL [default: <run>/evals/r1-zero.json].
+    /// The evaluation after RL [default: <run>/eval_reports/r1-zero.json].
     #[arg(long)]
     pub after: Option<PathBuf>,
     /// Show every N-th step in the rollout viewer [default: an eighth of the run's steps].

@@ -12,7 +12,7 @@
 //!
 //! Everything reads what a run already wrote (`metrics.csv`, `samples.jsonl`, the checkpoint's
 //! `trainer_state.json` for the template and the advantage scaling, and the evaluations R1-Zero
-//! saves in `<run>/evals/`), so it works on any finished or running run folder:
+//! saves in `<run>/eval_reports/`), so it works on any finished or running run folder:
 //! [`inspect_run`] is `r1lab inspect --run runs/r1-zero`, and [`write_inspection`] is what
 //! [`crate::experiments::r1_zero`] calls to put the same charts in `reports/`.
 
@@ -96,18 +96,20 @@ pub fn read_eval(path: &Path) -> Result<EvalReport> {
     };
     serde_json::from_value(report).with_context(|| {
         format!(
-            "{} is not an evaluation report: give one written by r1lab (e.g. runs/r1-zero/evals/base.json)",
+            "{} is not an evaluation report: give one written by r1lab (e.g. runs/r1-zero/eval_reports/base.json)",
             path.display()
         )
     })
 }
 
-/// Where a run keeps the evaluations before and after RL that [`inspect_run`] reads.
+/// Where a run keeps the evaluations before and after RL that [`inspect_run`] reads: plain
+/// reports, not in `evals/`, whose files are cached evaluations with their weights' fingerprint
+/// and dtype ([`crate::experiments::EvalSpec::evaluate_cached`]).
 pub fn eval_path(run: &Path, label: &str) -> PathBuf {
-    run.join("evals").join(format!("{label}.json"))
+    run.join("eval_reports").join(format!("{label}.json"))
 }
 
-/// Saves `report` as `<run>/evals/<label>.json`, for [`inspect_run`] to find later.
+/// Saves `report` as `<run>/eval_reports/<label>.json`, for [`inspect_run`] to find later.
 pub fn save_eval(run: &Path, label: &str, report: &EvalReport) -> Result<()> {
     let path = eval_path(run, label);
     if let Some(dir) = path.parent() {
@@ -189,8 +191,8 @@ pub fn figure_name(run: &Path) -> String {
 }
 
 /// `r1lab inspect`: reads `run` and writes its figures into `out` (see [`write_inspection`]),
-/// with pass@k when both evaluations are found (`before`/`after`, or `<run>/evals/base.json` and
-/// `<run>/evals/r1-zero.json`); `every` spaces the viewer's steps (default [`viewer_every`]).
+/// with pass@k when both evaluations are found (`before`/`after`, or `<run>/eval_reports/base.json` and
+/// `<run>/eval_reports/r1-zero.json`); `every` spaces the viewer's steps (default [`viewer_every`]).
 /// Returns the files written.
 pub fn inspect_run(
     run: &Path,
