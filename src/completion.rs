@@ -199,6 +199,75 @@ pub fn revises_answer(completion: &str) -> bool {
     }
 }
 
+/// The form of a completion, after the problem documents of the pretraining corpus
+/// ([`crate::corpus`]): how it reaches its answer, whatever the answer. R1-Zero's rising length
+/// and reflection are the share of these forms moving: direct answers give way to answers
+/// checked by working (`reports/LOG.md`), so a chart of the shares over training
+/// ([`crate::inspect`]) explains both curves at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum CompletionForm {
+    /// An empty chain of thought and an answer block: "Q: … A: 433", the corpus's direct
+    /// answer in the template's form (` </think> <answer> 433 </answer>`).
+    Direct,
+    /// Working (at least one equation, "4 + 1 = 5") that does not first state an answer: the
+    /// corpus's step-by-step derivation, its slip, and its self-correction (a step checked after
+    /// the reflection marker: "wait, check: 8 + 9 = 17, not 16.").
+    Derivation,
+    /// An answer stated, then the reflection marker, then working: the corpus's checked guess,
+    /// "so the answer is 75. wait, check: 51 + 34: column 1: … so the answer is 85.".
+    GuessThenCheck,
+    /// Anything else: an answer stated without working, a marker without working after it, an
+    /// empty completion, text no document has.
+    Other,
+}
+
+impl CompletionForm {
+    /// Every form, in the order the charts stack them.
+    pub const ALL: [CompletionForm; 4] = [
+        CompletionForm::Direct,
+        CompletionForm::Derivation,
+        CompletionForm::GuessThenCheck,
+        CompletionForm::Other,
+    ];
+
+    /// The form's name in charts and tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            CompletionForm::Direct => "direct answer",
+            CompletionForm::Derivation => "derivation",
+            CompletionForm::GuessThenCheck => "guess, then check",
+            CompletionForm::Other => "other",
+        }
+    }
+}
+
+/// The [`CompletionForm`] of `completion`, read from its chain of thought ([`chain_of_thought`];
+/// set `prompt_opens_think` when the prompt ends with `<think>`, as the short template's does).
+/// A truncated completion is classified by what it wrote.
+pub fn completion_form(completion: &str, prompt_opens_think: bool) -> CompletionForm {
+    let cot = chain_of_thought(completion, prompt_opens_think);
+    let works = |text: &str| text.contains('=');
+    if cot.trim().is_empty() {
+        // Working written outside the think block (it was never opened) is no direct answer.
+        let before_answer = completion.split("<answer>").next().unwrap_or("");
+        return if extract_answer(completion).is_some() && !works(before_answer) {
+            CompletionForm::Direct
+        } else {
+            CompletionForm::Other
+        };
+    }
+    if let Some(marker) = first_marker(cot) {
+        if !stated_answers(&cot[..marker]).is_empty() && works(&cot[marker..]) {
+            return CompletionForm::GuessThenCheck;
+        }
+    }
+    if works(cot) {
+        CompletionForm::Derivation
+    } else {
+        CompletionForm::Other
+    }
+}
+
 /// Texts built to break a completion reader: tags cut in half, repeated or nested, control and
 /// right-to-left characters, numbers past every integer type, deep parentheses, and `random`
 /// strings of up to 39 such fragments drawn from `rng`.
@@ -421,6 +490,58 @@ mod tests {
             let _ = language_mixing(text);
             let _ = stated_answers(text);
             let _ = revises_answer(text);
+            let _ = completion_form(text, true);
+            let _ = completion_form(text, false);
         }
+    }
+
+    #[test]
+    fn completion_forms_follow_the_corpus_documents() {
+        use CompletionForm::*;
+        let form = |c: &str| completion_form(c, true);
+        assert_eq!(form(" </think> <answer> 1780 </answer>"), Direct);
+        // The paper's template opens the think block in the completion.
+        assert_eq!(
+            completion_form("<think> </think> <answer> 12 </answer>", false),
+            Direct
+        );
+        // A derivation, and a self-correction: a step checked after "wait", no answer before it.
+        assert_eq!(
+            form(
+                " column 1: 4 + 1 = 5, write 5. so the answer is 5. </think> <answer> 5 </answer>"
+            ),
+            Derivation
+        );
+        assert_eq!(
+            form(" column 1: 0 + 8 = 8, write 8. wait, check: 0 + 8 = 9, not 8. column 1: 0 + 8 = 8, write 8. so the answer is 8. </think> <answer> 8 </answer>"),
+            Derivation
+        );
+        // A checked guess, in either language, truncated or not.
+        assert_eq!(
+            form(" so the answer is 11. wait, check: 9 + 1: column 1: 9 + 1 = 10, write 10. so the answer is 10. </think> <answer> 10 </answer>"),
+            GuessThenCheck
+        );
+        assert_eq!(
+            form(" ka ul quen zim 4. hok, pru: 5 + 1: vek 1: 5 + 1 = 6, dul 6. ka ul quen zim 6."),
+            GuessThenCheck
+        );
+        // A guess with no working after the marker, an answer without working, nothing at all.
+        assert_eq!(
+            form(" so the answer is 11. wait, so the answer is 10. </think> <answer> 10 </answer>"),
+            Other
+        );
+        assert_eq!(
+            form(" so the answer is 7. </think> <answer> 7 </answer>"),
+            Other
+        );
+        assert_eq!(form(""), Other);
+        assert_eq!(form(" </think>"), Other);
+        // The paper's template without <think> has no chain of thought to read.
+        assert_eq!(
+            completion_form(" column 1: 4 + 1 = 5. </think> <answer> 5 </answer>", false),
+            Other
+        );
+        assert_eq!(CompletionForm::ALL.len(), 4);
+        assert_eq!(GuessThenCheck.label(), "guess, then check");
     }
 }

@@ -9,7 +9,9 @@
 //!   reflection), the same reading for [`rewards`] and [`eval`];
 //! - [`optim`]: AdamW with exact resume, gradient clipping, the learning-rate schedule;
 //! - [`rejection`], [`distill`]: rejection sampling (§2.3.3) and distillation (§2.4);
-//! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`).
+//! - [`gpu_check`]: the checks that prove the CUDA path (`r1lab gpu-check`);
+//! - [`inspect`]: looking inside a GRPO run (rollout viewer, completion forms, training signals,
+//!   pass@k against k), for the notebooks and `r1lab inspect`.
 //!
 //! - [`notebook`]: what the evcxr notebooks share (scale, folders, inline charts and tables).
 //!
@@ -26,6 +28,7 @@ pub mod experiments;
 pub mod gpu_check;
 pub mod grpo;
 pub mod hub;
+pub mod inspect;
 pub mod model;
 pub mod notebook;
 pub mod optim;

@@ -50,7 +50,8 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
 }
 
-const COLORS: [RGBColor; 6] = [
+/// The series colours, in order (shared with [`crate::inspect`]'s charts).
+pub const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),

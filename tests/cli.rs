@@ -60,6 +60,7 @@ fn help_on_every_subcommand() {
         "variants",
         "real",
         "reproduce",
+        "inspect",
     ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
         assert!(out.contains("Usage: r1lab"), "{sub}: {out}");
@@ -770,4 +771,82 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     assert!(err.contains("1.5B"), "{err}");
     let err = fails(&r1lab(&["eval-base", "-k", "1", "--limit", "1"], &[]));
     assert!(err.contains("raise -k"), "{err}");
+}
+
+/// `r1lab inspect` on a tiny run folder written through the library's own writers: the viewer
+/// page with the recorded rewards and advantages, the two charts, and no pass@k without
+/// evaluations (said on stderr); a folder without metrics.csv is one clear error.
+#[test]
+fn inspect_draws_a_run_folder() {
+    use r1lab::grpo::metrics::{append_metrics, append_samples};
+    use r1lab::grpo::{SampleRecord, StepMetrics};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("my-run");
+    std::fs::create_dir_all(&run).unwrap();
+    for step in 0..3usize {
+        let mut m = StepMetrics::blank(step + 1, ["accuracy".to_string()]);
+        m.completion_len_mean = 10.0;
+        m.kl = 0.001 * step as f64;
+        append_metrics(&run.join("metrics.csv"), &m).unwrap();
+        let samples: Vec<SampleRecord> = (0..4)
+            .map(|i| SampleRecord {
+                step,
+                problem_id: format!("q{step}"),
+                question: format!("What is {step} + 1?"),
+                completion: match i % 2 {
+                    0 => " </think> <answer> 7 </answer>".into(),
+                    _ => " so the answer is 7. wait, check: 1 + 1 = 2. so the answer is 2. </think> <answer> 2 </answer>".into(),
+                },
+                reward: if i % 2 == 0 { 1.0 } else { 2.0 },
+                correct: i % 2 == 1,
+                num_tokens: 9,
+                advantage: Some(if i % 2 == 0 { -0.75 } else { 0.75 }),
+            })
+            .collect();
+        append_samples(&run.join("samples.jsonl"), &samples).unwrap();
+    }
+    let out_dir = tmp.path().join("out");
+    let args = [
+        "inspect",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = r1lab(&args, &[]);
+    let stdout = ok(&out);
+    assert!(stdout.contains("fig_myrun_rollouts.html"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass@k against k not drawn"));
+    for f in [
+        "fig_myrun_completion_forms.svg",
+        "fig_myrun_completion_forms.png",
+        "fig_myrun_completion_forms.csv",
+        "fig_myrun_training_signals.svg",
+        "fig_myrun_training_signals.png",
+    ] {
+        assert!(
+            out_dir
+                .join(f)
+                .metadata()
+                .map(|m| m.len() > 0)
+                .unwrap_or(false),
+            "{f}"
+        );
+    }
+    assert!(!out_dir.join("fig_myrun_pass_at_k.svg").exists());
+    let html = std::fs::read_to_string(out_dir.join("fig_myrun_rollouts.html")).unwrap();
+    assert!(
+        html.contains("<b>-0.75</b>") && html.contains("<b>+0.75</b>"),
+        "{html}"
+    );
+    assert!(html.contains("guess, then check") && html.contains("What is 2 + 1?"));
+    assert!(
+        !html.contains("predates"),
+        "the recorded advantages are used"
+    );
+    let err = fails(&r1lab(
+        &["inspect", "--run", out_dir.to_str().unwrap()],
+        &[],
+    ));
+    assert!(err.contains("no metrics.csv"), "{err}");
 }

@@ -30,6 +30,14 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
         "r1zero_targets.csv",
         "r1zero_targets.md",
         "r1zero_metrics.csv",
+        "fig_r1zero_rollouts.html",
+        "fig_r1zero_completion_forms.svg",
+        "fig_r1zero_completion_forms.png",
+        "fig_r1zero_completion_forms.csv",
+        "fig_r1zero_training_signals.svg",
+        "fig_r1zero_training_signals.png",
+        "fig_r1zero_pass_at_k.svg",
+        "fig_r1zero_pass_at_k.png",
     ] {
         let p = reports.join(f);
         assert!(
@@ -37,6 +45,28 @@ fn smoke_run_writes_every_report_and_a_rerun_resumes() {
             "missing or empty {f}"
         );
     }
+    // The trainer records every completion's advantage; the evaluations are kept for inspect.
+    let samples = r1lab::grpo::read_samples(&run_dir.join("samples.jsonl")).unwrap();
+    assert_eq!(
+        samples.len(),
+        cfg.grpo.steps * cfg.grpo.prompts_per_step * cfg.grpo.group_size
+    );
+    assert!(samples
+        .iter()
+        .all(|s| s.advantage.is_some_and(f64::is_finite)));
+    let kept = r1lab::inspect::read_eval(&r1lab::inspect::eval_path(&run_dir, "base")).unwrap();
+    assert_eq!(kept, result.base);
+    let rollouts = std::fs::read_to_string(reports.join("fig_r1zero_rollouts.html")).unwrap();
+    let opts = r1lab::inspect::ViewOptions {
+        every: 1,
+        ..Default::default()
+    };
+    let view = r1lab::inspect::rollout_view(&samples, &opts, "R1-Zero");
+    assert!(!view.recomputed && !view.groups.is_empty());
+    for c in view.groups.iter().flat_map(|g| &g.completions) {
+        assert!(rollouts.contains(&format!("<b>{:+.2}</b>", c.advantage)));
+    }
+    assert!(!rollouts.contains("predates"));
     let targets = r1_zero::targets(&result);
     assert_eq!(targets.len(), 4);
     let md = std::fs::read_to_string(reports.join("r1zero_targets.md")).unwrap();

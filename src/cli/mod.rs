@@ -5,6 +5,7 @@
 mod bench;
 mod common;
 mod experiments;
+mod inspect;
 mod model;
 mod pretrain;
 
@@ -43,6 +44,7 @@ enum Command {
     Real(experiments::Real),
     Reproduce(experiments::Reproduce),
     Sizes(experiments::Sizes),
+    Inspect(inspect::Inspect),
     EvalBase(model::EvalBase),
     TestSets(model::TestSets),
     Bench(bench::Bench),
@@ -57,6 +59,13 @@ pub fn run(cli: Cli) -> Result<()> {
             "test-sets writes problem files and loads no model: drop --device and --dtype"
         );
         return model::test_sets(a);
+    }
+    if let Command::Inspect(a) = cli.command {
+        anyhow::ensure!(
+            cli.device.is_none() && cli.dtype.is_none(),
+            "inspect reads a run's files and loads no model: drop --device and --dtype"
+        );
+        return inspect::run(a);
     }
     if let (Some(d), Command::Bench(_) | Command::GpuCheck(_)) = (&cli.dtype, &cli.command) {
         anyhow::bail!(
@@ -85,6 +94,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::EvalBase(a) => model::eval_base(a, &ctx),
         Command::Bench(a) => bench::bench(a, &ctx),
         Command::GpuCheck(a) => bench::gpu_check(a, &ctx),
-        Command::TestSets(_) => unreachable!("handled above"),
+        Command::TestSets(_) | Command::Inspect(_) => unreachable!("handled above"),
     }
 }

@@ -9,6 +9,7 @@
 //! [`crate::completion`], the same reading the rewards use.
 
 pub mod bootstrap;
+pub mod by_hand;
 mod intervals;
 pub mod metrics;
 pub mod table;

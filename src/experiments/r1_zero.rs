@@ -181,6 +181,9 @@ pub fn run(
     )?;
     let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
     let final_report = spec.evaluate("r1-zero", &policy, &trainer.tokenizer)?;
+    // Kept beside the run for `r1lab inspect` (pass@k against k before and after RL).
+    crate::inspect::save_eval(run_dir, "base", &base_report)?;
+    crate::inspect::save_eval(run_dir, "r1-zero", &final_report)?;
     let metrics = read_metrics(&run_dir.join("metrics.csv"))?;
     let result = R1ZeroResult {
         base: base_report,
@@ -267,10 +270,16 @@ pub fn targets(r: &R1ZeroResult) -> Vec<Target> {
     ]
 }
 
-/// Writes fig2, fig3, table2, the targets, table3 and the run's metrics (from `run_dir`).
+/// Writes fig2, fig3, table2, the targets, table3, the run's metrics (from `run_dir`) and the
+/// views inside the run ([`crate::inspect`]: `fig_r1zero_rollouts.html`,
+/// `fig_r1zero_completion_forms`, `fig_r1zero_training_signals`, `fig_r1zero_pass_at_k`).
 pub fn write_reports(r: &R1ZeroResult, run_dir: &Path, reports: &Reports) -> Result<()> {
     let train = training_rows(r);
     write_figures(r, &train, reports)?;
+    let run = crate::inspect::read_run(run_dir)?;
+    let every = crate::inspect::viewer_every(run.config.steps);
+    let evals = Some((&r.base, &r.r1_zero));
+    crate::inspect::write_inspection(&run, evals, reports.dir(), "r1zero", "R1-Zero", every)?;
 
     write_table2(r, reports)?;
     reports.targets(

@@ -162,6 +162,13 @@ pub struct SampleRecord {
     pub reward: f64,
     pub correct: bool,
     pub num_tokens: usize,
+    /// The group-relative advantage the update gave this completion (every token of it), as the
+    /// trainer computed it over the step's sampled groups. Absent in files written before it
+    /// was recorded (read back as `None`; [`crate::inspect`] then recomputes it from the
+    /// rewards). With dynamic sampling, a group left out of the batch still has one, though it
+    /// entered no loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advantage: Option<f64>,
 }
 
 fn csv_value(v: f64) -> String {
@@ -394,4 +401,41 @@ fn keep_lines(path: &Path, mut keep: impl FnMut(usize, &str) -> Result<bool>) ->
     }
     checkpoint::atomic_write(path, out.as_bytes())?;
     Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_without_an_advantage_still_read_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.jsonl");
+        // A line as written before advantages were recorded, then two with one.
+        let old = r#"{"step":0,"problem_id":"p","question":"q","completion":" </think> <answer> 1 </answer>","reward":2.0,"correct":true,"num_tokens":9}"#;
+        std::fs::write(&path, format!("{old}\n")).unwrap();
+        let new = |step, advantage| SampleRecord {
+            step,
+            problem_id: "p".into(),
+            question: "q".into(),
+            completion: "c".into(),
+            reward: 1.0,
+            correct: false,
+            num_tokens: 3,
+            advantage,
+        };
+        append_samples(&path, &[new(1, Some(-0.5)), new(2, Some(0.25))]).unwrap();
+        let read = read_samples(&path).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0].advantage, None);
+        assert_eq!(read[0].reward, 2.0);
+        assert_eq!(read[1], new(1, Some(-0.5)));
+        // A record without an advantage is written without the field, as before.
+        let line = serde_json::to_string(&new(0, None)).unwrap();
+        assert!(!line.contains("advantage"), "{line}");
+        assert_eq!(truncate_samples(&path, 2).unwrap(), 1);
+        let kept = read_samples(&path).unwrap();
+        assert_eq!(kept.iter().map(|s| s.step).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(kept[1].advantage, Some(-0.5));
+    }
 }

@@ -73,6 +73,7 @@ impl Rollout {
             reward: scored.total as f64,
             correct: is_correct,
             num_tokens: c.token_ids.len(),
+            advantage: None,
         });
         self.completions.push(c);
     }

@@ -175,10 +175,14 @@ impl GrpoTrainer {
     pub fn train_step(&mut self) -> Result<StepOutput> {
         let start = Instant::now();
         let (step, g) = (self.step, self.cfg.group_size);
-        let rollout = self.rollout(step)?;
+        let mut rollout = self.rollout(step)?;
         // Group-relative advantages over every sampled group (with `Scale::Batch` the std is the
         // one of all sampled rewards, dropped groups included).
         let advantages = group_advantages(&rollout.totals, g, self.cfg.advantage_scale)?;
+        // Recorded with each completion in samples.jsonl (what the rollout viewer shows).
+        for (s, &a) in rollout.samples.iter_mut().zip(&advantages) {
+            s.advantage = Some(a);
+        }
         let keep = rollout.kept(&self.cfg);
         let mut metrics = rollout.metrics(step, g, self.schedule.at(step));
         if !keep.is_empty() {
