@@ -226,7 +226,12 @@ mod tests {
         };
         chart(vec![good]).save(&stem).unwrap();
         let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
-        assert!(svg.contains("gain") && svg.contains("800k"), "{svg}");
+        assert!(
+            svg.contains("gain") && svg.contains("parameters (log scale)"),
+            "{svg}"
+        );
+        // The size axis is labelled in parameters (10^x of its log10 coordinates).
+        assert!(svg.contains("1.0M"), "{svg}");
         assert!(stem.with_extension("png").metadata().unwrap().len() > 1000);
     }
 }
