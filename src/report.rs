@@ -3,8 +3,9 @@
 //! without system font libraries.
 
 pub mod effects;
+pub mod figure;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -163,26 +164,28 @@ impl LineChart {
 
     /// Writes `<stem>.svg` and `<stem>.png` (960×600).
     pub fn save(&self, stem: &Path) -> Result<()> {
-        register_font();
-        if let Some(dir) = stem.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let svg = stem.with_extension("svg");
-        self.draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area())
-            .with_context(|| format!("cannot draw {}", svg.display()))?;
-        let png = stem.with_extension("png");
-        self.draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area())
-            .with_context(|| format!("cannot draw {}", png.display()))?;
-        Ok(())
+        figure::save_figure(self, stem)
     }
 
     /// The SVG as a string (for notebooks: `evcxr_display`).
     pub fn to_svg(&self) -> Result<String> {
-        register_font();
-        let mut out = String::new();
-        self.draw(SVGBackend::with_string(&mut out, (960, 600)).into_drawing_area())?;
-        Ok(out)
+        figure::figure_svg(self)
+    }
+}
+
+impl figure::Figure for LineChart {
+    fn size(&self) -> (u32, u32) {
+        (960, 600)
+    }
+
+    fn draw_on<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        self.draw(root.clone())
     }
 }
 

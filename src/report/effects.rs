@@ -2,8 +2,10 @@
 //! estimate `A − B` with a vertical bar for its 95% interval, the x axis the model's parameters
 //! on a log scale, and the zero line a finding must clear to be reproduced.
 
-use super::{register_font, COLORS};
-use anyhow::{anyhow, Context, Result};
+use super::figure::{figure_svg, save_figure, Figure};
+use super::COLORS;
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -134,18 +136,28 @@ impl EffectChart {
 
     /// Writes `<stem>.svg` and `<stem>.png` (960×600).
     pub fn save(&self, stem: &Path) -> Result<()> {
-        register_font();
-        if let Some(dir) = stem.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+        save_figure(self, stem)
+    }
+
+    /// Shows the chart inline in an evcxr notebook.
+    pub fn evcxr_display(&self) {
+        match figure_svg(self) {
+            Ok(svg) => crate::notebook::Svg(svg).evcxr_display(),
+            Err(e) => eprintln!("{e:#}"),
         }
-        let svg = stem.with_extension("svg");
-        self.draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area())
-            .with_context(|| format!("cannot draw {}", svg.display()))?;
-        let png = stem.with_extension("png");
-        self.draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area())
-            .with_context(|| format!("cannot draw {}", png.display()))?;
-        Ok(())
+    }
+}
+
+impl Figure for EffectChart {
+    fn size(&self) -> (u32, u32) {
+        (960, 600)
+    }
+
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        self.draw(root.clone())
     }
 }
 
