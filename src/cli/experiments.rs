@@ -382,11 +382,16 @@ pub fn real(a: Real, ctx: &RunContext) -> Result<()> {
 pub struct Reproduce {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Then the seeded, full-statistics version: `r1lab sizes` at this scale (workshop: R1-Zero
+    /// at 0.5M, 1M, 2M and 10M, the R1 pipeline at 1M, 2M and from the 10M "V3-Base" stand-in,
+    /// distillation from its R1, three seeds each; hours on 2 cores, README).
+    #[arg(long)]
+    pub full: bool,
 }
 
 pub fn reproduce(a: Reproduce, ctx: &RunContext) -> Result<()> {
     let ctx = a.run.context(ctx);
-    reproduce::run(a.run.scale, &ctx, |line| println!("{line}"))?;
+    reproduce::run(a.run.scale, &ctx, a.full, |line| println!("{line}"))?;
     Ok(())
 }
 

@@ -2,14 +2,19 @@
 //! preset of one scale and in one run context. Finished runs are reused, so a second call only
 //! rewrites the reports.
 
-use super::{distillation, grpo_variants, r1_pipeline, r1_zero, real_models, RunContext, Scale};
+use super::{
+    distillation, grpo_variants, r1_pipeline, r1_zero, real_models, sizes, RunContext, Scale,
+};
 use anyhow::Result;
 
 /// Runs R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1 pipeline (Table 4),
 /// distillation (Tables 5-6) and the real-model stand-in at `scale` in `ctx`; `log` receives a
-/// heading and the summary of each (what its own subcommand prints) and progress lines. Returns
-/// the wall time in seconds.
-pub fn run(scale: Scale, ctx: &RunContext, mut log: impl FnMut(String)) -> Result<f64> {
+/// heading and the summary of each (what its own subcommand prints) and progress lines. With
+/// `full`, then the seeded, full-statistics version: each finding across model sizes
+/// ([`sizes`]: R1-Zero at every size, the R1 pipeline from the "V3-Base" stand-in and at the
+/// pipeline sizes, distillation from the stand-in's R1, three seeds each). Returns the wall time
+/// in seconds.
+pub fn run(scale: Scale, ctx: &RunContext, full: bool, mut log: impl FnMut(String)) -> Result<f64> {
     let start = std::time::Instant::now();
     let reports = &ctx.reports;
 
@@ -55,6 +60,15 @@ pub fn run(scale: Scale, ctx: &RunContext, mut log: impl FnMut(String)) -> Resul
     real_models::prepare_stand_in(&cfg, &ctx.data)?;
     let r = real_models::run(&cfg, ctx, &dir, &mut log)?;
     log(real_models::summary(&r, reports));
+
+    if full {
+        log("== each finding across model sizes (seeded)".into());
+        let cfg = sizes::SizesConfig::preset(scale);
+        let r = sizes::run(&cfg, ctx, scale, &mut log)?;
+        for p in &r.points {
+            log(format!("{:>5}: {}", p.size, p.finding.line()));
+        }
+    }
 
     let wall_s = start.elapsed().as_secs_f64();
     log(format!(
