@@ -17,7 +17,8 @@ crate="$work/candle-core-$VERSION.crate"
 cached=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/candle-core-$VERSION.crate 2>/dev/null | head -1 || true)
 if [ -n "$cached" ]; then
   cp "$cached" "$crate"
-elif ! curl -sSfL "$URL" -o "$crate"; then
+elif ! { if command -v curl >/dev/null; then curl -sSfL "$URL" -o "$crate"
+          else python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$URL" "$crate"; fi; }; then
   echo "check_vendor: could not download $URL; connect to crates.io (or put the .crate file in" \
        "cargo's registry cache) and run again" >&2
   exit 1
@@ -31,7 +32,15 @@ fi
 tar xzf "$crate" -C "$work"
 upstream="$work/candle-core-$VERSION"
 rm -rf "$upstream"/{benches,examples,tests,Cargo.lock,Cargo.toml.orig}
-if ! patch -s -p1 -d "$upstream" < vendor/candle-core.patch; then
+# `patch` where installed, else git's own (a fresh clone always has git).
+apply_patch() {
+  if command -v patch >/dev/null; then
+    patch -s -p1 -d "$upstream" < vendor/candle-core.patch
+  else
+    (cd "$upstream" && git apply -p1 "$OLDPWD/vendor/candle-core.patch")
+  fi
+}
+if ! apply_patch; then
   echo "check_vendor: vendor/candle-core.patch no longer applies to candle-core $VERSION" >&2
   exit 1
 fi
