@@ -7,7 +7,6 @@ pub mod figure;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
-use std::path::Path;
 use std::sync::Once;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -161,17 +160,9 @@ impl LineChart {
         root.present().map_err(|e| anyhow!("chart: {e}"))?;
         Ok(())
     }
-
-    /// Writes `<stem>.svg` and `<stem>.png` (960×600).
-    pub fn save(&self, stem: &Path) -> Result<()> {
-        figure::save_figure(self, stem)
-    }
-
-    /// The SVG as a string (for notebooks: `evcxr_display`).
-    pub fn to_svg(&self) -> Result<String> {
-        figure::figure_svg(self)
-    }
 }
+
+figure::figure_methods!(LineChart);
 
 impl figure::Figure for LineChart {
     fn size(&self) -> (u32, u32) {

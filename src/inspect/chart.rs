@@ -10,7 +10,6 @@ use crate::report::{Series, COLORS};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("chart: {e}")
@@ -112,24 +111,6 @@ pub struct PanelChart {
 impl PanelChart {
     fn rows(&self) -> usize {
         self.panels.len().div_ceil(self.columns.max(1)).max(1)
-    }
-
-    /// Writes `<stem>.svg` and `<stem>.png`.
-    pub fn save(&self, stem: &Path) -> Result<()> {
-        save_figure(self, stem)
-    }
-
-    /// The chart as an SVG string.
-    pub fn to_svg(&self) -> Result<String> {
-        figure_svg(self)
-    }
-
-    /// Shows the chart inline in an evcxr notebook.
-    pub fn evcxr_display(&self) {
-        match self.to_svg() {
-            Ok(svg) => crate::notebook::Svg(svg).evcxr_display(),
-            Err(e) => eprintln!("{e:#}"),
-        }
     }
 }
 
@@ -236,24 +217,6 @@ pub struct StackedChart {
 }
 
 impl StackedChart {
-    /// Writes `<stem>.svg` and `<stem>.png`.
-    pub fn save(&self, stem: &Path) -> Result<()> {
-        save_figure(self, stem)
-    }
-
-    /// The chart as an SVG string.
-    pub fn to_svg(&self) -> Result<String> {
-        figure_svg(self)
-    }
-
-    /// Shows the chart inline in an evcxr notebook.
-    pub fn evcxr_display(&self) {
-        match self.to_svg() {
-            Ok(svg) => crate::notebook::Svg(svg).evcxr_display(),
-            Err(e) => eprintln!("{e:#}"),
-        }
-    }
-
     /// Each layer's band: its lower and upper edge at each x.
     fn bands(&self) -> Vec<Vec<(f64, f64, f64)>> {
         let mut below = vec![0.0; self.x.len()];
@@ -356,3 +319,6 @@ mod tests {
         );
     }
 }
+
+crate::report::figure::figure_methods!(PanelChart);
+crate::report::figure::figure_methods!(StackedChart);

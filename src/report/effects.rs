@@ -2,12 +2,11 @@
 //! estimate `A − B` with a vertical bar for its 95% interval, the x axis the model's parameters
 //! on a log scale, and the zero line a finding must clear to be reproduced.
 
-use super::figure::{figure_svg, save_figure, Figure};
+use super::figure::Figure;
 use super::COLORS;
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 
 /// One estimate: at `params` parameters, `estimate` with its interval `[low, high]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -133,20 +132,9 @@ impl EffectChart {
         root.present().map_err(err)?;
         Ok(())
     }
-
-    /// Writes `<stem>.svg` and `<stem>.png` (960×600).
-    pub fn save(&self, stem: &Path) -> Result<()> {
-        save_figure(self, stem)
-    }
-
-    /// Shows the chart inline in an evcxr notebook.
-    pub fn evcxr_display(&self) {
-        match figure_svg(self) {
-            Ok(svg) => crate::notebook::Svg(svg).evcxr_display(),
-            Err(e) => eprintln!("{e:#}"),
-        }
-    }
 }
+
+super::figure::figure_methods!(EffectChart);
 
 impl Figure for EffectChart {
     fn size(&self) -> (u32, u32) {

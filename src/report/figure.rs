@@ -45,3 +45,31 @@ pub fn figure_svg(fig: &impl Figure) -> Result<String> {
     }
     Ok(out)
 }
+
+/// The inherent methods every [`Figure`] offers: `save` (`<stem>.svg` and `<stem>.png`), `to_svg`
+/// and `evcxr_display` (evcxr shows a cell's value through an inherent method of that name, so a
+/// trait method would not do).
+macro_rules! figure_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Writes `<stem>.svg` and `<stem>.png`, creating the folder.
+            pub fn save(&self, stem: &std::path::Path) -> anyhow::Result<()> {
+                $crate::report::figure::save_figure(self, stem)
+            }
+
+            /// The chart as an SVG string.
+            pub fn to_svg(&self) -> anyhow::Result<String> {
+                $crate::report::figure::figure_svg(self)
+            }
+
+            /// Shows the chart inline in an evcxr notebook.
+            pub fn evcxr_display(&self) {
+                match self.to_svg() {
+                    Ok(svg) => $crate::notebook::Svg(svg).evcxr_display(),
+                    Err(e) => eprintln!("{e:#}"),
+                }
+            }
+        }
+    };
+}
+pub(crate) use figure_methods;
