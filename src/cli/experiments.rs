@@ -235,11 +235,7 @@ pub fn distill(a: Distill, ctx: &RunContext) -> Result<()> {
         &suffixed(ctx.run_dir(r1_pipeline::RUN_NAME, scale), &key),
         seed,
     );
-    cfg.teacher = teacher
-        .join("stage4_final_rl")
-        .join("checkpoint")
-        .to_string_lossy()
-        .into_owned();
+    cfg.teacher = r1_pipeline::final_checkpoint(&teacher);
     cfg.r1_zero_run_dir = r1_zero::seeded_dir(
         &suffixed(
             distillation::DistillConfig::preset(scale, &ctx).r1_zero_run_dir,

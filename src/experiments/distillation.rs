@@ -78,12 +78,7 @@ impl DistillConfig {
     pub fn preset(scale: Scale, ctx: &RunContext) -> Self {
         let r1 = r1_pipeline::R1Config::preset(scale, ctx);
         Self {
-            teacher: ctx
-                .run_dir(r1_pipeline::RUN_NAME, scale)
-                .join("stage4_final_rl")
-                .join("checkpoint")
-                .to_string_lossy()
-                .into_owned(),
+            teacher: r1_pipeline::final_checkpoint(&ctx.run_dir(r1_pipeline::RUN_NAME, scale)),
             students: vec!["0.5M".into(), "1M".into(), "2M".into()],
             task: r1.task.clone(),
             test: None,
@@ -119,11 +114,7 @@ impl DistillConfig {
         let preset_teacher = Self::preset(scale, ctx).teacher;
         if self.teacher == preset_teacher {
             let r1 = r1_zero::seeded_dir(&ctx.run_dir(r1_pipeline::RUN_NAME, scale), seed);
-            self.teacher = r1
-                .join("stage4_final_rl")
-                .join("checkpoint")
-                .to_string_lossy()
-                .into_owned();
+            self.teacher = r1_pipeline::final_checkpoint(&r1);
         }
         self.seed += shift;
         self.sft.seed += shift;

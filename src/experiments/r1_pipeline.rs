@@ -109,6 +109,15 @@ pub struct R1Config {
 /// The id of the pipeline's last stage, whose model is "our R1".
 pub const FINAL_STAGE: &str = "stage4_final_rl";
 
+/// The checkpoint of our R1 in the pipeline folder `run_dir`: a distillation teacher.
+pub fn final_checkpoint(run_dir: &std::path::Path) -> String {
+    run_dir
+        .join(FINAL_STAGE)
+        .join("checkpoint")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Seeds of a seeded rerun are spaced this far apart, so no stage of seed N draws the stream
 /// another stage of seed 0 used.
 pub const SEED_STRIDE: u64 = 1_000;
@@ -664,7 +673,7 @@ impl<'a> Pipeline<'a> {
     fn final_rl(&mut self, stage3: &Trained, log: &mut dyn FnMut(String)) -> Result<()> {
         let cfg = self.cfg;
         let rewards = RewardSet::r1(self.template().prompt_opens_think(), cfg.target);
-        let model = self.rl("stage4_final_rl", &stage3.path, rewards, &cfg.final_rl, log)?;
+        let model = self.rl(FINAL_STAGE, &stage3.path, rewards, &cfg.final_rl, log)?;
         self.evaluate(
             "stage4_final_rl",
             "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
@@ -722,7 +731,7 @@ pub fn consistency_finding(r: &R1Result) -> Option<String> {
         "does not cost"
     };
     let mut out = String::new();
-    if let (Some(z), Some(f)) = (r.stage("r1_zero"), r.stage("stage4_final_rl")) {
+    if let (Some(z), Some(f)) = (r.stage("r1_zero"), r.stage(FINAL_STAGE)) {
         out.push_str(&format!(
             "Language mixing on the held-out set: R1-Zero {:.3}, R1 (stage 4) {:.3}; on the last training batches {:.3} vs {:.3}. ",
             z.report.mixing_rate, f.report.mixing_rate, z.train_mixing_rate, f.train_mixing_rate
