@@ -293,6 +293,18 @@ impl RewardSet {
         }
     }
 
+    /// [`RewardSet::r1_zero`] with the format reward weighted `format_weight` (paper: 1; TinyZero:
+    /// 0.1); errors on a negative or non-finite weight.
+    pub fn r1_zero_weighted(prompt_opens_think: bool, format_weight: f32) -> Result<Self> {
+        ensure!(
+            format_weight.is_finite() && format_weight >= 0.0,
+            "the format reward's weight must be a number ≥ 0 (paper: 1), got {format_weight}"
+        );
+        let mut set = Self::r1_zero(prompt_opens_think);
+        set.entries[1].1 = format_weight;
+        Ok(set)
+    }
+
     /// R1's reasoning-RL reward: accuracy + format + language consistency in `target`, summed
     /// directly (§2.3.2).
     pub fn r1(prompt_opens_think: bool, target: Lang) -> Self {

@@ -61,6 +61,9 @@ fn help_on_every_subcommand() {
         "real",
         "reproduce",
         "inspect",
+        "sizes",
+        "knobs",
+        "control",
     ] {
         let out = ok(&r1lab(&[sub, "--help"], &[]));
         assert!(out.contains("Usage: r1lab"), "{sub}: {out}");
@@ -849,4 +852,41 @@ fn inspect_draws_a_run_folder() {
         &[],
     ));
     assert!(err.contains("no metrics.csv"), "{err}");
+}
+
+#[test]
+fn r1_zero_flags_make_their_own_run_and_knobs_refuse_bad_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (runs, reports) = (tmp.path().join("runs"), tmp.path().join("reports"));
+    let base = [
+        "r1-zero",
+        "--scale",
+        "smoke",
+        "--runs",
+        runs.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ];
+    ok(&r1lab(&base, &[]));
+    let mut with_beta = base.to_vec();
+    with_beta.extend(["--beta", "0", "--format-weight", "0.1"]);
+    ok(&r1lab(&with_beta, &[]));
+    let mut names: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[0], "r1-zero-smoke");
+    assert!(names[1].starts_with("r1-zero-smoke-") && names[1].len() == "r1-zero-smoke-".len() + 8);
+    let mut bad = base.to_vec();
+    bad.extend(["--format-weight", "-1"]);
+    assert!(fails(&r1lab(&bad, &[])).contains("format"));
+    let err = fails(&r1lab(&["knobs", "--values", "1,2"], &[]));
+    assert!(err.contains("--values needs --knob"), "{err}");
+    let mut knob = base.to_vec();
+    knob[0] = "knobs";
+    knob.extend(["--knob", "mu", "--values", "0.5"]);
+    let err = fails(&r1lab(&knob, &[]));
+    assert!(err.contains("whole number"), "{err}");
 }

@@ -36,6 +36,20 @@ pub struct R1Zero {
     /// (workshop: 128; prompt and completion must fit the model's positions).
     #[arg(long)]
     pub max_completion: Option<usize>,
+    /// Override β, the KL penalty's weight (paper: 0.001; 0 drops the KL term and its
+    /// reference model, as DAPO and Dr. GRPO do).
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Override G, completions per question (paper: 16; workshop: 8).
+    #[arg(long)]
+    pub group_size: Option<usize>,
+    /// Override the format reward's weight beside accuracy's 1 (paper: 1; TinyZero: 0.1).
+    #[arg(long)]
+    pub format_weight: Option<f32>,
+    /// Override how advantages are scaled: `group` (GRPO's group std, the paper's), `batch`,
+    /// or `none` (Dr. GRPO: no std scaling).
+    #[arg(long, value_enum)]
+    pub scale_rewards: Option<r1lab::grpo::advantage::Scale>,
     /// The RL seed: which training problems each step draws and how completions are
     /// sampled (default 0, the committed run). Another seed is another run of the same
     /// experiment, to measure what one seed cannot resolve; its default run folder gets a
@@ -43,6 +57,8 @@ pub struct R1Zero {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Where metrics.csv, samples.jsonl and the checkpoint go (a rerun resumes from it).
+    /// Default: `runs/r1-zero`, with `-<hash>` when a flag above changed a training setting
+    /// (so each setting gets its own run) and `-seed<N>` for another seed.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
 }
@@ -56,37 +72,25 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
         p.apply(&mut cfg.grpo);
         cfg.max_new_tokens = p.max_completion_length;
     }
-    if let Some(s) = a.seed {
-        cfg.grpo.seed = s;
-    }
-    if let Some(n) = a.max_completion {
-        cfg.grpo.max_completion_length = n;
-        cfg.max_new_tokens = n;
-    }
-    if let Some(m) = a.mu {
-        cfg.grpo.mu = m;
-    }
-    if let Some(m) = a.minibatches {
-        cfg.grpo.minibatches = m;
-    }
     let key = a.task.key(a.base.as_deref());
-    if let Some(b) = a.base {
+    if let Some(b) = a.base.clone() {
         cfg.base = b;
     }
     if let Some(t) = &a.task.task {
         cfg.set_task(t, a.task.test.as_deref(), a.task.template)?;
     }
-    if let Some(s) = a.steps {
-        cfg.grpo.steps = s;
-    }
+    // The run these flags change: its folder is the plain one; changed settings get their own.
+    let reference = cfg.clone();
+    apply_knobs(&mut cfg, &a);
     // The trainer's own check, before any model loads, so a bad override fails at once.
     // Too large a completion budget is refused by the sampler, which knows the prompt.
     cfg.grpo
         .validate()
-        .context("check --steps, --mu, --minibatches and --max-completion")?;
-    let run_dir = a.run_dir.unwrap_or_else(|| {
+        .context("check --steps, --mu, --minibatches, --beta, --group-size and --max-completion")?;
+    cfg.rewards().context("check --format-weight")?;
+    let run_dir = a.run_dir.clone().unwrap_or_else(|| {
         let dir = suffixed(ctx.run_dir(r1_zero::RUN_NAME, scale), &key);
-        r1_zero::seeded_dir(&dir, cfg.grpo.seed)
+        r1_zero::keyed_run_dir(&dir, &cfg, &reference)
     });
     let total = cfg.grpo.steps;
     let pb = progress_bar(total as u64, "R1-Zero GRPO");
@@ -102,6 +106,26 @@ pub fn r1_zero(a: R1Zero, ctx: &RunContext) -> Result<()> {
     pb.finish_and_clear();
     println!("{}", r1_zero::summary(&cfg, &result, &ctx.reports));
     Ok(())
+}
+
+/// The training flags of `r1-zero`, over the preset.
+fn apply_knobs(cfg: &mut r1_zero::R1ZeroConfig, a: &R1Zero) {
+    let g = &mut cfg.grpo;
+    if let Some(s) = a.seed {
+        g.seed = s;
+    }
+    if let Some(n) = a.max_completion {
+        g.max_completion_length = n;
+        cfg.max_new_tokens = n;
+    }
+    let set = |field: &mut usize, v: Option<usize>| *field = v.unwrap_or(*field);
+    set(&mut g.mu, a.mu);
+    set(&mut g.minibatches, a.minibatches);
+    set(&mut g.group_size, a.group_size);
+    set(&mut g.steps, a.steps);
+    g.beta = a.beta.unwrap_or(g.beta);
+    g.advantage_scale = a.scale_rewards.unwrap_or(g.advantage_scale);
+    cfg.format_weight = a.format_weight.unwrap_or(cfg.format_weight);
 }
 
 /// DeepSeek-R1's pipeline: cold start, reasoning RL with language consistency (and the

@@ -4,8 +4,10 @@
 
 mod bench;
 mod common;
+mod control;
 mod experiments;
 mod inspect;
+mod knobs;
 mod model;
 mod pretrain;
 
@@ -44,6 +46,8 @@ enum Command {
     Real(experiments::Real),
     Reproduce(experiments::Reproduce),
     Sizes(experiments::Sizes),
+    Knobs(knobs::Knobs),
+    Control(control::Control),
     Inspect(inspect::Inspect),
     EvalBase(model::EvalBase),
     TestSets(model::TestSets),
@@ -91,6 +95,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Real(a) => experiments::real(a, &ctx),
         Command::Reproduce(a) => experiments::reproduce(a, &ctx),
         Command::Sizes(a) => experiments::sizes(a, &ctx),
+        Command::Knobs(a) => knobs::run(a, &ctx),
+        Command::Control(a) => control::run(a, &ctx),
         Command::EvalBase(a) => model::eval_base(a, &ctx),
         Command::Bench(a) => bench::bench(a, &ctx),
         Command::GpuCheck(a) => bench::gpu_check(a, &ctx),

@@ -77,7 +77,8 @@ impl Finding {
             for r in side {
                 anyhow::ensure!(
                     r.problem_ids()? == ids,
-                    "{claim}: {} was evaluated on other problems than {}: evaluate every seed on                      the same held-out set",
+                    "{claim}: {} was evaluated on other problems than {}: evaluate every seed on \
+                     the same held-out set",
                     r.model,
                     a[0].model
                 );

@@ -4,14 +4,17 @@
 pub mod base_models;
 pub mod cold_start;
 pub mod context;
+pub mod control;
 pub mod distillation;
 pub mod findings;
 pub mod grpo_variants;
+pub mod knobs;
 pub mod r1_pipeline;
 pub mod r1_zero;
 pub mod real_models;
 pub mod report;
 pub mod reproduce;
+pub mod run_key;
 pub mod sizes;
 
 use crate::rejection::{RejectionStats, Trace};

@@ -55,6 +55,11 @@ pub struct R1ZeroConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
     pub grpo: GrpoConfig,
+    /// The format reward's weight beside accuracy's 1. Paper: 1 (the two summed, §2.2.2);
+    /// TinyZero: 0.1. A weight that pays more for the tags than for the answer invites the
+    /// format hack (`reports/LOG.md`; `r1lab knobs --knob format-weight`). TRL: `reward_weights`.
+    #[serde(default = "one")]
+    pub format_weight: f32,
     /// Held-out problems of the tables (the first N of the test set: all 500 at the workshop
     /// scale); the evaluations during training use the first `experiments::CURVE_PROBLEMS`.
     pub eval_problems: usize,
@@ -98,12 +103,53 @@ impl R1ZeroConfig {
             test: None,
             max_new_tokens: grpo.max_completion_length,
             grpo,
+            format_weight: 1.0,
             eval_problems,
             eval_k,
             eval_every,
             checkpoint_every: 25,
         }
     }
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// What a run folder is keyed by ([`keyed_run_dir`]): every setting that changes what training
+/// does, but not the number of steps (a run may be continued for longer), the micro-batch
+/// (memory only) or the seed (its own `-seed<N>` suffix).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainingKey {
+    pub grpo: GrpoConfig,
+    pub format_weight: f32,
+}
+
+impl R1ZeroConfig {
+    pub fn training_key(&self) -> TrainingKey {
+        TrainingKey {
+            grpo: GrpoConfig {
+                steps: 0,
+                micro_batch_size: 0,
+                seed: 0,
+                ..self.grpo.clone()
+            },
+            format_weight: self.format_weight,
+        }
+    }
+
+    /// R1-Zero's rule-based reward: accuracy (weight 1) + format (`format_weight`).
+    pub fn rewards(&self) -> Result<RewardSet> {
+        RewardSet::r1_zero_weighted(self.grpo.template.prompt_opens_think(), self.format_weight)
+    }
+}
+
+/// The run folder of `cfg`: `dir` when its training settings are `reference`'s (the preset the
+/// flags were applied to), `dir-<hash>` when a setting was changed ([`super::run_key`]), then
+/// [`seeded_dir`] for its seed. So a changed setting starts a new run beside the old one.
+pub fn keyed_run_dir(dir: &Path, cfg: &R1ZeroConfig, reference: &R1ZeroConfig) -> PathBuf {
+    let keyed = super::run_key::keyed_dir(dir, &cfg.training_key(), &reference.training_key());
+    seeded_dir(&keyed, cfg.grpo.seed)
 }
 
 impl R1ZeroConfig {
@@ -156,7 +202,7 @@ pub fn run(
     let (task, test) = super::task_and_test(ctx, &cfg.task, cfg.test.as_deref())?;
     let held_out = tasks::questions(&test);
     let template = cfg.grpo.template;
-    let rewards = Arc::new(RewardSet::r1_zero(template.prompt_opens_think()));
+    let rewards = Arc::new(cfg.rewards()?);
     let spec = EvalSpec::new(
         &cfg.task,
         &test,
@@ -166,7 +212,10 @@ pub fn run(
         template,
     );
     let base_loaded = ctx.load(&cfg.base)?;
-    let base_report = spec.evaluate("base", &base_loaded.model, base_loaded.tokenizer()?)?;
+    // Cached by weights in the run folder, so a rerun of a finished run evaluates nothing.
+    let evals = run_dir.join("evals");
+    let base_report =
+        spec.evaluate_cached(&evals, "base", &base_loaded.model, base_loaded.tokenizer()?)?;
     let trainer = super::rl_stage(
         ctx,
         &cfg.base,
@@ -180,7 +229,7 @@ pub fn run(
         &mut on_step,
     )?;
     let policy = ctx.for_evaluation(trainer.policy, &run_dir.join("checkpoint"))?;
-    let final_report = spec.evaluate("r1-zero", &policy, &trainer.tokenizer)?;
+    let final_report = spec.evaluate_cached(&evals, "r1-zero", &policy, &trainer.tokenizer)?;
     // Kept beside the run for `r1lab inspect` (pass@k against k before and after RL).
     crate::inspect::save_eval(run_dir, "base", &base_report)?;
     crate::inspect::save_eval(run_dir, "r1-zero", &final_report)?;

@@ -15,7 +15,8 @@
 //! seeds, a paired bootstrap over problems) and the spread of the seeds' own estimates is shown
 //! beside it.
 //!
-//! Every run is one the CLI names the same way (`runs/r1-zero-base-<size>[-seed<N>]`,
+//! The pipelines here run without the consistency reward's ablations (those are Table 4's,
+//! `r1lab r1`). Every run is one the CLI names the same way (`runs/r1-zero-base-<size>[-seed<N>]`,
 //! `runs/r1-base-<size>-cold-r1-zero[-seed<N>]`), so a run made by hand is reused; the sub-runs'
 //! own tables go to `<runs>/sizes/reports/`, never over the committed Tables 4–6.
 
@@ -273,6 +274,9 @@ fn run_pipeline(
     p.r1_zero.base = base;
     p.r1_zero_run_dir = r1_zero_dir(ctx, scale, size, seed);
     p.cold_start = cfg.cold_start;
+    // The consistency reward's ablations are Table 4's own (`r1lab r1`), not a finding across
+    // sizes: leaving them out here halves the pipeline's cost.
+    p.ablation = false;
     let cold = match cfg.cold_start {
         ColdStart::Generated => "",
         ColdStart::FromR1Zero => "-cold-r1-zero",

@@ -32,6 +32,7 @@
 
 pub mod chart;
 pub mod forms;
+pub mod knob_chart;
 pub mod pass_at_k;
 pub mod signals;
 pub mod viewer;
