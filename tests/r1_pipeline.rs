@@ -178,6 +178,29 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
         assert_eq!(a.report.pass_at_1, b.report.pass_at_1, "{}", a.stage);
     }
 
+    // The final-RL probe: every setting rerun from the stage-3 model, compared with it.
+    let probe = r1lab::experiments::final_rl_probe::ProbeConfig::preset(&cfg, Scale::Smoke);
+    let rows =
+        r1lab::experiments::final_rl_probe::run(&cfg, &probe, &ctx, &run_dir, |_| {}).unwrap();
+    assert_eq!(rows.len(), probe.variants.len());
+    for row in &rows {
+        let d = row.finding.difference;
+        assert!(d.low <= d.estimate && d.estimate <= d.high, "{row:?}");
+        assert!(
+            (0.0..=1.0).contains(&row.zero_variance) && row.entropy > 0.0,
+            "{row:?}"
+        );
+    }
+    let probes = std::fs::read_dir(run_dir.join("stage4_probe"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        probes,
+        probe.variants.len() + 1,
+        "a folder per setting, and the evaluations"
+    );
+    assert!(reports.join("final_rl_probe.md").exists());
+
     // Distillation from the pipeline's final model.
     let mut dcfg = DistillConfig::preset(Scale::Smoke, &ctx);
     dcfg.teacher = run_dir

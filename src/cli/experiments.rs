@@ -6,8 +6,8 @@ use super::common::{log_line, progress_bar, suffixed, RunArgs, TaskArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
-    cold_start, distillation, grpo_variants, r1_pipeline, r1_zero, real_models, reproduce, sizes,
-    RunContext,
+    cold_start, distillation, final_rl_probe, grpo_variants, r1_pipeline, r1_zero, real_models,
+    reproduce, sizes, RunContext,
 };
 use std::path::PathBuf;
 
@@ -157,6 +157,11 @@ pub struct R1 {
     /// the committed reports).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Then rerun the final RL stage from the stage-3 model with one setting changed at a time
+    /// (temperature 1.0, a tenth of the learning rate, and as committed), three seeds each, to
+    /// find why it lowers accuracy (`final_rl_probe.{csv,md}`; about 15 minutes at 1M).
+    #[arg(long)]
+    pub probe_final_rl: bool,
     #[command(flatten)]
     pub task: TaskArgs,
 }
@@ -208,6 +213,12 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
     });
     let result = r1_pipeline::run(&cfg, &ctx, &run_dir, |line| eprintln!("{line}"))?;
     println!("{}", r1_pipeline::summary(&cfg, &result, &ctx.reports));
+    if a.probe_final_rl {
+        let probe = final_rl_probe::ProbeConfig::preset(&cfg, scale);
+        for row in final_rl_probe::run(&cfg, &probe, &ctx, &run_dir, |l| eprintln!("{l}"))? {
+            println!("{}", row.finding.line());
+        }
+    }
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub fn run(a: Knobs, ctx: &RunContext) -> Result<()> {
             cfg.base.checkpoint_every = n;
         }
         let r = knobs::run(&cfg, &ctx, a.run.scale, |line| eprintln!("{line}"))?;
-        println!("{}", r.table()?);
+        println!("{}", r.summary());
         println!(
             "wrote knob_{0} and fig_knob_{0} to {1} in {2:.0} s",
             knob.name(),

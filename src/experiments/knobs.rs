@@ -13,8 +13,8 @@
 //! * **std-scaling**: dividing advantages by the group's std (GRPO) or not (Dr. GRPO).
 //!
 //! Each run is an R1-Zero run of `steps` steps from the workshop base, in its own folder keyed by
-//! its settings (`runs/knobs/<knob>-<value>-<hash>[-seed<N>]`, [`super::run_key`]): editing a
-//! field makes a new run, rerunning reuses the finished ones. Each is measured by its held-out
+//! its settings (`runs/knobs/<hash>[-seed<N>]`, [`super::run_key`]): editing a field makes a new
+//! run, rerunning reuses the finished ones, and the paper's value of every knob is one shared run. Each is measured by its held-out
 //! pass@1 on the first [`super::CURVE_PROBLEMS`] problems, its training accuracy and completion
 //! length over its last steps, and the signal the knob moves; the seeds' mean is shown with a
 //! 95% t-interval over seeds (`reports/knob_<knob>.{csv,md}`, `fig_knob_<knob>.{svg,png}`).
@@ -214,22 +214,13 @@ pub struct KnobResult {
     pub wall_s: f64,
 }
 
-/// The folder of one run: `<runs>/knobs[-smoke]/<knob>-<value>-<hash of every setting>`, then
-/// `-seed<N>`.
-pub fn run_dir(
-    ctx: &RunContext,
-    scale: Scale,
-    knob: Knob,
-    value: f64,
-    cfg: &R1ZeroConfig,
-) -> PathBuf {
+/// The folder of one run: `<runs>/knobs[-smoke]/<hash of every setting>`, then `-seed<N>`. The
+/// name holds the settings, not the knob: each knob's paper value is the same run (the preset),
+/// made once and shared by the five knobs.
+pub fn run_dir(ctx: &RunContext, scale: Scale, cfg: &R1ZeroConfig) -> PathBuf {
     let mut keyed = cfg.clone().with_seed(0);
     keyed.eval_every = 0;
-    let name = format!(
-        "{}-{value}-{}",
-        knob.name(),
-        super::run_key::settings_hash(&keyed)
-    );
+    let name = super::run_key::settings_hash(&keyed);
     r1_zero::seeded_dir(&ctx.run_dir(RUN_NAME, scale).join(name), cfg.grpo.seed)
 }
 
@@ -259,7 +250,7 @@ pub fn run(
     for &value in &cfg.values {
         for &seed in &cfg.seeds {
             let c = cfg.run_config(value, seed)?;
-            let dir = run_dir(ctx, scale, cfg.knob, value, &c);
+            let dir = run_dir(ctx, scale, &c);
             let t = std::time::Instant::now();
             let run = one_run(cfg.knob, value, &c, ctx, &dir, task.clone(), &test, &spec)?;
             log(format!(
@@ -387,6 +378,54 @@ impl KnobResult {
             t.row(row);
         }
         t.frame()
+    }
+
+    /// The names of the four measures (the table's and the chart's).
+    pub fn measure_names(&self) -> Vec<String> {
+        measures(self.knob).into_iter().map(|m| m.0).collect()
+    }
+
+    /// Measure `i` ([`KnobResult::measure_names`]) at each value: the mean over seeds and its
+    /// 95% interval's half-width.
+    pub fn summaries(&self, i: usize) -> Vec<(f64, (f64, f64))> {
+        let f = measures(self.knob)[i].1;
+        (self.by_value().into_iter())
+            .map(|(v, runs)| {
+                (
+                    v,
+                    seed_interval(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()),
+                )
+            })
+            .collect()
+    }
+
+    /// Measure `i` at every value in one line, and whether any two values' intervals are
+    /// apart (resolved) or all overlap (unresolved at this many seeds).
+    pub fn compare(&self, i: usize) -> String {
+        let rows = self.summaries(i);
+        let cells: Vec<String> = (rows.iter())
+            .map(|(v, (m, h))| format!("{} {m:.3} ± {h:.3}", self.knob.label(*v)))
+            .collect();
+        let apart = rows.iter().any(|(_, (m1, h1))| {
+            (rows.iter()).any(|(_, (m2, h2))| m1 + h1 < m2 - h2 || m2 + h2 < m1 - h1)
+        });
+        let verdict = match apart {
+            true => "some intervals are apart: the knob moves it",
+            false => "every interval overlaps the others: unresolved at these seeds",
+        };
+        format!(
+            "{}: {} — {verdict}",
+            self.measure_names()[i],
+            cells.join(" | ")
+        )
+    }
+
+    /// Every measure's [`KnobResult::compare`] line.
+    pub fn summary(&self) -> String {
+        (0..4)
+            .map(|i| self.compare(i))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// `fig_knob_<knob>`: each measure against the knob's values, each seed a dot, the mean

@@ -6,6 +6,7 @@ pub mod cold_start;
 pub mod context;
 pub mod control;
 pub mod distillation;
+pub mod final_rl_probe;
 pub mod findings;
 pub mod grpo_variants;
 pub mod knobs;
