@@ -95,21 +95,35 @@ impl LineChart {
                 (0.0, 1.0)
             }
         });
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&self.title, ("sans-serif", 22))
+        // The legend stands in a row above the plot, where it cannot cover a curve; the
+        // reference lines are labelled on the plot, at their left end.
+        let body = root
+            .titled(&self.title, ("sans-serif", 22))
+            .map_err(|e| anyhow!("chart: {e}"))?;
+        let (legend, plot) = body.split_vertically(28);
+        let entries: Vec<(String, RGBColor)> = (self.series.iter().enumerate())
+            .map(|(i, s)| (s.name.clone(), COLORS[i % COLORS.len()]))
+            .collect();
+        figure::legend_row(&legend, &entries)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| anyhow!("chart: {e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
+        // Whole numbers on an axis of steps (every x a whole number), as plotters' own labels
+        // would print 20.0.
+        let steps = (self.series.iter()).all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(|e| anyhow!("chart: {e}"))?;
+            .axis_desc_style(("sans-serif", 16));
+        if steps {
+            mesh.x_labels(figure::x_tick_count((x0, x1)))
+                .x_label_formatter(&figure::whole_number_label);
+        }
+        mesh.draw().map_err(|e| anyhow!("chart: {e}"))?;
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let style = if s.solid {
@@ -117,46 +131,26 @@ impl LineChart {
             } else {
                 color.mix(0.6).stroke_width(2)
             };
+            let points = || s.points.iter().copied().filter(|p| p.1.is_finite());
             chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied().filter(|p| p.1.is_finite()),
-                    style,
-                ))
-                .map_err(|e| anyhow!("chart: {e}"))?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+                .draw_series(LineSeries::new(points(), style))
+                .map_err(|e| anyhow!("chart: {e}"))?;
             chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .filter(|p| p.1.is_finite())
-                        .map(|&p| Circle::new(p, 3, color.filled())),
-                )
+                .draw_series(points().map(|p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| anyhow!("chart: {e}"))?;
         }
-        for (i, r) in self.ref_lines.iter().enumerate() {
-            let color = COLORS[(i + self.series.len()) % COLORS.len()].mix(0.8);
+        for r in &self.ref_lines {
+            let color = RGBColor(90, 90, 90);
+            let line = vec![(x0, r.y), (x1, r.y)];
             chart
-                .draw_series(LineSeries::new(
-                    vec![(x0, r.y), (x1, r.y)],
-                    color.stroke_width(1),
-                ))
-                .map_err(|e| anyhow!("chart: {e}"))?
-                .label(&r.label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))
-                });
+                .draw_series(LineSeries::new(line, color.mix(0.7).stroke_width(1)))
+                .map_err(|e| anyhow!("chart: {e}"))?;
+            let style = ("sans-serif", 13).into_font().color(&color);
+            let label = EmptyElement::at((x0, r.y)) + Text::new(r.label.clone(), (6, -16), style);
+            chart
+                .draw_series(std::iter::once(label))
+                .map_err(|e| anyhow!("chart: {e}"))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| anyhow!("chart: {e}"))?;
         root.present().map_err(|e| anyhow!("chart: {e}"))?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! one ([`super::forms`]).
 
 pub use crate::report::figure::{figure_svg, save_figure, Figure};
+use crate::report::figure::{legend_row, whole_number_label, x_tick_count};
 use crate::report::{Series, COLORS};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
@@ -13,20 +14,6 @@ use plotters::prelude::*;
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("chart: {e}")
-}
-
-/// A whole-number tick's label; other ticks get none (a step or a k is never 12.5).
-fn whole_number_label(x: &f64) -> String {
-    if (x - x.round()).abs() < 1e-9 {
-        format!("{:.0}", x)
-    } else {
-        String::new()
-    }
-}
-
-/// At most ten ticks, and no more than there are whole numbers in the range.
-fn x_tick_count((x0, x1): (f64, f64)) -> usize {
-    ((x1 - x0).round() as usize + 1).clamp(2, 10)
 }
 
 /// The x range of the finite points of `series` (0..1 when there are none or one x).
@@ -62,30 +49,6 @@ fn y_extent(series: &[Series], fixed: Option<(f64, f64)>) -> (f64, f64) {
         (true, false) => (a - 0.5 * a.abs(), a + 0.5 * a.abs()),
         _ => (0.0, 1.0),
     }
-}
-
-/// A row of colour swatches and names across `area`: the legend, outside the plot.
-fn legend_row<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[(String, RGBColor)],
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let font: TextStyle = ("sans-serif", 14).into();
-    let y = area.dim_in_pixel().1 as i32 / 2;
-    let mut x = 12i32;
-    for (name, color) in entries {
-        area.draw(&Rectangle::new(
-            [(x, y - 5), (x + 18, y + 5)],
-            color.filled(),
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(name.clone(), (x + 24, y - 8), font.clone()))
-            .map_err(err)?;
-        x += 24 + area.estimate_text_size(name, &font).map_err(err)?.0 as i32 + 20;
-    }
-    Ok(())
 }
 
 /// One panel of a [`PanelChart`]: its own title, y axis and series.

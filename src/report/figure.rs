@@ -3,6 +3,7 @@
 //! [`save_figure`].
 
 use super::register_font;
+use anyhow::anyhow;
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -73,3 +74,45 @@ macro_rules! figure_methods {
     };
 }
 pub(crate) use figure_methods;
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("chart: {e}")
+}
+
+/// A whole-number tick's label; other ticks get none (a step or a k is never 12.5).
+pub(crate) fn whole_number_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{:.0}", x)
+    } else {
+        String::new()
+    }
+}
+
+/// At most ten ticks, and no more than there are whole numbers in the range.
+pub(crate) fn x_tick_count((x0, x1): (f64, f64)) -> usize {
+    ((x1 - x0).round() as usize + 1).clamp(2, 10)
+}
+
+/// A row of colour swatches and names across `area`: the legend, outside the plot.
+pub(crate) fn legend_row<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, RGBColor)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let font: TextStyle = ("sans-serif", 14).into();
+    let y = area.dim_in_pixel().1 as i32 / 2;
+    let mut x = 12i32;
+    for (name, color) in entries {
+        area.draw(&Rectangle::new(
+            [(x, y - 5), (x + 18, y + 5)],
+            color.filled(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(name.clone(), (x + 24, y - 8), font.clone()))
+            .map_err(err)?;
+        x += 24 + area.estimate_text_size(name, &font).map_err(err)?.0 as i32 + 20;
+    }
+    Ok(())
+}
