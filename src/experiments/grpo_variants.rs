@@ -22,8 +22,10 @@
 //! budget is the same number of updates; the table gives each variant's sampled completions and
 //! wall time.
 
+use super::findings::{write_findings, Finding};
 use super::report::{self, moving_average, over_steps, step_series, Reports};
 use super::{r1_zero, rl_stage, task_by_name, EvalSpec, RunContext, Scale};
+use crate::eval::bootstrap::Direction;
 use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::{OverlongPenalty, RewardSet};
@@ -146,6 +148,8 @@ pub struct VariantResult {
     pub run_dir: PathBuf,
     /// Every row of its `metrics.csv` (evaluation rows included).
     pub metrics: Vec<StepMetrics>,
+    /// The final model on the whole held-out set (the tables' 500 problems), for the intervals.
+    pub report: crate::eval::EvalReport,
 }
 
 impl VariantResult {
@@ -232,15 +236,15 @@ pub fn run(
     let base = &cfg.r1_zero;
     let test = tasks::read_test_set(&ctx.data.join("tasks"), &base.task)?;
     let held_out = tasks::questions(&test);
-    let periodic = EvalSpec::new(
+    let spec = EvalSpec::new(
         &base.task,
         &test,
         base.eval_problems,
         base.eval_k,
         base.max_new_tokens,
         base.grpo.template,
-    )
-    .during_training(base.eval_every);
+    );
+    let periodic = spec.during_training(base.eval_every);
     let mut out = Vec::new();
     for v in &cfg.variants {
         v.grpo
@@ -279,11 +283,20 @@ pub fn run(
             dir
         };
         let metrics = crate::grpo::read_metrics(&dir.join("metrics.csv"))?;
+        // The R1-Zero run's own cached evaluation for GRPO (same spec, same label).
+        let label = match dir == cfg.r1_zero_run_dir {
+            true => "r1-zero",
+            false => "final",
+        };
+        let model = ctx.load(&dir.join("checkpoint").to_string_lossy())?;
+        let report =
+            spec.evaluate_cached(&dir.join("evals"), label, &model.model, model.tokenizer()?)?;
         out.push(VariantResult {
             name: v.name.clone(),
             changes: v.changes.clone(),
             run_dir: dir,
             metrics,
+            report,
         });
     }
     let result = VariantsResult {
@@ -333,6 +346,9 @@ pub fn table(r: &VariantsResult) -> Result<DataFrame> {
         "pass@1 start" => col(&|x| x.pass_at_1().0),
         "pass@1 end" => col(&|x| x.pass_at_1().1),
         format!("cons@{k} end") => col(&|x| x.cons_at_k()),
+        "final pass@1, all problems" => col(&|x| x.report.pass_at_1),
+        "final pass@1 low" => col(&|x| x.report.interval("pass@1").map_or(f64::NAN, |c| c.low)),
+        "final pass@1 high" => col(&|x| x.report.interval("pass@1").map_or(f64::NAN, |c| c.high)),
         format!("train accuracy last {w}") => col(&|x| x.window_mean(w, true, |m| m.accuracy)),
         format!("length first {w}") => col(&|x| x.window_mean(w, false, |m| m.completion_len_mean)),
         format!("length last {w}") => col(&|x| x.window_mean(w, true, |m| m.completion_len_mean)),
@@ -342,6 +358,25 @@ pub fn table(r: &VariantsResult) -> Result<DataFrame> {
         "completions sampled" => v.iter().map(|x| (x.sampled_groups(r.prompts_per_step) * r.group_size as f64) as u64).collect::<Vec<u64>>(),
         "train wall_s" => col(&|x| x.wall_s())
     )?)
+}
+
+/// Each variant against GRPO on the final models' held-out pass@1 (all the problems, paired):
+/// its authors claim it does at least as well.
+pub fn paired_findings(r: &VariantsResult) -> Result<Vec<Finding>> {
+    let Some(grpo) = r.variants.iter().find(|v| v.name == "GRPO") else {
+        return Ok(vec![]);
+    };
+    (r.variants.iter().filter(|v| v.name != "GRPO"))
+        .map(|v| {
+            Finding::new(
+                &format!("{} ≥ GRPO (its authors' claim)", v.name),
+                (&v.name, &v.report),
+                ("GRPO", &grpo.report),
+                "pass@1",
+                Direction::Positive,
+            )
+        })
+        .collect()
 }
 
 /// What the comparison shows, in sentences with the measured numbers.
@@ -440,14 +475,33 @@ pub fn write_reports(r: &VariantsResult, reports: &Reports) -> Result<()> {
     let mut title = format!(
         "# GRPO vs Dr. GRPO vs DAPO (ours; not a table of the paper)\n\n\
          Same base model, task, steps, G = {}, {} questions per step, learning rate and held-out \
-         evaluation (pass@1 and cons@{} with k = {}); lengths in tokens on the training batches; \
-         `zero-variance groups` and `clip_high` are means over all steps.\n",
-        r.group_size, r.prompts_per_step, r.k, r.k
+         evaluation (pass@1 and cons@{} with k = {}: `start`/`end` on the curves' first {} \
+         problems; `final pass@1` on all {} with its 95% bootstrap interval); lengths in tokens on \
+         the training batches; `zero-variance groups` and `clip_high` are means over all steps.\n",
+        r.group_size,
+        r.prompts_per_step,
+        r.k,
+        r.k,
+        r.problems,
+        r.variants.first().map_or(0, |v| v.report.problems)
     );
     for f in findings(r) {
         title.push_str(&format!("\n- {f}"));
     }
-    reports.table("grpo_variants", &table(r)?, Some(&title))
+    let paired = paired_findings(r)?;
+    for f in &paired {
+        title.push_str(&format!("\n- {}", f.line()));
+    }
+    reports.table("grpo_variants", &table(r)?, Some(&title))?;
+    write_findings(
+        reports,
+        "findings_variants",
+        &paired,
+        &format!(
+            "# GRPO variants: each final model against GRPO's, on all {} held-out problems",
+            r.variants.first().map_or(0, |v| v.report.problems)
+        ),
+    )
 }
 
 /// What `r1lab variants` prints.
