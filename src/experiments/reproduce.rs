@@ -3,17 +3,16 @@
 //! rewrites the reports.
 
 use super::{
-    distillation, grpo_variants, r1_pipeline, r1_zero, real_models, sizes, RunContext, Scale,
+    control, distillation, final_rl_probe, grpo_variants, knobs, r1_pipeline, r1_zero, real_models,
+    sizes, RunContext, Scale,
 };
 use anyhow::Result;
 
 /// Runs R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1 pipeline (Table 4),
 /// distillation (Tables 5-6) and the real-model stand-in at `scale` in `ctx`; `log` receives a
 /// heading and the summary of each (what its own subcommand prints) and progress lines. With
-/// `full`, then the seeded, full-statistics version: each finding across model sizes
-/// ([`sizes`]: R1-Zero at every size, the R1 pipeline from the "V3-Base" stand-in and at the
-/// pipeline sizes, distillation from the stand-in's R1, three seeds each). Returns the wall time
-/// in seconds.
+/// `full`, then the seeded, full-statistics runs ([`full_statistics`]). Returns the wall time in
+/// seconds.
 pub fn run(scale: Scale, ctx: &RunContext, full: bool, mut log: impl FnMut(String)) -> Result<f64> {
     let start = std::time::Instant::now();
     let reports = &ctx.reports;
@@ -62,12 +61,7 @@ pub fn run(scale: Scale, ctx: &RunContext, full: bool, mut log: impl FnMut(Strin
     log(real_models::summary(&r, reports));
 
     if full {
-        log("== each finding across model sizes (seeded)".into());
-        let cfg = sizes::SizesConfig::preset(scale);
-        let r = sizes::run(&cfg, ctx, scale, &mut log)?;
-        for p in &r.points {
-            log(format!("{:>5}: {}", p.size, p.finding.line()));
-        }
+        full_statistics(scale, ctx, &mut log)?;
     }
 
     let wall_s = start.elapsed().as_secs_f64();
@@ -76,4 +70,50 @@ pub fn run(scale: Scale, ctx: &RunContext, full: bool, mut log: impl FnMut(Strin
         reports.display()
     ));
     Ok(wall_s)
+}
+
+/// The seeded, full-statistics runs of `reproduce --full`: the control beside R1-Zero
+/// ([`control`]), the five knobs ([`knobs`], 3 seeds), the final-RL probe ([`final_rl_probe`], 3
+/// seeds) and each finding across model sizes ([`sizes`]: R1-Zero at every size, the R1 pipeline
+/// from the "V3-Base" stand-in and at the pipeline sizes, distillation from the stand-in's R1,
+/// three seeds each).
+pub fn full_statistics(scale: Scale, ctx: &RunContext, log: &mut impl FnMut(String)) -> Result<()> {
+    log("== the control: R1-Zero from a base without guess-then-check documents".into());
+    let r = control::run(
+        &control::ControlConfig::preset(scale),
+        ctx,
+        scale,
+        &mut *log,
+    )?;
+    log(format!(
+        "gain with − gain without the form: {}",
+        r.gain_difference.show(true)
+    ));
+
+    for knob in knobs::Knob::ALL {
+        log(format!("== knob: {}", knob.name()));
+        let r = knobs::run(
+            &knobs::KnobConfig::preset(knob, scale),
+            ctx,
+            scale,
+            &mut *log,
+        )?;
+        log(r.summary());
+    }
+
+    log("== the final RL stage, rerun from the stage-3 model".into());
+    let cfg = r1_pipeline::R1Config::preset(scale, ctx);
+    let probe = final_rl_probe::ProbeConfig::preset(&cfg, scale);
+    let dir = ctx.run_dir(r1_pipeline::RUN_NAME, scale);
+    for row in final_rl_probe::run(&cfg, &probe, ctx, &dir, &mut *log)? {
+        log(row.finding.line());
+    }
+
+    log("== each finding across model sizes (seeded)".into());
+    let cfg = sizes::SizesConfig::preset(scale);
+    let r = sizes::run(&cfg, ctx, scale, &mut *log)?;
+    for p in &r.points {
+        log(format!("{:>5}: {}", p.size, p.finding.line()));
+    }
+    Ok(())
 }
