@@ -15,7 +15,7 @@
 //!
 //! - [`notebook`]: what the evcxr notebooks share (scale, folders, inline charts and tables).
 //!
-//! Re-exports `candle_core` as [`candle`], and polars, so a notebook needs one `:dep` line.
+//! Re-exports `candle_core` as [`candle`], polars and anyhow, so a notebook needs one `:dep` line.
 
 pub mod bench;
 pub mod checkpoint;
@@ -44,3 +44,4 @@ pub mod tokenizer;
 pub use candle_core as candle;
 pub use candle_nn;
 pub use polars;
+pub use anyhow;
