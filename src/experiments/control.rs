@@ -53,6 +53,17 @@ pub struct ControlSide {
     pub result: R1ZeroResult,
     /// Guess-then-check share of the rollouts in the first and last [`FORM_WINDOW`] steps.
     pub guess_share: (f64, f64),
+    /// Every form's share ([`CompletionForm::ALL`] order) in the first and last steps.
+    pub forms: ([f64; 4], [f64; 4]),
+}
+
+impl ControlSide {
+    /// The form most of the last steps' rollouts take, with its share at the start and the end.
+    pub fn final_form(&self) -> (CompletionForm, f64, f64) {
+        let (first, last) = self.forms;
+        let i = (0..4).fold(0, |b, i| if last[i] > last[b] { i } else { b });
+        (CompletionForm::ALL[i], first[i], last[i])
+    }
 }
 
 /// What the control measured (owned, for notebooks).
@@ -168,19 +179,23 @@ fn side(
     let files = read_run(&run_dir)?;
     let shares = form_shares(&files.samples, files.config.template.prompt_opens_think());
     let window = |rows: &[crate::inspect::FormShares]| {
-        let n: usize = rows.iter().map(|r| r.completions).sum();
-        let guess: f64 = (rows.iter())
-            .map(|r| r.share(CompletionForm::GuessThenCheck) * r.completions as f64)
-            .sum();
-        guess / n.max(1) as f64
+        let n = rows.iter().map(|r| r.completions).sum::<usize>().max(1) as f64;
+        CompletionForm::ALL.map(|f| {
+            let count: f64 = (rows.iter()).map(|r| r.share(f) * r.completions as f64).sum();
+            count / n
+        })
     };
     let k = FORM_WINDOW.min(shares.len());
+    let forms = (window(&shares[..k]), window(&shares[shares.len() - k..]));
+    let guess = |f: &[f64; 4]| f[2];
+    debug_assert_eq!(CompletionForm::ALL[2], CompletionForm::GuessThenCheck);
     Ok(ControlSide {
         name: name.into(),
         base: base.to_path_buf(),
         run_dir,
         result,
-        guess_share: (window(&shares[..k]), window(&shares[shares.len() - k..])),
+        guess_share: (guess(&forms.0), guess(&forms.1)),
+        forms,
     })
 }
 
@@ -196,6 +211,9 @@ fn write_reports(r: &ControlResult, reports: &Reports) -> Result<()> {
         "length after",
         "guess-then-check first steps",
         "guess-then-check last steps",
+        "form at the end",
+        "its share, first steps",
+        "its share, last steps",
     ]);
     let mut findings = Vec::new();
     for s in [&r.shipped, &r.control] {
@@ -216,7 +234,10 @@ fn write_reports(r: &ControlResult, reports: &Reports) -> Result<()> {
             s.result.base.mean_length.into(),
             s.result.r1_zero.mean_length.into(),
             s.guess_share.0.into(),
-            Cell::Number(s.guess_share.1),
+            s.guess_share.1.into(),
+            format!("{:?}", s.final_form().0).as_str().into(),
+            s.final_form().1.into(),
+            Cell::Number(s.final_form().2),
         ]);
         findings.push(f);
     }
@@ -225,13 +246,19 @@ fn write_reports(r: &ControlResult, reports: &Reports) -> Result<()> {
         "# The control: R1-Zero from a base with and without guess-then-check documents\n\n\
          Same model size, corpus size, pretraining and R1-Zero settings; only the share of \
          step-by-step documents written as a checked guess differs ({} against {}). pass@1 on \
-         the {} held-out problems, 95% paired bootstrap intervals. The critics' claim, RL \
-         amplifies what the base can already write: gain with − gain without the form {}, {}. \
-         Guess-then-check shares pool the rollouts of the first and last {FORM_WINDOW} training \
-         steps.",
+         the {} held-out problems, 95% paired bootstrap intervals; form shares pool the rollouts \
+         of the first and last {FORM_WINDOW} training steps. Each run ends on a form its base \
+         already wrote: {}. Whether the form is what the gain needs: gain with − gain without it \
+         {}, {}.",
         crate::corpus::CorpusConfig::default().guess,
         r.guess,
         r.shipped.result.base.problems,
+        [&r.shipped, &r.control]
+            .map(|s| {
+                let (f, a, b) = s.final_form();
+                format!("{} on {f:?}, {:.1}% → {:.1}%", s.name, 100.0 * a, 100.0 * b)
+            })
+            .join("; "),
         d.show(true),
         crate::eval::bootstrap::Verdict::of(d, Direction::Positive).word()
     );
