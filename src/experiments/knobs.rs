@@ -316,6 +316,14 @@ fn one_run(
     })
 }
 
+/// Three decimals, or three significant digits below 0.01 (a clip fraction of 0.0002 is not 0).
+fn short(x: f64) -> String {
+    match x != 0.0 && x.abs() < 0.01 {
+        true => format!("{x:.2e}"),
+        false => format!("{x:.3}"),
+    }
+}
+
 /// Mean and the half-width of its 95% t-interval over seeds (NaN half-width with one seed).
 pub fn seed_interval(xs: &[f64]) -> (f64, f64) {
     let n = xs.len();
@@ -404,7 +412,7 @@ impl KnobResult {
     pub fn compare(&self, i: usize) -> String {
         let rows = self.summaries(i);
         let cells: Vec<String> = (rows.iter())
-            .map(|(v, (m, h))| format!("{} {m:.3} ± {h:.3}", self.knob.label(*v)))
+            .map(|(v, (m, h))| format!("{} {} ± {}", self.knob.label(*v), short(*m), short(*h)))
             .collect();
         let apart = rows.iter().any(|(_, (m1, h1))| {
             (rows.iter()).any(|(_, (m2, h2))| m1 + h1 < m2 - h2 || m2 + h2 < m1 - h1)
