@@ -3,10 +3,11 @@
 //! entropy left; at the paper's temperature of 0.7 most groups of G completions come out all
 //! right or all wrong and carry no advantage, so each step learns from the one or two groups
 //! left, divided by their small std. The probe reruns stage 4 from the same stage-3 checkpoint
-//! with one setting changed at a time — the temperature of R1-Zero (1.0), a tenth of the
-//! learning rate, and the committed settings — each with several seeds, and compares each with
-//! stage 3 on the same held-out problems (pooled over seeds, paired): a drop that survives only
-//! the committed settings has found its cause; one that survives every change is the stage's.
+//! with one setting changed at a time — at the paper's temperature (0.7) with R1-Zero's learning
+//! rate (the stage as first committed), at R1-Zero's temperature (1.0), and at a tenth of the
+//! learning rate (the preset since) — each with several seeds, and compares each with stage 3 on
+//! the same held-out problems (pooled over seeds, paired): a drop that survives only some
+//! settings has found its cause; one that survives every change is the stage's.
 //! `reports/final_rl_probe.{csv,md}`; the runs in `<pipeline run>/stage4_probe/`.
 
 use super::findings::{write_findings, Finding};
@@ -37,27 +38,30 @@ pub struct ProbeConfig {
 }
 
 impl ProbeConfig {
-    /// The committed stage 4, the same at temperature 1.0, and at a tenth of the learning rate.
+    /// Stage 4 at the paper's temperature with R1-Zero's learning rate (the committed stage 4
+    /// before 2026-12-03), the same at R1-Zero's temperature 1.0, and the preset (the paper's
+    /// temperature, a tenth of the learning rate).
     pub fn preset(r1: &R1Config, scale: Scale) -> Self {
-        let committed = r1.final_rl.clone();
+        let preset = r1.final_rl.clone();
+        let r1_zero_lr = GrpoConfig {
+            lr: r1.r1_zero.grpo.lr,
+            ..preset.clone()
+        };
         let variants = vec![
             ProbeVariant {
-                name: "committed (T 0.7, lr 1e-4)".into(),
-                grpo: committed.clone(),
+                name: "T 0.7, R1-Zero's lr".into(),
+                grpo: r1_zero_lr.clone(),
             },
             ProbeVariant {
-                name: "T 1.0 (R1-Zero's)".into(),
+                name: "T 1.0, R1-Zero's lr".into(),
                 grpo: GrpoConfig {
                     temperature: 1.0,
-                    ..committed.clone()
+                    ..r1_zero_lr
                 },
             },
             ProbeVariant {
-                name: "lr / 10".into(),
-                grpo: GrpoConfig {
-                    lr: committed.lr / 10.0,
-                    ..committed
-                },
+                name: "T 0.7, lr / 10 (the preset)".into(),
+                grpo: preset,
             },
         ];
         let (seeds, eval_k) = match scale {
@@ -230,7 +234,7 @@ fn write_reports(rows: &[ProbeRow], before: &EvalReport, reports: &Reports) -> R
     }
     let title = format!(
         "# Stage 4 probe: the final RL stage rerun from the same stage-3 model\n\n\
-         Each setting changes one thing in the committed stage 4; each seed is a run. pass@1 on \
+         Each setting changes one thing in stage 4; each seed is a run. pass@1 on \
          the {} held-out problems at k = {}; stage 4 − stage 3 pooled over the seeds with its \
          95% paired bootstrap interval; `seed min`/`seed max`: the seeds' own differences. \
          Zero-variance groups and entropy: means over the runs' training steps.",

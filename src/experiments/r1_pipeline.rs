@@ -180,7 +180,14 @@ impl R1Config {
         };
         let final_rl = GrpoConfig {
             steps: steps4,
+            // The paper's (Nature) for R1's last RL stage.
             temperature: 0.7,
+            // A tenth of R1-Zero's (departure 4 of the README): stage 4 starts from the
+            // rejection-sampling SFT model, whose rollouts at 0.7 leave 73% of the groups without
+            // a signal; at R1-Zero's rate the few left moved it off its accuracy (−0.030
+            // [−0.044, −0.016] over 3 seeds), at a tenth it gains (+0.011 [+0.003, +0.018])
+            // (`r1 --probe-final-rl`, reports/final_rl_probe.md, LOG 2026-12-03).
+            lr: r1z.grpo.lr / 10.0,
             seed: 4,
             ..r1z.grpo.clone()
         };
@@ -676,7 +683,7 @@ impl<'a> Pipeline<'a> {
         let model = self.rl(FINAL_STAGE, &stage3.path, rewards, &cfg.final_rl, log)?;
         self.evaluate(
             "stage4_final_rl",
-            "stage 4: final RL, temperature 0.7 = DeepSeek-R1 (ours)",
+            "stage 4: final RL, temperature 0.7, lr / 10 = DeepSeek-R1 (ours)",
             &model,
         )
     }
