@@ -41,7 +41,7 @@ pub mod sft;
 pub mod tasks;
 pub mod tokenizer;
 
+pub use anyhow;
 pub use candle_core as candle;
 pub use candle_nn;
 pub use polars;
-pub use anyhow;

@@ -181,7 +181,9 @@ fn side(
     let window = |rows: &[crate::inspect::FormShares]| {
         let n = rows.iter().map(|r| r.completions).sum::<usize>().max(1) as f64;
         CompletionForm::ALL.map(|f| {
-            let count: f64 = (rows.iter()).map(|r| r.share(f) * r.completions as f64).sum();
+            let count: f64 = (rows.iter())
+                .map(|r| r.share(f) * r.completions as f64)
+                .sum();
             count / n
         })
     };

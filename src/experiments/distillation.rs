@@ -305,7 +305,7 @@ pub fn run(
         "teacher traces: {} prompts × {}",
         cfg.trace_prompts, cfg.rejection.samples_per_prompt
     ));
-    let (traces, stats) = cached_traces(&run_dir.join("traces"), || {
+    let (traces, stats) = cached_traces(&run_dir.join("traces"), Some(&d.teacher.model), || {
         let prompts = training_problems(task.as_ref(), cfg.trace_prompts, &held_out, cfg.seed)?;
         distill::teacher_traces(&d.teacher.model, &tokenizer, &prompts, &cfg.rejection)
     })?;

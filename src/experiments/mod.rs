@@ -220,21 +220,43 @@ fn stats_path(dir: &Path) -> PathBuf {
 }
 
 /// Reads the traces and filter stats cached in `dir` (`traces.jsonl`, `filter.json`), or makes
-/// them with `make` and caches them.
+/// them with `make` and caches them. `source` is the [`weights_fingerprint`] of the model that
+/// writes them (None for traces no model writes), kept in `source.txt`: traces cached from other
+/// weights (a teacher or a stage trained again) are refused with what to do, never reused. A
+/// cache from before `source.txt` existed is taken as it is and gets one.
 pub fn cached_traces(
     dir: &Path,
+    source: Option<&crate::model::Model>,
     make: impl FnOnce() -> Result<(Vec<Trace>, RejectionStats)>,
 ) -> Result<(Vec<Trace>, RejectionStats)> {
     let (tp, sp) = (dir.join("traces.jsonl"), stats_path(dir));
+    let src = dir.join("source.txt");
+    let fingerprint = source.map(weights_fingerprint).transpose()?;
     if tp.exists() && sp.exists() {
+        if let (Some(now), Ok(then)) = (&fingerprint, std::fs::read_to_string(&src)) {
+            anyhow::ensure!(
+                &then == now,
+                "the traces in {} were written by other weights than the model now writing them \
+                 (it was trained again): move the run folder {} away to redo this stage and the \
+                 ones after it",
+                dir.display(),
+                dir.parent().unwrap_or(dir).display()
+            );
+        }
         let stats = serde_json::from_str(&std::fs::read_to_string(&sp)?)
             .with_context(|| format!("{} is damaged: delete it to redo the stage", sp.display()))?;
+        if let (Some(now), false) = (&fingerprint, src.exists()) {
+            crate::checkpoint::atomic_write(&src, now.as_bytes())?;
+        }
         return Ok((crate::rejection::read_traces(&tp)?, stats));
     }
     let (traces, stats) = make()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     crate::rejection::write_traces(&tp, &traces)?;
     crate::checkpoint::atomic_write(&sp, serde_json::to_string_pretty(&stats)?.as_bytes())?;
+    if let Some(now) = &fingerprint {
+        crate::checkpoint::atomic_write(&src, now.as_bytes())?;
+    }
     Ok((traces, stats))
 }
 
@@ -389,6 +411,30 @@ impl EvalSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_traces_from_other_weights_are_refused_not_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("stage");
+        let (a, b) = (
+            crate::model::tiny_random(16, 1),
+            crate::model::tiny_random(16, 2),
+        );
+        let make = || Ok((vec![], RejectionStats::default()));
+        cached_traces(&dir, Some(&a), make).unwrap();
+        // The same weights read the cache; a `make` that runs would fail the test.
+        let never = || -> Result<(Vec<Trace>, RejectionStats)> { panic!("the cache was not read") };
+        cached_traces(&dir, Some(&a), never).unwrap();
+        let err = cached_traces(&dir, Some(&b), never).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("move the run folder"),
+            "{err:#}"
+        );
+        // A cache from before source.txt is taken and gets one.
+        std::fs::remove_file(dir.join("source.txt")).unwrap();
+        cached_traces(&dir, Some(&b), never).unwrap();
+        assert!(cached_traces(&dir, Some(&a), never).is_err());
+    }
 
     #[test]
     fn the_fingerprint_follows_the_weights() {

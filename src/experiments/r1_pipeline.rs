@@ -454,7 +454,8 @@ impl<'a> Pipeline<'a> {
         let cfg = self.cfg;
         log("stage 1: cold-start SFT".into());
         let cold_dir = self.run_dir.join("stage1_cold_start");
-        let (cold, cold_stats) = cached_traces(&cold_dir, || match cfg.cold_start {
+        let writer = matches!(cfg.cold_start, ColdStart::FromR1Zero).then_some(r1_zero);
+        let (cold, cold_stats) = cached_traces(&cold_dir, writer, || match cfg.cold_start {
             ColdStart::Generated => cold_start::generated(
                 self.task.as_ref(),
                 cfg.cold_start_examples,
@@ -620,7 +621,7 @@ impl<'a> Pipeline<'a> {
         let cfg = self.cfg;
         log("stage 3: rejection sampling and SFT from the base".into());
         let rs_dir = self.run_dir.join("stage3_rejection_sft");
-        let (kept, rs_stats) = cached_traces(&rs_dir, || {
+        let (kept, rs_stats) = cached_traces(&rs_dir, Some(stage2), || {
             let prompts = training_problems(
                 self.task.as_ref(),
                 cfg.rejection_prompts,
