@@ -21,9 +21,15 @@ fn a_changed_setting_runs_in_its_own_folder_beside_the_preset_run() {
     let dir = ctx.run_dir(r1_zero::RUN_NAME, Scale::Smoke);
     assert_eq!(r1_zero::keyed_run_dir(&dir, &preset, &preset), dir);
     r1_zero::run(&preset, &ctx, &dir, |_| {}).unwrap();
-    let mut changed = preset.clone();
+    let mut longer = preset.clone();
+    longer.grpo.steps = 3;
+    assert_eq!(
+        r1_zero::keyed_run_dir(&dir, &longer, &preset),
+        dir,
+        "steps alone never key a folder: a run may be continued"
+    );
+    let mut changed = longer.clone();
     changed.grpo.beta = 0.0;
-    changed.grpo.steps = 3; // steps alone never key a folder: a run may be continued
     let other = r1_zero::keyed_run_dir(&dir, &changed, &preset);
     assert_ne!(other, dir);
     r1_zero::run(&changed, &ctx, &other, |_| {}).unwrap();
@@ -43,6 +49,19 @@ fn a_changed_setting_runs_in_its_own_folder_beside_the_preset_run() {
         format!("{err:#}").contains("other GRPO settings"),
         "{err:#}"
     );
+    // Fewer steps than a run already has, or another format weight in its folder, are refused
+    // rather than answered with the longer run or the other reward.
+    let mut shorter = changed.clone();
+    shorter.grpo.steps = 2;
+    let err = r1_zero::run(&shorter, &ctx, &other, |_| {}).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("already trained to step 3"),
+        "{err:#}"
+    );
+    let mut reweighted = changed.clone();
+    reweighted.format_weight = 0.1;
+    let err = r1_zero::run(&reweighted, &ctx, &other, |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("format weight 1"), "{err:#}");
     let mut seeded = changed.clone().with_seed(2);
     seeded.grpo.steps = 1;
     let s = r1_zero::keyed_run_dir(&dir, &seeded, &preset);
@@ -57,6 +76,7 @@ fn a_knob_runs_every_value_and_seed_measures_them_and_reuses_them() {
     let first = knobs::run(&cfg, &ctx, Scale::Smoke, |_| {}).unwrap();
     assert_eq!(first.runs.len(), cfg.values.len() * cfg.seeds.len());
     let mut dirs: Vec<_> = first.runs.iter().map(|r| r.dir.clone()).collect();
+    dirs.sort();
     dirs.dedup();
     assert_eq!(
         dirs.len(),

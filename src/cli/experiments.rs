@@ -204,6 +204,8 @@ pub fn r1(a: R1, ctx: &RunContext) -> Result<()> {
         ] {
             p.apply(g);
         }
+        // The final stage keeps its tenth of the RL learning rate (README, departure 4).
+        cfg.final_rl.lr = cfg.r1_zero.grpo.lr / 10.0;
         cfg.r1_zero.max_new_tokens = p.max_completion_length;
         cfg.rejection.max_new_tokens = p.max_completion_length;
     }

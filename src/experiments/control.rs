@@ -142,6 +142,10 @@ pub fn run(
         );
         Ok(after.iter().zip(&before).map(|(a, b)| a - b).collect())
     };
+    anyhow::ensure!(
+        shipped.result.base.problem_ids()? == control.result.base.problem_ids()?,
+        "the two runs were evaluated on other problems: evaluate both on the same held-out set"
+    );
     let gain_difference = paired_difference(&gains(&shipped)?, &gains(&control)?)?;
     let result = ControlResult {
         shipped,
@@ -249,9 +253,9 @@ fn write_reports(r: &ControlResult, reports: &Reports) -> Result<()> {
          Same model size, corpus size, pretraining and R1-Zero settings; only the share of \
          step-by-step documents written as a checked guess differs ({} against {}). pass@1 on \
          the {} held-out problems, 95% paired bootstrap intervals; form shares pool the rollouts \
-         of the first and last {FORM_WINDOW} training steps. Each run ends on a form its base \
-         already wrote: {}. Whether the form is what the gain needs: gain with − gain without it \
-         {}, {}.",
+         of the first and last {FORM_WINDOW} training steps. The form each run ends on, with its \
+         share at the start (above zero: a form its base already wrote): {}. Whether the form is \
+         what the gain needs: gain with − gain without it {}, {}.",
         crate::corpus::CorpusConfig::default().guess,
         r.guess,
         r.shipped.result.base.problems,

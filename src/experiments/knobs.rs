@@ -14,7 +14,8 @@
 //!
 //! Each run is an R1-Zero run of `steps` steps from the workshop base, in its own folder keyed by
 //! its settings (`runs/knobs/<hash>[-seed<N>]`, [`super::run_key`]): editing a field makes a new
-//! run, rerunning reuses the finished ones, and the paper's value of every knob is one shared run. Each is measured by its held-out
+//! run, rerunning reuses the finished ones, and the preset's run (the paper's value of every knob
+//! but G, whose preset is 8) is one run shared by the five knobs. Each is measured by its held-out
 //! pass@1 on the first [`super::CURVE_PROBLEMS`] problems, its training accuracy and completion
 //! length over its last steps, and the signal the knob moves; the seeds' mean is shown with a
 //! 95% t-interval over seeds (`reports/knob_<knob>.{csv,md}`, `fig_knob_<knob>.{svg,png}`).
@@ -215,8 +216,7 @@ pub struct KnobResult {
 }
 
 /// The folder of one run: `<runs>/knobs[-smoke]/<hash of every setting>`, then `-seed<N>`. The
-/// name holds the settings, not the knob: each knob's paper value is the same run (the preset),
-/// made once and shared by the five knobs.
+/// name holds the settings, not the knob: the preset's run is made once and shared by the knobs.
 pub fn run_dir(ctx: &RunContext, scale: Scale, cfg: &R1ZeroConfig) -> PathBuf {
     let mut keyed = cfg.clone().with_seed(0);
     keyed.eval_every = 0;
@@ -234,6 +234,13 @@ pub fn run(
     anyhow::ensure!(
         !cfg.values.is_empty() && !cfg.seeds.is_empty(),
         "a knob experiment needs at least one value and one seed"
+    );
+    let distinct =
+        |xs: Vec<String>| xs.iter().collect::<std::collections::HashSet<_>>().len() == xs.len();
+    anyhow::ensure!(
+        distinct(cfg.values.iter().map(|v| v.to_string()).collect())
+            && distinct(cfg.seeds.iter().map(|s| s.to_string()).collect()),
+        "each value and each seed once: a repeated one would be counted twice in the interval"
     );
     let start = std::time::Instant::now();
     let reports = Reports::writable(&ctx.reports)?;
@@ -286,6 +293,7 @@ fn one_run(
     test: &[crate::tasks::Problem],
     spec: &EvalSpec,
 ) -> Result<KnobRun> {
+    r1_zero::check_reward_weights(dir, c.format_weight)?;
     let trainer = super::rl_stage(
         ctx,
         &c.base,
@@ -338,10 +346,13 @@ pub fn seed_interval(xs: &[f64]) -> (f64, f64) {
     (mean, t_975(n - 1) * (var / n as f64).sqrt())
 }
 
-/// The 0.975 quantile of Student's t with `df` degrees of freedom.
+/// The 0.975 quantile of Student's t with `df` degrees of freedom (tabulated to 30; beyond, the
+/// normal's 1.96 is within 4%).
 fn t_975(df: usize) -> f64 {
-    const T: [f64; 10] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
 }
@@ -417,9 +428,11 @@ impl KnobResult {
         let apart = rows.iter().any(|(_, (m1, h1))| {
             (rows.iter()).any(|(_, (m2, h2))| m1 + h1 < m2 - h2 || m2 + h2 < m1 - h1)
         });
-        let verdict = match apart {
-            true => "some intervals are apart: the knob moves it",
-            false => "every interval overlaps the others: unresolved at these seeds",
+        let one_seed = rows.iter().all(|(_, (_, h))| h.is_nan());
+        let verdict = match (one_seed, apart) {
+            (true, _) => "one seed: no interval, nothing resolved",
+            (false, true) => "some intervals are apart: the knob moves it",
+            (false, false) => "every interval overlaps the others: unresolved at these seeds",
         };
         format!(
             "{}: {} — {verdict}",
@@ -509,6 +522,7 @@ mod tests {
                 assert!((k.value(&c) - v).abs() < 1e-6, "{k:?}");
                 keys.push(super::super::run_key::settings_hash(&c.training_key()));
             }
+            keys.sort();
             keys.dedup();
             assert_eq!(
                 keys.len(),

@@ -223,7 +223,8 @@ fn stats_path(dir: &Path) -> PathBuf {
 /// them with `make` and caches them. `source` is the [`weights_fingerprint`] of the model that
 /// writes them (None for traces no model writes), kept in `source.txt`: traces cached from other
 /// weights (a teacher or a stage trained again) are refused with what to do, never reused. A
-/// cache from before `source.txt` existed is taken as it is and gets one.
+/// cache from before `source.txt` existed is taken as it is: it cannot be checked, so it is not
+/// stamped either.
 pub fn cached_traces(
     dir: &Path,
     source: Option<&crate::model::Model>,
@@ -237,17 +238,14 @@ pub fn cached_traces(
             anyhow::ensure!(
                 &then == now,
                 "the traces in {} were written by other weights than the model now writing them \
-                 (it was trained again): move the run folder {} away to redo this stage and the \
-                 ones after it",
+                 (it was trained again): move {} away to write them again and redo this stage \
+                 (then the stages after it, whose folders must go too)",
                 dir.display(),
-                dir.parent().unwrap_or(dir).display()
+                dir.display()
             );
         }
         let stats = serde_json::from_str(&std::fs::read_to_string(&sp)?)
             .with_context(|| format!("{} is damaged: delete it to redo the stage", sp.display()))?;
-        if let (Some(now), false) = (&fingerprint, src.exists()) {
-            crate::checkpoint::atomic_write(&src, now.as_bytes())?;
-        }
         return Ok((crate::rejection::read_traces(&tp)?, stats));
     }
     let (traces, stats) = make()?;
@@ -427,13 +425,13 @@ mod tests {
         cached_traces(&dir, Some(&a), never).unwrap();
         let err = cached_traces(&dir, Some(&b), never).unwrap_err();
         assert!(
-            format!("{err:#}").contains("move the run folder"),
+            format!("{err:#}").contains("to write them again"),
             "{err:#}"
         );
-        // A cache from before source.txt is taken and gets one.
+        // A cache from before source.txt is taken as it is, and not stamped.
         std::fs::remove_file(dir.join("source.txt")).unwrap();
         cached_traces(&dir, Some(&b), never).unwrap();
-        assert!(cached_traces(&dir, Some(&a), never).is_err());
+        assert!(!dir.join("source.txt").exists());
     }
 
     #[test]

@@ -144,6 +144,30 @@ impl R1ZeroConfig {
     }
 }
 
+/// Refuses to continue a run in `run_dir` with another format weight than it was trained with
+/// (`reward_weights.json`; the GRPO settings are checked by the trainer), and records the weight
+/// of a new run. A run from before the file existed gets it.
+pub fn check_reward_weights(run_dir: &Path, format_weight: f32) -> Result<()> {
+    let path = run_dir.join("reward_weights.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let saved = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["format"].as_f64());
+        anyhow::ensure!(
+            saved.map(|w| w as f32) == Some(format_weight),
+            "the run in {} was trained with format weight {}, not {format_weight}: give the same \
+             weight to continue it, or another run folder",
+            run_dir.display(),
+            saved.map_or("unreadable".into(), |w| w.to_string())
+        );
+        return Ok(());
+    }
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let json = serde_json::json!({ "accuracy": 1.0, "format": format_weight });
+    crate::checkpoint::atomic_write(&path, json.to_string().as_bytes())
+}
+
 /// The run folder of `cfg`: `dir` when its training settings are `reference`'s (the preset the
 /// flags were applied to), `dir-<hash>` when a setting was changed ([`super::run_key`]), then
 /// [`seeded_dir`] for its seed. So a changed setting starts a new run beside the old one.
@@ -203,6 +227,7 @@ pub fn run(
     let held_out = tasks::questions(&test);
     let template = cfg.grpo.template;
     let rewards = Arc::new(cfg.rewards()?);
+    check_reward_weights(run_dir, cfg.format_weight)?;
     let spec = EvalSpec::new(
         &cfg.task,
         &test,

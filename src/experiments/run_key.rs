@@ -4,7 +4,8 @@
 //! preset's gets `-<8 hex digits>` of a hash of those settings (`runs/r1-zero-3f9a01c2`), the
 //! same digits for the same settings on every machine. TRL and verl name runs by hand
 //! (`output_dir`, `trainer.experiment_name`); nanochat by a tag: here the name follows the
-//! settings, and the settings are also saved inside the folder (`trainer_state.json`).
+//! settings. Adding a field to the hashed settings moves every non-preset hash (the preset keeps
+//! its plain name), so runs made before under changed settings are made again.
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// 8 hex digits of the FNV-1a hash of `value`'s JSON (fields in declaration order, so stable
 /// across runs and platforms).
 pub fn settings_hash(value: &impl Serialize) -> String {
-    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = serde_json::to_string(value).expect("run settings serialise to JSON");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in json.bytes() {
         hash ^= u64::from(byte);

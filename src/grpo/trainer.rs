@@ -544,6 +544,13 @@ impl GrpoTrainer {
                 state_path.display()
             )
         })? as usize;
+        anyhow::ensure!(
+            step <= cfg.steps,
+            "the run in {} is already trained to step {step}, past the {} steps asked for: ask \
+             for {step} steps or more to reuse it, or give another run folder",
+            dir.parent().unwrap_or(dir).display(),
+            cfg.steps
+        );
         check_same_settings(dir, &state, &cfg)?;
         let extra = checkpoint::read_safetensors(&[dir.join("extra.safetensors")])?;
         let mut t = Self::new(loaded.model, tokenizer, task, rewards, held_out, cfg)?;
