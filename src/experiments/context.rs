@@ -86,6 +86,15 @@ impl RunContext {
         self
     }
 
+    /// The same context writing its reports into `reports` (an experiment's sub-runs, whose own
+    /// tables must not overwrite the committed ones).
+    pub fn with_reports(&self, reports: PathBuf) -> Self {
+        Self {
+            reports,
+            ..self.clone()
+        }
+    }
+
     /// Loads a model that is only sampled or evaluated (a folder or a Hub id).
     pub fn load(&self, spec: &str) -> Result<LoadedModel> {
         checkpoint::load(spec, self.dtype, &self.device)

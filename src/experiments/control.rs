@@ -121,8 +121,7 @@ pub fn run(
 ) -> Result<ControlResult> {
     let start = std::time::Instant::now();
     let reports = Reports::writable(&ctx.reports)?;
-    let mut side_ctx = ctx.clone();
-    side_ctx.reports = ctx.run_dir(RUN_NAME, scale).join("reports");
+    let side_ctx = ctx.with_reports(ctx.run_dir(RUN_NAME, scale).join("reports"));
     let shipped_base = PathBuf::from(&cfg.r1_zero.base);
     let control_base = control_base(cfg, ctx, scale, &mut log)?;
     let mut sides = Vec::new();

@@ -10,7 +10,7 @@
 //! settings has found its cause; one that survives every change is the stage's.
 //! `reports/final_rl_probe.{csv,md}`; the runs in `<pipeline run>/stage4_probe/`.
 
-use super::findings::{write_findings, Finding};
+use super::findings::{seed_range, write_findings, Finding};
 use super::r1_pipeline::R1Config;
 use super::report::{Cell, Reports, Table};
 use super::{EvalSpec, RunContext, Scale};
@@ -253,8 +253,7 @@ fn write_reports(
     ]);
     for r in rows {
         let f = &r.finding;
-        let min = r.per_seed.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = r.per_seed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (min, max) = seed_range(&r.per_seed);
         t.row(vec![
             r.variant.as_str().into(),
             (r.per_seed.len() as u64).into(),

@@ -121,6 +121,14 @@ impl Finding {
     }
 }
 
+/// The smallest and largest of the seeds' own estimates (the spread shown beside a pooled
+/// finding's interval).
+pub fn seed_range(per_seed: &[f64]) -> (f64, f64) {
+    let min = per_seed.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = per_seed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
 /// Writes `findings` as the table `<name>` (claim, A, B, metric, both values, the difference
 /// with its interval, the paper's direction, the verdict).
 pub fn write_findings(

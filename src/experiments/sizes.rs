@@ -21,7 +21,7 @@
 //! own tables go to `<runs>/sizes/reports/`, never over the committed Tables 4–6.
 
 use super::cold_start::ColdStart;
-use super::findings::Finding;
+use super::findings::{seed_range, Finding};
 use super::report::{Cell, Reports, Table};
 use super::{distillation, r1_pipeline, r1_zero, RunContext, Scale};
 use crate::eval::bootstrap::Direction;
@@ -193,9 +193,7 @@ pub fn run(
 
 /// The sub-runs write their own tables here, not over the committed ones.
 fn side_context(ctx: &RunContext, scale: Scale, run: &str) -> RunContext {
-    let mut side = ctx.clone();
-    side.reports = ctx.run_dir(RUN_NAME, scale).join("reports").join(run);
-    side
+    ctx.with_reports(ctx.run_dir(RUN_NAME, scale).join("reports").join(run))
 }
 
 fn r1_zero_dir(ctx: &RunContext, scale: Scale, size: &str, seed: u64) -> PathBuf {
@@ -365,8 +363,7 @@ fn write_reports(cfg: &SizesConfig, points: &[SizePoint], reports: &Reports) -> 
     ]);
     for p in points {
         let f = &p.finding;
-        let min = p.per_seed.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = p.per_seed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (min, max) = seed_range(&p.per_seed);
         t.row(vec![
             p.claim.as_str().into(),
             p.size.as_str().into(),
