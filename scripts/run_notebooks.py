@@ -7,8 +7,8 @@
 Each notebook runs with the `rust` kernel (evcxr_jupyter), its working directory `notebooks/`
 (where `evcxr.toml` makes a panicking cell fail), `R1LAB_SCALE` set, and `R1LAB_REPORTS` /
 `R1LAB_RUNS` pointing under `--out`, so a test run never touches `reports/` or `runs/`. One
-persistent build folder (`EVCXR_TMPDIR`, default `target/evcxr`) is shared by the notebooks, which
-run one at a time: the first compiles the crate for minutes, the next ones reuse it. The build
+persistent build folder (`tmpdir` in `notebooks/evcxr.toml`: `target/evcxr`) is shared by the
+notebooks, which run one at a time: the first compiles the crate for minutes, the next ones reuse it. The build
 folder starts from the crate's `Cargo.lock`, so the kernel compiles the same dependency versions
 as `cargo test`.
 
@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
@@ -97,6 +98,22 @@ def failures(nb):
     return out
 
 
+def kernel_build_dir():
+    """The kernel's build folder, `tmpdir` in notebooks/evcxr.toml (relative to notebooks/), made
+    ready: evcxr resolves dependencies afresh, so it starts from the crate's lockfile, which pins
+    the versions the tests were run with (again after a notebook without the crate, such as the
+    self-test's, pruned it). scripts/setup_notebooks.sh does the same for Jupyter."""
+    found = re.search(r'^tmpdir\s*=\s*"([^"]+)"', (NOTEBOOKS / "evcxr.toml").read_text(), re.M)
+    if not found:
+        sys.exit("notebooks/evcxr.toml names no tmpdir: the kernel would build in a new folder")
+    build = (NOTEBOOKS / found.group(1)).resolve()
+    build.mkdir(parents=True, exist_ok=True)
+    lock = build / "Cargo.lock"
+    if not lock.exists() or 'name = "r1lab"' not in lock.read_text():
+        shutil.copy(ROOT / "Cargo.lock", lock)
+    return build
+
+
 def published_candle(build):
     """The notebooks must build the CLI's candle: vendor/candle-core, through the `[patch]` in
     .cargo/config.toml, which cargo finds because the kernel's build folder is inside the
@@ -108,7 +125,8 @@ def published_candle(build):
         if 'name = "candle-core"' in package and "source = " in package:
             return [
                 f"the kernel built the published candle-core ({lock}), not vendor/candle-core: "
-                "set EVCXR_TMPDIR to a folder inside the repository (default target/evcxr)"
+                "keep `tmpdir` in notebooks/evcxr.toml a folder inside the repository "
+                "(target/evcxr)"
             ]
     return []
 
@@ -133,13 +151,7 @@ def execute(path, out_dir, scale, timeout, in_place=False, pause=0.0):
         for var in ("R1LAB_REPORTS", "R1LAB_RUNS"):
             os.environ.pop(var, None)
         reports = ROOT / "reports"
-    os.environ.setdefault("EVCXR_TMPDIR", str(ROOT / "target" / "evcxr"))
-    build = pathlib.Path(os.environ["EVCXR_TMPDIR"])
-    build.mkdir(parents=True, exist_ok=True)
-    # evcxr resolves dependencies afresh; starting from the crate's lockfile pins the versions
-    # the tests were run with.
-    if not (build / "Cargo.lock").exists():
-        shutil.copy(ROOT / "Cargo.lock", build / "Cargo.lock")
+    build = kernel_build_dir()
     client = Client(
         nb,
         pause=pause,
