@@ -7,7 +7,7 @@ use common::metrics_without_timing;
 use common::LengthMod3;
 
 use r1lab::candle::{DType, Device};
-use r1lab::grpo::{GrpoConfig, GrpoTrainer};
+use r1lab::grpo::{GroupFilter, GrpoConfig, GrpoTrainer};
 use r1lab::model::{Model, ModelConfig};
 use r1lab::rewards::{Completion, Reward, RewardOutcome, RewardSet};
 use r1lab::tasks::arithmetic::ArithmeticTask;
@@ -364,6 +364,86 @@ fn dynamic_sampling_refills_the_batch_with_groups_that_carry_a_signal() {
     assert!(before_last < 4);
     let zero = refilled.metrics.zero_variance_frac;
     assert!((zero - (groups - signal) as f64 / groups as f64).abs() < 1e-12);
+}
+
+/// Right (score 1) on questions whose bytes sum to an odd number when the completion's length is
+/// even; wrong otherwise.
+struct AccuracyOnOdd;
+
+impl Reward for AccuracyOnOdd {
+    fn name(&self) -> &str {
+        "accuracy"
+    }
+    fn score(&self, p: &Problem, c: &Completion<'_>) -> RewardOutcome {
+        let odd = p.question.bytes().map(|b| b as u32).sum::<u32>() % 2 == 1;
+        RewardOutcome {
+            score: if odd && c.text.len() % 2 == 0 {
+                1.0
+            } else {
+                0.0
+            },
+            reason: "test".into(),
+        }
+    }
+}
+
+/// Groups (consecutive runs of `g` samples) that are neither all right nor all wrong.
+fn groups_with_mixed_accuracy(samples: &[r1lab::grpo::SampleRecord], g: usize) -> usize {
+    samples
+        .chunks(g)
+        .filter(|grp| grp.iter().any(|s| s.correct != grp[0].correct))
+        .count()
+}
+
+#[test]
+fn dynamic_sampling_on_accuracy_refills_until_groups_are_neither_all_right_nor_all_wrong() {
+    let (model, tk, task, _) = setup(4);
+    // A length reward beside accuracy: nearly every group's total varies, so only the accuracy
+    // filter (DAPO eq. 11) finds flat groups.
+    let rewards = Arc::new(
+        RewardSet::new()
+            .with(AccuracyOnOdd, 1.0)
+            .unwrap()
+            .with(LengthMod3, 0.5)
+            .unwrap(),
+    );
+    let cfg = GrpoConfig {
+        prompts_per_step: 4,
+        mu: 1,
+        minibatches: 1,
+        dynamic_sampling: true,
+        group_filter: GroupFilter::Accuracy,
+        max_sampling_rounds: 8,
+        ..small_cfg(1)
+    };
+    let mut t = GrpoTrainer::new(model, tk, task, rewards, HashSet::new(), cfg).unwrap();
+    let out = t.train_step().unwrap();
+    let groups = out.metrics.sampled_groups as usize;
+    assert!(groups > 4, "no refill happened");
+    assert_eq!(out.samples.len(), groups * 4);
+    let flat_by_accuracy_only = out
+        .samples
+        .chunks(4)
+        .filter(|grp| {
+            grp.iter().all(|s| s.correct == grp[0].correct)
+                && grp.iter().any(|s| s.reward != grp[0].reward)
+        })
+        .count();
+    assert!(
+        flat_by_accuracy_only > 0,
+        "the fixture must have groups whose rewards differ but whose accuracy does not"
+    );
+    let mixed = groups_with_mixed_accuracy(&out.samples, 4);
+    assert!(
+        mixed >= 4 || groups == 32,
+        "stopped with {mixed} mixed groups after {groups} groups"
+    );
+    // It stopped at the round that filled the batch by accuracy, not by reward.
+    let before_last = groups_with_mixed_accuracy(&out.samples[..(groups - 4) * 4], 4);
+    assert!(
+        before_last < 4,
+        "{before_last} mixed groups before the last round"
+    );
 }
 
 #[test]

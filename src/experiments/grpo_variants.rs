@@ -7,26 +7,26 @@
 //! * **Dr. GRPO** (Liu et al., arXiv 2503.20783) — no division by the group's std, a constant
 //!   normaliser (completions × maximum length) instead of the 1/|o_i| of each completion, no KL.
 //! * **DAPO** (Yu et al., arXiv 2503.14476) — clip-higher (ε_high = 0.28), token-level mean,
-//!   dynamic sampling (groups whose rewards are all equal are dropped and fresh questions refill
-//!   the batch, at most [`DAPO_SAMPLING_ROUNDS`] rounds), overlong filtering (truncated completions
-//!   leave the loss), the soft overlong penalty, no KL.
+//!   dynamic sampling (groups whose answers are all right or all wrong are dropped, DAPO eq. 11,
+//!   and fresh questions refill the batch, at most [`DAPO_SAMPLING_ROUNDS`] rounds), overlong
+//!   filtering (truncated completions leave the loss), the soft overlong penalty, no KL.
 //!
 //! Same base checkpoint, task, steps, G, questions per step, completion length, learning rate,
 //! seeds and held-out evaluation for all three; each variant changes only what its authors
 //! changed. Writes `grpo_variants_{reward,length,accuracy}` (charts) and `grpo_variants` (table).
 //!
 //! Departures: DAPO's refill is capped at [`DAPO_SAMPLING_ROUNDS`] rounds (verl's
-//! `max_num_gen_batches`), so a step may train on fewer than `prompts_per_step` groups; a group
-//! counts as flat when its *total* rewards are all equal (format and overlong penalty included), a
-//! looser test than DAPO's 0 < #correct < G, so fewer groups are dropped than DAPO would drop. The
+//! `max_num_gen_batches`), so a step may train on fewer than `prompts_per_step` groups. The
 //! budget is the same number of updates; the table gives each variant's sampled completions and
-//! wall time.
+//! wall time. (Until 2026-12-03 a group counted as flat only when its *total* rewards were all
+//! equal; the overlong penalty then made groups of wrong answers count, and DAPO collapsed to
+//! direct answers: `reports/LOG.md`.)
 
 use super::findings::{write_findings, Finding};
 use super::report::{self, moving_average, over_steps, step_series, Reports};
 use super::{r1_zero, rl_stage, task_by_name, EvalSpec, RunContext, Scale};
 use crate::eval::bootstrap::Direction;
-use crate::grpo::{GrpoConfig, LossAggregation, StepMetrics};
+use crate::grpo::{GroupFilter, GrpoConfig, LossAggregation, StepMetrics};
 use crate::report::{LineChart, Series};
 use crate::rewards::{OverlongPenalty, RewardSet};
 use crate::tasks;
@@ -99,12 +99,13 @@ pub fn variants(grpo: &GrpoConfig) -> Vec<Variant> {
         Variant {
             name: "DAPO".into(),
             changes: format!(
-                "ε_high 0.28, token-level mean, dynamic sampling (≤ {DAPO_SAMPLING_ROUNDS} rounds), overlong filtering and soft penalty ({DAPO_OVERLONG_CACHE} tokens), β 0"
+                "ε_high 0.28, token-level mean, dynamic sampling on accuracy (≤ {DAPO_SAMPLING_ROUNDS} rounds), overlong filtering and soft penalty ({DAPO_OVERLONG_CACHE} tokens), β 0"
             ),
             grpo: GrpoConfig {
                 eps_high: 0.28,
                 aggregation: LossAggregation::TokenMean,
                 dynamic_sampling: true,
+                group_filter: GroupFilter::Accuracy,
                 max_sampling_rounds: DAPO_SAMPLING_ROUNDS,
                 mask_truncated: true,
                 beta: 0.0,
@@ -538,6 +539,7 @@ mod tests {
                 eps_high: base.eps_high,
                 aggregation: base.aggregation,
                 dynamic_sampling: false,
+                group_filter: GroupFilter::Reward,
                 max_sampling_rounds: 1,
                 mask_truncated: false,
                 beta: base.beta,
@@ -545,6 +547,9 @@ mod tests {
             },
             base
         );
+        // DAPO's dynamic sampling drops the groups that are all right or all wrong (its eq. 11),
+        // not those whose length-penalised reward happens to tie.
+        assert_eq!(dapo.group_filter, GroupFilter::Accuracy);
         assert_eq!(v[2].rewards().unwrap().names().len(), 3);
         assert_eq!(
             v.iter().map(Variant::slug).collect::<Vec<_>>(),

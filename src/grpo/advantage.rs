@@ -66,9 +66,68 @@ pub fn zero_variance_groups(rewards: &[f64], group_size: usize) -> Vec<bool> {
         .collect()
 }
 
+/// With dynamic sampling, which groups count as carrying no signal (and are dropped). verl:
+/// `algorithm.filter_groups.metric`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupFilter {
+    /// A group whose total reward is the same for every completion, shaping terms (format,
+    /// length penalty) included. Before 2026-12-03 the only filter here; kept as the default so
+    /// that the runs made then keep their settings (`reports/LOG.md`).
+    #[default]
+    Reward,
+    /// DAPO's (its eq. 11): a group whose completions are all correct or all wrong, whatever
+    /// the other rewards say. verl: `metric: acc`.
+    Accuracy,
+}
+
+impl GroupFilter {
+    pub fn is_reward(&self) -> bool {
+        *self == GroupFilter::Reward
+    }
+
+    /// For each group of `group_size`, whether `filter` finds it flat: `totals` are the weighted
+    /// rewards, `correct` each completion's accuracy.
+    pub fn flat_groups(self, totals: &[f64], correct: &[bool], group_size: usize) -> Vec<bool> {
+        match self {
+            GroupFilter::Reward => zero_variance_groups(totals, group_size),
+            GroupFilter::Accuracy => {
+                let acc: Vec<f64> = correct.iter().map(|&c| f64::from(u8::from(c))).collect();
+                zero_variance_groups(&acc, group_size)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_accuracy_filter_keeps_groups_by_correctness_alone() {
+        // Group 1: all wrong, one long answer penalised (totals differ). Group 2: two right.
+        // Group 3: all right, one badly formatted (totals differ).
+        let totals = [1.0, 1.0, 1.0, 0.8, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.5];
+        let correct = [
+            false, false, false, false, true, true, false, false, true, true, true, true,
+        ];
+        assert_eq!(
+            GroupFilter::Reward.flat_groups(&totals, &correct, 4),
+            vec![false, false, false]
+        );
+        assert_eq!(
+            GroupFilter::Accuracy.flat_groups(&totals, &correct, 4),
+            vec![true, false, true]
+        );
+        // The old runs' settings, written without the field, read back as the reward filter.
+        #[derive(Deserialize)]
+        struct Old {
+            #[serde(default)]
+            f: GroupFilter,
+        }
+        let old: Old = serde_json::from_str("{}").unwrap();
+        assert_eq!(old.f, GroupFilter::Reward);
+    }
 
     #[test]
     fn hand_computed_group_advantages() {

@@ -1,7 +1,7 @@
 //! Every GRPO setting ([`GrpoConfig`]) with the paper's symbol and value and TRL's name for it,
 //! its validation, and the check that a resumed run keeps the settings it was started with.
 
-use super::advantage::Scale;
+use super::advantage::{GroupFilter, Scale};
 use super::loss::{LossAggregation, LossConfig};
 use crate::tasks::Template;
 use anyhow::{bail, Result};
@@ -57,9 +57,15 @@ pub struct GrpoConfig {
     /// Loss aggregation: per-sequence mean (GRPO), token mean (DAPO), constant (Dr. GRPO). Paper:
     /// per-sequence mean (eq. 1). TRL: `loss_type` ("grpo", "dapo", "dr_grpo").
     pub aggregation: LossAggregation,
-    /// DAPO's dynamic sampling: drop groups whose rewards are all equal (no signal). Off in GRPO.
-    /// TRL: none; verl: `algorithm.filter_groups.enable`.
+    /// DAPO's dynamic sampling: drop groups without a signal (`group_filter` says which). Off in
+    /// GRPO. TRL: none; verl: `algorithm.filter_groups.enable`.
     pub dynamic_sampling: bool,
+    /// With dynamic sampling, what makes a group flat: its total reward (`reward`, the default,
+    /// what the runs before 2026-12-03 used) or its correctness (`accuracy`: DAPO eq. 11, the
+    /// DAPO variant's). Not written when `reward`, so those runs keep their settings and folder
+    /// names. verl: `algorithm.filter_groups.metric`.
+    #[serde(default, skip_serializing_if = "GroupFilter::is_reward")]
+    pub group_filter: GroupFilter,
     /// With dynamic sampling, at most this many rounds of rollouts per step: while fewer than
     /// `prompts_per_step` groups carry a signal, fresh questions are sampled to fill the batch
     /// (DAPO; verl's `max_num_gen_batches`). 1 = drop the flat groups without resampling.
@@ -104,6 +110,7 @@ impl Default for GrpoConfig {
             advantage_scale: Scale::Group,
             aggregation: LossAggregation::SequenceMean,
             dynamic_sampling: false,
+            group_filter: GroupFilter::Reward,
             max_sampling_rounds: 1,
             mask_truncated: false,
             lr: 1e-4,
@@ -192,16 +199,28 @@ pub fn check_same_settings(dir: &Path, state: &serde_json::Value, cfg: &GrpoConf
     saved.steps = cfg.steps;
     // Micro-batching changes the memory, not the run: it may differ on resume.
     saved.micro_batch_size = cfg.micro_batch_size;
+    // Without dynamic sampling no group is filtered: the filter changes nothing.
+    if !cfg.dynamic_sampling && !saved.dynamic_sampling {
+        saved.group_filter = cfg.group_filter;
+    }
     if &saved == cfg {
         return Ok(());
     }
     let (a, b) = (serde_json::to_value(&saved)?, serde_json::to_value(cfg)?);
-    let differ: Vec<String> = a
-        .as_object()
+    // Both sides' keys: a field left out when at its default appears on one side only.
+    let keys: std::collections::BTreeSet<&String> = [&a, &b]
         .into_iter()
-        .flatten()
-        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
-        .map(|(k, v)| format!("{k}: saved {v}, requested {}", b[k.as_str()]))
+        .filter_map(|v| v.as_object())
+        .flat_map(|o| o.keys())
+        .collect();
+    let shown = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(x) => x.to_string(),
+        None => "(default)".to_string(),
+    };
+    let differ: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(k.as_str()) != b.get(k.as_str()))
+        .map(|k| format!("{k}: saved {}, requested {}", shown(&a, k), shown(&b, k)))
         .collect();
     bail!(
         "the run in {} was made with other GRPO settings ({}): continue it with the same settings, \
@@ -209,4 +228,47 @@ pub fn check_same_settings(dir: &Path, state: &serde_json::Value, cfg: &GrpoConf
         dir.display(),
         differ.join("; ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run's `trainer_state.json` as the runs before the group filter wrote it (no field).
+    fn old_state(cfg: &GrpoConfig) -> serde_json::Value {
+        let mut config = serde_json::to_value(cfg).unwrap();
+        config.as_object_mut().unwrap().remove("group_filter");
+        serde_json::json!({ "config": config })
+    }
+
+    #[test]
+    fn an_old_run_keeps_its_settings_unless_it_filtered_groups() {
+        let dir = Path::new("runs/x");
+        let plain = GrpoConfig::default();
+        // Without dynamic sampling the filter changes nothing: the old run continues.
+        check_same_settings(dir, &old_state(&plain), &plain).unwrap();
+        let accuracy = GrpoConfig {
+            group_filter: GroupFilter::Accuracy,
+            ..plain.clone()
+        };
+        check_same_settings(dir, &old_state(&plain), &accuracy).unwrap();
+        // A DAPO run made with the reward filter is not continued with the accuracy filter,
+        // and the error names the field although the old file lacks it.
+        let dapo_old = GrpoConfig {
+            dynamic_sampling: true,
+            ..plain.clone()
+        };
+        let dapo = GrpoConfig {
+            group_filter: GroupFilter::Accuracy,
+            ..dapo_old.clone()
+        };
+        check_same_settings(dir, &old_state(&dapo_old), &dapo_old).unwrap();
+        let err = check_same_settings(dir, &old_state(&dapo_old), &dapo)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(r#"group_filter: saved (default), requested "accuracy""#),
+            "{err}"
+        );
+    }
 }

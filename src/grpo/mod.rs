@@ -28,7 +28,7 @@ mod rollout;
 pub mod run_folder;
 pub mod trainer;
 
-pub use advantage::{group_advantages, Scale};
+pub use advantage::{group_advantages, GroupFilter, Scale};
 pub use config::GrpoConfig;
 pub use loss::{grpo_loss, LossAggregation, LossConfig, LossStats};
 pub use metrics::{read_metrics, read_samples, SampleRecord, StepMetrics};

@@ -78,23 +78,27 @@ impl Rollout {
         self.completions.push(c);
     }
 
-    /// Groups whose rewards differ (a learning signal), of `g` completions each.
-    pub fn groups_with_signal(&self, g: usize) -> usize {
-        zero_variance_groups(&self.totals, g)
-            .iter()
-            .filter(|&&z| !z)
-            .count()
+    /// For each group, whether dynamic sampling finds it flat (`cfg.group_filter`).
+    fn flat_groups(&self, cfg: &GrpoConfig) -> Vec<bool> {
+        let correct: Vec<bool> = self.samples.iter().map(|s| s.correct).collect();
+        cfg.group_filter
+            .flat_groups(&self.totals, &correct, cfg.group_size)
+    }
+
+    /// Groups that carry a signal by dynamic sampling's filter (`cfg.group_filter`).
+    pub fn groups_with_signal(&self, cfg: &GrpoConfig) -> usize {
+        self.flat_groups(cfg).iter().filter(|&&z| !z).count()
     }
 
     /// The indices of the completions that enter the loss: every group's, or with dynamic
-    /// sampling those of the first `prompts_per_step` groups that carry a signal; empty
-    /// completions never.
+    /// sampling those of the first `prompts_per_step` groups that carry a signal
+    /// (`cfg.group_filter`); empty completions never.
     pub fn kept(&self, cfg: &GrpoConfig) -> Vec<usize> {
         let g = cfg.group_size;
-        let zero_var = zero_variance_groups(&self.totals, g);
         let kept_groups: Vec<usize> = if cfg.dynamic_sampling {
+            let flat = self.flat_groups(cfg);
             (0..self.problems.len())
-                .filter(|&q| !zero_var[q])
+                .filter(|&q| !flat[q])
                 .take(cfg.prompts_per_step)
                 .collect()
         } else {

@@ -253,9 +253,7 @@ impl GrpoTrainer {
                 );
                 rollout.add(step, c, &scored, &cfg);
             }
-            if !cfg.dynamic_sampling
-                || rollout.groups_with_signal(cfg.group_size) >= cfg.prompts_per_step
-            {
+            if !cfg.dynamic_sampling || rollout.groups_with_signal(&cfg) >= cfg.prompts_per_step {
                 break;
             }
         }
