@@ -60,8 +60,15 @@ impl EffectChart {
         let err = |e| anyhow!("chart: {e}");
         let ((x0, x1), (y0, y1)) = self.ranges()?;
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&self.title, ("sans-serif", 22))
+        // The legend stands in a row above the plot (as on the line charts), where it cannot
+        // cover an interval.
+        let body = root.titled(&self.title, ("sans-serif", 22)).map_err(err)?;
+        let (legend, plot) = body.split_vertically(28);
+        let entries: Vec<(String, RGBColor)> = (self.series.iter().enumerate())
+            .map(|(i, s)| (s.name.clone(), COLORS[i % COLORS.len()]))
+            .collect();
+        super::figure::legend_row(&legend, &entries)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
@@ -103,11 +110,7 @@ impl EffectChart {
                     s.effects.iter().map(|e| (at(e), e.estimate)),
                     color.mix(0.5).stroke_width(1),
                 ))
-                .map_err(err)?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
+                .map_err(err)?;
             chart
                 .draw_series(s.effects.iter().map(|e| {
                     ErrorBar::new_vertical(
@@ -121,14 +124,6 @@ impl EffectChart {
                 }))
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
         root.present().map_err(err)?;
         Ok(())
     }
