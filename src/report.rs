@@ -100,11 +100,8 @@ impl LineChart {
         let body = root
             .titled(&self.title, ("sans-serif", 22))
             .map_err(|e| anyhow!("chart: {e}"))?;
-        let (legend, plot) = body.split_vertically(28);
-        let entries: Vec<(String, RGBColor)> = (self.series.iter().enumerate())
-            .map(|(i, s)| (s.name.clone(), COLORS[i % COLORS.len()]))
-            .collect();
-        figure::legend_row(&legend, &entries)?;
+        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        let plot = figure::legend_above(&body, &names, 28)?;
         let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(48)

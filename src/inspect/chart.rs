@@ -6,7 +6,7 @@
 //! one ([`super::forms`]).
 
 pub use crate::report::figure::{figure_svg, save_figure, Figure};
-use crate::report::figure::{legend_row, whole_number_label, x_tick_count};
+use crate::report::figure::{legend_above, whole_number_label, x_tick_count};
 use crate::report::{Series, COLORS};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
@@ -118,12 +118,8 @@ where
         .map_err(err)?;
     let color = |i: usize| COLORS[i % COLORS.len()];
     let plot = if panel.series.len() > 1 {
-        let (legend, plot) = area.split_vertically(24);
-        let entries: Vec<(String, RGBColor)> = (panel.series.iter().enumerate())
-            .map(|(i, s)| (s.name.clone(), color(i)))
-            .collect();
-        legend_row(&legend, &entries)?;
-        plot
+        let names: Vec<&str> = panel.series.iter().map(|s| s.name.as_str()).collect();
+        legend_above(&area, &names, 24)?
     } else {
         area
     };
@@ -209,12 +205,9 @@ impl Figure for StackedChart {
     {
         root.fill(&WHITE).map_err(err)?;
         let body = root.titled(&self.title, ("sans-serif", 22)).map_err(err)?;
-        let (legend, plot) = body.split_vertically(30);
         let color = |i: usize| COLORS[i % COLORS.len()];
-        let entries: Vec<(String, RGBColor)> = (self.layers.iter().enumerate())
-            .map(|(i, (name, _))| (name.clone(), color(i)))
-            .collect();
-        legend_row(&legend, &entries)?;
+        let names: Vec<&str> = self.layers.iter().map(|(name, _)| name.as_str()).collect();
+        let plot = legend_above(&body, &names, 30)?;
         let xs = Series {
             name: String::new(),
             points: self.x.iter().map(|&x| (x, 0.0)).collect(),

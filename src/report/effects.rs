@@ -63,11 +63,8 @@ impl EffectChart {
         // The legend stands in a row above the plot (as on the line charts), where it cannot
         // cover an interval.
         let body = root.titled(&self.title, ("sans-serif", 22)).map_err(err)?;
-        let (legend, plot) = body.split_vertically(28);
-        let entries: Vec<(String, RGBColor)> = (self.series.iter().enumerate())
-            .map(|(i, s)| (s.name.clone(), COLORS[i % COLORS.len()]))
-            .collect();
-        super::figure::legend_row(&legend, &entries)?;
+        let names: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        let plot = super::figure::legend_above(&body, &names, 28)?;
         let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(48)

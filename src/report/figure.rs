@@ -93,26 +93,33 @@ pub(crate) fn x_tick_count((x0, x1): (f64, f64)) -> usize {
     ((x1 - x0).round() as usize + 1).clamp(2, 10)
 }
 
-/// A row of colour swatches and names across `area`: the legend, outside the plot.
-pub(crate) fn legend_row<DB: DrawingBackend>(
+/// Splits `area` into a row `height` pixels high holding the legend, outside the plot (where it
+/// cannot cover a curve or an interval), and returns the plot area below it. Entry `i` names
+/// series `i`, drawn in the palette's colour `i` ([`super::COLORS`]).
+pub(crate) fn legend_above<DB: DrawingBackend, S: AsRef<str>>(
     area: &DrawingArea<DB, Shift>,
-    entries: &[(String, RGBColor)],
-) -> Result<()>
+    names: &[S],
+    height: u32,
+) -> Result<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
 {
+    let (legend, plot) = area.split_vertically(height);
     let font: TextStyle = ("sans-serif", 14).into();
-    let y = area.dim_in_pixel().1 as i32 / 2;
+    let y = legend.dim_in_pixel().1 as i32 / 2;
     let mut x = 12i32;
-    for (name, color) in entries {
-        area.draw(&Rectangle::new(
-            [(x, y - 5), (x + 18, y + 5)],
-            color.filled(),
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(name.clone(), (x + 24, y - 8), font.clone()))
+    for (i, name) in names.iter().enumerate() {
+        let (name, color) = (name.as_ref(), super::COLORS[i % super::COLORS.len()]);
+        legend
+            .draw(&Rectangle::new(
+                [(x, y - 5), (x + 18, y + 5)],
+                color.filled(),
+            ))
             .map_err(err)?;
-        x += 24 + area.estimate_text_size(name, &font).map_err(err)?.0 as i32 + 20;
+        legend
+            .draw(&Text::new(name.to_string(), (x + 24, y - 8), font.clone()))
+            .map_err(err)?;
+        x += 24 + legend.estimate_text_size(name, &font).map_err(err)?.0 as i32 + 20;
     }
-    Ok(())
+    Ok(plot)
 }
