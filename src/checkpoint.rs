@@ -262,6 +262,42 @@ pub fn save_unit(
     })
 }
 
+/// The file [`export`] writes beside the weights: where they came from.
+pub const EXPORT_RECORD: &str = "r1lab_export.json";
+
+/// Writes the model of the training checkpoint `from` (a run's `checkpoint` folder) into `to`
+/// in the Hugging Face layout, as `save_pretrained` does: weights in their stored values,
+/// `config.json`, the tokenizer and the paper's sampling defaults (temperature 0.6, top-p 0.95);
+/// without the optimizer state. [`EXPORT_RECORD`] keeps the source folder and the trainer state
+/// it was saved with (steps, seed, settings, wall time). Refuses an existing `to`.
+pub fn export(from: &Path, to: &Path) -> Result<()> {
+    anyhow::ensure!(
+        !to.exists(),
+        "{} already exists: remove it or export to another folder (nothing was written)",
+        to.display()
+    );
+    let loaded = load(&from.to_string_lossy(), DType::F32, &Device::Cpu)?;
+    let tokenizer = loaded.tokenizer()?;
+    let state = ["trainer_state.json", "r1lab_sft.json"]
+        .iter()
+        .map(|f| from.join(f))
+        .find(|p| p.exists());
+    let state: serde_json::Value = match &state {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)
+            .with_context(|| format!("{} is not valid JSON", p.display()))?,
+        None => serde_json::Value::Null,
+    };
+    let record = serde_json::json!({ "source": from, "trained": state });
+    save_unit(
+        &loaded.model,
+        Some(tokenizer),
+        &sampling_generation_config(tokenizer),
+        &HashMap::new(),
+        &[(EXPORT_RECORD, serde_json::to_vec_pretty(&record)?)],
+        to,
+    )
+}
+
 /// Whether every value of `t` is finite (`t - t` is zero exactly where `t` is finite).
 fn all_finite(t: &Tensor) -> Result<bool> {
     let s = t

@@ -11,7 +11,9 @@
 //! [`Svg`], [`Table`] and [`Markdown`] implement evcxr's `evcxr_display` protocol, so the last
 //! expression of a cell renders as an image or a formatted table in Jupyter.
 
-use crate::experiments::{distillation, grpo_variants, r1_pipeline, r1_zero, RunContext, Scale};
+use crate::experiments::{
+    distillation, grpo_variants, r1_pipeline, r1_zero, table4, RunContext, Scale,
+};
 use anyhow::{Context, Result};
 use polars::prelude::DataFrame;
 use std::path::{Path, PathBuf};
@@ -112,6 +114,13 @@ impl Setup {
 
     /// The distillation preset of this scale (teacher: [`Setup::r1`]'s final model), with its run
     /// folder.
+    /// Table 4's models (workshop: the committed R1-Zero and R1 of the "V3-Base" stand-in)
+    /// and the folder caching their evaluations.
+    pub fn table4(&self) -> (table4::Table4Config, PathBuf) {
+        let cfg = table4::Table4Config::preset(self.scale, &self.ctx);
+        (cfg, self.run_dir(table4::RUN_NAME))
+    }
+
     pub fn distill(&self) -> (distillation::DistillConfig, PathBuf) {
         let cfg = distillation::DistillConfig::preset(self.scale, &self.ctx);
         (cfg, self.run_dir(distillation::RUN_NAME))

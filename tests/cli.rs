@@ -319,13 +319,63 @@ fn r1_and_distill_run_end_to_end_from_the_cli_at_smoke_scale() {
     ));
     assert!(out.contains("logit_kd") && out.contains(" rl "), "{out}");
     for f in [
-        "table4_r1_vs_r1zero.md",
+        "r1_pipeline_stages.md",
         "r1_filters.md",
         "table5_distilled.md",
         "table6_distill_vs_rl.md",
     ] {
         assert!(tmp.path().join("reports").join(f).exists(), "{f}");
     }
+
+    // Our R1 exported as a Hugging Face folder (no optimizer state), then Table 4 from it.
+    let exported = p("r1-exported");
+    let out = ok(&r1lab(&["export", &teacher, &exported], &[]));
+    assert!(out.contains("r1-exported"), "{out}");
+    let files: Vec<String> = std::fs::read_dir(&exported)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "r1lab_export.json",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} missing: {files:?}");
+    }
+    assert!(!files.iter().any(|x| x == "extra.safetensors"), "{files:?}");
+    let record = std::fs::read_to_string(tmp.path().join("r1-exported/r1lab_export.json")).unwrap();
+    assert!(record.contains("\"step\""), "{record}");
+    // A second export onto the same folder is refused, and the first is kept.
+    let err = fails(&r1lab(&["export", &teacher, &exported], &[]));
+    assert!(err.contains("already exists"), "{err}");
+    assert!(tmp.path().join("r1-exported/model.safetensors").exists());
+    let out = ok(&r1lab(
+        &[
+            "table4",
+            "--scale",
+            "smoke",
+            "--r1",
+            &exported,
+            "--r1-zero",
+            &p("r1-zero/checkpoint"),
+            "--runs",
+            &p("runs"),
+            "--reports",
+            &p("reports"),
+        ],
+        &[],
+    ));
+    assert!(
+        out.contains("R1 ≥ R1-Zero") && out.contains("r1_zero"),
+        "{out}"
+    );
+    let t4 = std::fs::read_to_string(tmp.path().join("reports/table4_r1_vs_r1zero.md")).unwrap();
+    assert!(
+        t4.contains("r1-exported") && t4.contains("pass@1 low"),
+        "{t4}"
+    );
+    assert!(tmp.path().join("reports/findings_table4.md").exists());
 }
 
 #[test]

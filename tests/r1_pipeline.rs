@@ -118,8 +118,8 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
         );
     }
     for f in [
-        "table4_r1_vs_r1zero.csv",
-        "table4_r1_vs_r1zero.md",
+        "r1_pipeline_stages.csv",
+        "r1_pipeline_stages.md",
         "r1_filters.csv",
         "r1_filters.md",
         "r1_metrics.csv",
@@ -130,7 +130,7 @@ fn smoke_pipeline_then_distillation_write_every_report_and_reruns_reuse_the_stag
     }
     check_findings(&reports, "findings_r1.csv", 7);
     check_findings(&reports, "findings_r1zero.csv", 4);
-    let t4 = std::fs::read_to_string(reports.join("table4_r1_vs_r1zero.md")).unwrap();
+    let t4 = std::fs::read_to_string(reports.join("r1_pipeline_stages.md")).unwrap();
     assert!(
         t4.contains("pass@1 low") && t4.contains("mixing_rate high"),
         "{t4}"

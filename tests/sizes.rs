@@ -123,7 +123,7 @@ fn the_sizes_experiment_runs_end_to_end_at_smoke_scale_and_reuses_its_runs() {
     assert!(reports.join("fig_findings_vs_size.svg").exists());
     assert!(reports.join("fig_findings_vs_size.png").exists());
     // The committed tables are not touched: the sub-runs' own reports go under the runs.
-    assert!(!reports.join("table4_r1_vs_r1zero.csv").exists());
+    assert!(!reports.join("r1_pipeline_stages.csv").exists());
     // A rerun trains nothing again and finds the same numbers.
     let again = sizes::run(&cfg, &ctx, Scale::Smoke, |_| {}).unwrap();
     for (x, y) in first.points.iter().zip(&again.points) {

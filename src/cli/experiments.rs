@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use r1lab::experiments::{
     cold_start, distillation, final_rl_probe, grpo_variants, r1_pipeline, r1_zero, real_models,
-    reproduce, sizes, RunContext,
+    reproduce, sizes, table4, RunContext,
 };
 use std::path::PathBuf;
 
@@ -405,6 +405,41 @@ pub fn real(a: Real, ctx: &RunContext) -> Result<()> {
     }
     let result = real_models::run(&cfg, &ctx, &run_dir, |l| eprintln!("{l}"))?;
     println!("{}", real_models::summary(&result, &ctx.reports));
+    Ok(())
+}
+
+/// Table 4: R1 beside R1-Zero, both from the "V3-Base" stand-in (the committed
+/// data/checkpoints/r1-zero-10M and r1-10M at workshop scale), evaluated with their base.
+#[derive(Args, Debug)]
+pub struct Table4 {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The base both were built from [workshop: data/checkpoints/base-10M].
+    #[arg(long)]
+    pub base: Option<String>,
+    /// R1-Zero [workshop: data/checkpoints/r1-zero-10M].
+    #[arg(long)]
+    pub r1_zero: Option<String>,
+    /// R1 [workshop: data/checkpoints/r1-10M].
+    #[arg(long)]
+    pub r1: Option<String>,
+}
+
+pub fn table4(a: Table4, ctx: &RunContext) -> Result<()> {
+    let ctx = a.run.context(ctx);
+    let mut cfg = table4::Table4Config::preset(a.run.scale, &ctx);
+    for (value, field) in [
+        (a.base, &mut cfg.base),
+        (a.r1_zero, &mut cfg.r1_zero),
+        (a.r1, &mut cfg.r1),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
+    }
+    let dir = ctx.run_dir(table4::RUN_NAME, a.run.scale);
+    let r = table4::run(&cfg, &ctx, &dir, |l| eprintln!("{l}"))?;
+    println!("{}", table4::summary(&r, &ctx.reports)?);
     Ok(())
 }
 

@@ -39,8 +39,10 @@ enum Command {
     Generate(model::Generate),
     Pretrain(pretrain::Pretrain),
     Eval(model::Eval),
+    Export(model::Export),
     R1Zero(experiments::R1Zero),
     R1(experiments::R1),
+    Table4(experiments::Table4),
     Distill(experiments::Distill),
     Variants(experiments::Variants),
     Real(experiments::Real),
@@ -63,6 +65,13 @@ pub fn run(cli: Cli) -> Result<()> {
             "test-sets writes problem files and loads no model: drop --device and --dtype"
         );
         return model::test_sets(a);
+    }
+    if let Command::Export(a) = cli.command {
+        anyhow::ensure!(
+            cli.device.is_none() && cli.dtype.is_none(),
+            "export copies weights in their stored values on the CPU: drop --device and --dtype"
+        );
+        return model::export(a);
     }
     if let Command::Inspect(a) = cli.command {
         anyhow::ensure!(
@@ -90,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => model::eval(a, &ctx),
         Command::R1Zero(a) => experiments::r1_zero(a, &ctx),
         Command::R1(a) => experiments::r1(a, &ctx),
+        Command::Table4(a) => experiments::table4(a, &ctx),
         Command::Distill(a) => experiments::distill(a, &ctx),
         Command::Variants(a) => experiments::variants(a, &ctx),
         Command::Real(a) => experiments::real(a, &ctx),
@@ -100,6 +110,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::EvalBase(a) => model::eval_base(a, &ctx),
         Command::Bench(a) => bench::bench(a, &ctx),
         Command::GpuCheck(a) => bench::gpu_check(a, &ctx),
-        Command::TestSets(_) | Command::Inspect(_) => unreachable!("handled above"),
+        Command::TestSets(_) | Command::Inspect(_) | Command::Export(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -121,6 +121,23 @@ pub fn generate(a: Generate, ctx: &RunContext) -> Result<()> {
     Ok(())
 }
 
+/// Write a training checkpoint's model (a run's `checkpoint` folder) as a Hugging Face folder:
+/// weights, config, tokenizer, the paper's sampling defaults, and where it came from; no
+/// optimizer state.
+#[derive(Args, Debug)]
+pub struct Export {
+    /// The training checkpoint, e.g. runs/r1-zero-base-10M/checkpoint.
+    pub from: PathBuf,
+    /// The new folder, e.g. data/checkpoints/r1-zero-10M (must not exist).
+    pub to: PathBuf,
+}
+
+pub fn export(a: Export) -> Result<()> {
+    r1lab::checkpoint::export(&a.from, &a.to)?;
+    println!("{} -> {}", a.from.display(), a.to.display());
+    Ok(())
+}
+
 /// Evaluate a model with the paper's protocol (k samples at temperature 0.6, top-p 0.95).
 #[derive(Args, Debug)]
 pub struct Eval {

@@ -10,9 +10,9 @@
 //! * **Beyond the paper**: logit distillation ([`crate::distill::kd_loss`]) of one student on the
 //!   same traces, steps and learning rate, beside plain SFT.
 //!
-//! Departures: the teacher is our R1 of the 1M base model, the same size as the middle student
-//! (the paper's is a 671B MoE teaching 1.5B–70B dense models); the students share the teacher's
-//! tokenizer; a few hundred traces instead of 800k.
+//! Departures: the teacher is our R1 of the 10M "V3-Base" stand-in, 4.8× the largest student
+//! (the paper's is a 671B MoE teaching 1.5B–70B dense models, 10× to 450×); the students share
+//! the teacher's tokenizer; about a thousand traces instead of 800k.
 
 use super::findings::{interval_cells, table_with_intervals, write_findings, Finding};
 use super::report::{self, Cell, Reports};
@@ -73,12 +73,13 @@ pub struct DistillConfig {
 }
 
 impl DistillConfig {
-    /// The preset of `scale`: the teacher is the R1 pipeline's final model in `ctx` at that scale,
-    /// and Table 6's RL run its R1-Zero run.
+    /// The preset of `scale`: the teacher is Table 4's R1 (workshop: the committed R1 of the
+    /// "V3-Base" stand-in, `data/checkpoints/r1-10M`; smoke: the smoke pipeline's final model),
+    /// and Table 6's RL run the 1M student's R1-Zero run.
     pub fn preset(scale: Scale, ctx: &RunContext) -> Self {
         let r1 = r1_pipeline::R1Config::preset(scale, ctx);
         Self {
-            teacher: r1_pipeline::final_checkpoint(&ctx.run_dir(r1_pipeline::RUN_NAME, scale)),
+            teacher: super::table4::Table4Config::preset(scale, ctx).r1,
             students: vec!["0.5M".into(), "1M".into(), "2M".into()],
             task: r1.task.clone(),
             test: None,
@@ -106,13 +107,14 @@ impl DistillConfig {
 }
 
 impl DistillConfig {
-    /// Seed `seed` of the experiment (`0` is the committed run): the teacher is the R1 pipeline
-    /// of the same seed (its seeded folder, when the teacher is the preset's), and the trace
-    /// draws, the SFT order and Table 6's R1-Zero run change with it.
+    /// Seed `seed` of the experiment (`0` is the committed run): the trace draws, the SFT order
+    /// and Table 6's R1-Zero run change with it. The committed workshop teacher is kept (seed N
+    /// of the teacher itself is `r1lab sizes`'); the smoke teacher, a run of its own, becomes
+    /// the smoke pipeline of the same seed.
     pub fn with_seed(mut self, seed: u64, ctx: &RunContext, scale: Scale) -> Self {
         let shift = r1_pipeline::SEED_STRIDE * seed;
         let preset_teacher = Self::preset(scale, ctx).teacher;
-        if self.teacher == preset_teacher {
+        if scale == Scale::Smoke && self.teacher == preset_teacher {
             let r1 = r1_zero::seeded_dir(&ctx.run_dir(r1_pipeline::RUN_NAME, scale), seed);
             self.teacher = r1_pipeline::final_checkpoint(&r1);
         }
@@ -292,7 +294,9 @@ pub fn run(
         ),
         teacher: ctx.load(&cfg.teacher).with_context(|| {
             format!(
-                "no teacher model at {}: run `r1lab r1` at this scale first, or pass --teacher",
+                "no teacher model at {}: at smoke scale run `r1lab r1 --scale smoke` first; the \
+                 workshop teacher is the committed data/checkpoints/r1-10M \
+                 (data/checkpoints/README.md); or pass --teacher",
                 cfg.teacher
             )
         })?,
@@ -764,25 +768,31 @@ pub fn summary(r: &DistillResult, reports: &Path, wall_s: f64) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_seeded_distillation_learns_from_the_r1_run_of_its_seed() {
+    fn a_seeded_distillation_keeps_the_committed_teacher_and_moves_its_own_draws() {
         let ctx = RunContext::cpu();
+        // Workshop: Table 4's committed R1 teaches every seed.
         let preset = DistillConfig::preset(Scale::Workshop, &ctx);
         let s1 = preset.clone().with_seed(1, &ctx, Scale::Workshop);
-        let r1 = ctx.run_dir(r1_pipeline::RUN_NAME, Scale::Workshop);
-        assert!(preset.teacher.starts_with(&*r1.to_string_lossy()));
         assert!(
-            s1.teacher.starts_with(&*format!("{}-seed1", r1.display())),
+            preset.teacher.ends_with("checkpoints/r1-10M"),
             "{}",
-            s1.teacher
+            preset.teacher
         );
+        assert_eq!(s1.teacher, preset.teacher);
         assert_eq!(s1.seed, preset.seed + r1_pipeline::SEED_STRIDE);
         assert_eq!(s1.sft.seed, preset.sft.seed + r1_pipeline::SEED_STRIDE);
         assert_eq!(s1.r1_zero.grpo.seed, 1);
+        // Smoke: the teacher is the smoke pipeline's, of the same seed.
+        let smoke = DistillConfig::preset(Scale::Smoke, &ctx);
+        let r1 = ctx.run_dir(r1_pipeline::RUN_NAME, Scale::Smoke);
+        assert!(smoke.teacher.starts_with(&*r1.to_string_lossy()));
+        let t1 = smoke.clone().with_seed(1, &ctx, Scale::Smoke).teacher;
+        assert!(t1.starts_with(&*format!("{}-seed1", r1.display())), "{t1}");
         // A teacher given by hand is kept.
-        let mut own = preset.clone();
+        let mut own = smoke;
         own.teacher = "elsewhere/checkpoint".into();
         assert_eq!(
-            own.with_seed(1, &ctx, Scale::Workshop).teacher,
+            own.with_seed(1, &ctx, Scale::Smoke).teacher,
             "elsewhere/checkpoint"
         );
     }

@@ -17,6 +17,7 @@ pub mod report;
 pub mod reproduce;
 pub mod run_key;
 pub mod sizes;
+pub mod table4;
 
 use crate::rejection::{RejectionStats, Trace};
 use crate::sft::{SftConfig, SftRow};

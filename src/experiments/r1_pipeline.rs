@@ -273,7 +273,8 @@ impl R1Result {
     }
 }
 
-fn target_share(report: &EvalReport, target: Lang, template: Template) -> f64 {
+/// Mean share of `target`-language words in each chain of thought of `report`'s samples.
+pub fn target_share(report: &EvalReport, target: Lang, template: Template) -> f64 {
     let lc = LanguageConsistency {
         target,
         prompt_opens_think: template.prompt_opens_think(),
@@ -774,7 +775,8 @@ pub fn consistency_finding(r: &R1Result) -> Option<String> {
     Some(out)
 }
 
-/// Writes `table4_r1_vs_r1zero`, `r1_filters` and `r1_metrics.csv` into `reports`.
+/// Writes `r1_pipeline_stages` (with `findings_r1`), `r1_filters` and `r1_metrics.csv` into
+/// `reports`. Table 4 itself, R1 and R1-Zero from the "V3-Base" stand-in, is [`super::table4`]'s.
 pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
     write_table4(cfg, r, reports)?;
     write_filters(r, reports)?;
@@ -782,7 +784,7 @@ pub fn write_reports(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<
     reports.stage_metrics("r1_metrics.csv", &r.rl_metrics)
 }
 
-/// Table 4: every model of the pipeline on the held-out set, the paper's rows below.
+/// Every model of the pipeline on the held-out set, the paper's Table 4 rows below.
 fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
     let k = cfg.eval_k;
     let (cons, passk) = (format!("cons@{k}"), format!("pass@{k}"));
@@ -844,11 +846,11 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
         .sum::<f64>();
     let finding = consistency_finding(r).unwrap_or_default();
     reports.table(
-        "table4_r1_vs_r1zero",
+        "r1_pipeline_stages",
         &t.frame()?,
         Some(&format!(
-            "# Table 4 (ours): R1-Zero and each R1 stage on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {r1_wall_s:.0} s.",
-            cfg.eval_problems, cfg.task
+            "# The R1 pipeline from `{}`: R1-Zero, each R1 stage and the consistency reward's ablations on {} held-out {} problems, k = {k}, temperature 0.6, top-p 0.95\n\n{finding}\n\n`train_wall_s`: seconds each stage trained on this machine (2 cores; rejection sampling included in stage 3, evaluations excluded); the R1 stages together: {r1_wall_s:.0} s. Table 4 itself, R1 and R1-Zero from the \"V3-Base\" stand-in, is `table4_r1_vs_r1zero`.",
+            cfg.base, cfg.eval_problems, cfg.task
         )),
     )?;
     write_findings(
@@ -856,8 +858,8 @@ fn write_table4(cfg: &R1Config, r: &R1Result, reports: &Reports) -> Result<()> {
         "findings_r1",
         &table4_findings(r)?,
         &format!(
-            "# The R1 pipeline's findings (Table 4), tested on {} held-out {} problems (k = {k})",
-            cfg.eval_problems, cfg.task
+            "# The R1 pipeline's findings from `{}`, tested on {} held-out {} problems (k = {k})",
+            cfg.base, cfg.eval_problems, cfg.task
         ),
     )
 }

@@ -4,12 +4,13 @@
 
 use super::{
     control, distillation, final_rl_probe, grpo_variants, knobs, r1_pipeline, r1_zero, real_models,
-    sizes, RunContext, Scale,
+    sizes, table4, RunContext, Scale,
 };
 use anyhow::Result;
 
-/// Runs R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1 pipeline (Table 4),
-/// distillation (Tables 5-6) and the real-model stand-in at `scale` in `ctx`; `log` receives a
+/// Runs R1-Zero (Figures 2-3, Tables 2-3), the GRPO variants, the R1 pipeline's stages and
+/// ablations, Table 4 (R1 and R1-Zero of the "V3-Base" stand-in), distillation from that R1
+/// (Tables 5-6) and the real-model stand-in at `scale` in `ctx`; `log` receives a
 /// heading and the summary of each (what its own subcommand prints) and progress lines. With
 /// `full`, then the seeded, full-statistics runs ([`full_statistics`]). Returns the wall time in
 /// seconds.
@@ -41,6 +42,11 @@ pub fn run(scale: Scale, ctx: &RunContext, full: bool, mut log: impl FnMut(Strin
     let dir = ctx.run_dir(r1_pipeline::RUN_NAME, scale);
     let r = r1_pipeline::run(&cfg, ctx, &dir, &mut log)?;
     log(r1_pipeline::summary(&cfg, &r, reports));
+
+    log("== Table 4: R1 and R1-Zero from the \"V3-Base\" stand-in".into());
+    let cfg = table4::Table4Config::preset(scale, ctx);
+    let r = table4::run(&cfg, ctx, &ctx.run_dir(table4::RUN_NAME, scale), &mut log)?;
+    log(table4::summary(&r, reports)?);
 
     log("== distillation".into());
     let t0 = std::time::Instant::now();
