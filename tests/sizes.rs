@@ -135,4 +135,35 @@ fn the_sizes_experiment_runs_end_to_end_at_smoke_scale_and_reuses_its_runs() {
         again.wall_s,
         first.wall_s
     );
+
+    // On a machine without the runs (another session, a fresh clone), the seed's record alone
+    // rebuilds the findings: nothing is trained or evaluated again.
+    let runs = tmp.path().join("runs");
+    let record = sizes::record::Records::path(&ctx, Scale::Smoke, 0);
+    assert!(record.exists(), "{}", record.display());
+    let kept = tmp.path().join("seed0.json");
+    std::fs::copy(&record, &kept).unwrap();
+    std::fs::remove_dir_all(&runs).unwrap();
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::copy(&kept, &record).unwrap();
+    let mut lines = Vec::new();
+    let restored = sizes::run(&cfg, &ctx, Scale::Smoke, |l| lines.push(l)).unwrap();
+    for (x, y) in first.points.iter().zip(&restored.points) {
+        assert_eq!(x.finding.difference.estimate, y.finding.difference.estimate);
+        assert_eq!(x.finding.difference.low, y.finding.difference.low);
+    }
+    let made: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(made, vec!["sizes-smoke".to_string()], "{lines:#?}");
+    assert!(
+        lines.iter().filter(|l| l.contains("recorded in")).count() == 4,
+        "{lines:#?}"
+    );
+
+    // A damaged record is refused with what to do, not silently run again.
+    std::fs::write(&record, "{").unwrap();
+    let err = sizes::run(&cfg, &ctx, Scale::Smoke, |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("delete it"), "{err:#}");
 }

@@ -8,6 +8,7 @@ use super::report::{Cell, Reports, Table};
 use crate::eval::bootstrap::{Direction, Interval, Verdict};
 use crate::eval::EvalReport;
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 
 /// One finding tested: `a − b` on `metric`, and which way the paper says it goes.
 #[derive(Debug, Clone)]
@@ -61,40 +62,65 @@ impl Finding {
         metric: &str,
         paper: Direction,
     ) -> Result<(Self, Vec<f64>)> {
+        let values = |side: &[&EvalReport]| -> Result<Vec<ProblemValues>> {
+            side.iter().map(|r| ProblemValues::of(r, metric)).collect()
+        };
+        let (a, b) = (values(a)?, values(b)?);
+        Self::pooled_values(claim, (a_name, &a), (b_name, &b), paper)
+    }
+
+    /// [`Finding::pooled`] from each model's per-problem values (what a seed's record keeps).
+    pub fn pooled_values(
+        claim: &str,
+        (a_name, a): (&str, &[ProblemValues]),
+        (b_name, b): (&str, &[ProblemValues]),
+        paper: Direction,
+    ) -> Result<(Self, Vec<f64>)> {
         anyhow::ensure!(
             !a.is_empty() && a.len() == b.len(),
             "{claim}: {} seeds of {a_name} against {} of {b_name}: pool the same seeds on both sides",
             a.len(),
             b.len()
         );
-        let mut per_seed = Vec::with_capacity(a.len());
-        for (x, y) in a.iter().zip(b) {
-            per_seed.push(x.difference(y, metric)?.estimate);
+        let first = &a[0];
+        for v in a.iter().chain(b) {
+            anyhow::ensure!(
+                v.problem_ids == first.problem_ids && v.values.len() == first.problem_ids.len(),
+                "{claim}: {} was evaluated on other problems than {}: evaluate every seed on the \
+                 same held-out set",
+                v.model,
+                first.model
+            );
+            anyhow::ensure!(
+                v.metric == first.metric,
+                "{claim}: {} holds {}, {} holds {}: compare one metric",
+                v.model,
+                v.metric,
+                first.model,
+                first.metric
+            );
         }
-        let ids = a[0].problem_ids()?;
-        let seed_mean = |side: &[&EvalReport]| -> Result<Vec<f64>> {
-            let mut sum = vec![0.0; ids.len()];
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let per_seed = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| mean(&x.values) - mean(&y.values))
+            .collect();
+        let seed_mean = |side: &[ProblemValues]| -> Vec<f64> {
+            let mut sum = vec![0.0; first.values.len()];
             for r in side {
-                anyhow::ensure!(
-                    r.problem_ids()? == ids,
-                    "{claim}: {} was evaluated on other problems than {}: evaluate every seed on \
-                     the same held-out set",
-                    r.model,
-                    a[0].model
-                );
-                for (s, v) in sum.iter_mut().zip(r.per_problem(metric)?) {
+                for (s, v) in sum.iter_mut().zip(&r.values) {
                     *s += v / side.len() as f64;
                 }
             }
-            Ok(sum)
+            sum
         };
-        let (a_mean, b_mean) = (seed_mean(a)?, seed_mean(b)?);
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (a_mean, b_mean) = (seed_mean(a), seed_mean(b));
         let finding = Self {
             claim: claim.to_string(),
             a: a_name.to_string(),
             b: b_name.to_string(),
-            metric: metric.to_string(),
+            metric: first.metric.clone(),
             paper,
             a_value: mean(&a_mean),
             b_value: mean(&b_mean),
@@ -118,6 +144,32 @@ impl Finding {
             self.difference.show(true),
             self.verdict().word()
         )
+    }
+}
+
+/// One evaluated model's value of one metric on each held-out problem: all a pooled finding
+/// needs of an evaluation, small enough to commit (the seeds' records of `sizes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemValues {
+    pub model: String,
+    pub metric: String,
+    pub problem_ids: Vec<String>,
+    pub values: Vec<f64>,
+}
+
+impl ProblemValues {
+    pub fn of(report: &EvalReport, metric: &str) -> Result<Self> {
+        Ok(Self {
+            model: report.model.clone(),
+            metric: metric.to_string(),
+            problem_ids: report.problem_ids()?,
+            values: report.per_problem(metric)?,
+        })
+    }
+
+    /// The mean over the problems (the report's value of the metric).
+    pub fn mean(&self) -> f64 {
+        self.values.iter().sum::<f64>() / self.values.len().max(1) as f64
     }
 }
 

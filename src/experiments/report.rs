@@ -262,6 +262,17 @@ where
     Ok(Column::new(name.into(), values))
 }
 
+/// A committed model's folder as the repository names it (`data/checkpoints/r1-10M`), however
+/// the data folder was reached (a notebook passes an absolute one): a report carries no path of
+/// the machine that wrote it. Other paths are shown as given.
+pub fn repo_path(model: &str) -> String {
+    let model = model.replace('\\', "/");
+    match model.rfind("data/checkpoints/") {
+        Some(i) => model[i..].to_string(),
+        None => model,
+    }
+}
+
 /// A line chart of `series` against RL steps, without reference lines, its y range from the
 /// data (set `y_range` for shares: `LineChart { y_range: Some((0.0, 1.0)), ..over_steps(…) }`).
 pub fn over_steps(title: impl Into<String>, y_label: &str, series: Vec<Series>) -> LineChart {
@@ -347,6 +358,22 @@ pub fn stage_metrics_csv(rows: &[(String, StepMetrics)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_committed_model_is_named_from_the_repository_root() {
+        assert_eq!(
+            repo_path("/home/me/r1lab/data/checkpoints/r1-10M"),
+            "data/checkpoints/r1-10M"
+        );
+        assert_eq!(
+            repo_path("data/checkpoints/base-10M"),
+            "data/checkpoints/base-10M"
+        );
+        assert_eq!(
+            repo_path("runs/r1-smoke/checkpoint"),
+            "runs/r1-smoke/checkpoint"
+        );
+    }
 
     fn step(step: usize, rewards: &[&str], lr: f64) -> StepMetrics {
         StepMetrics {

@@ -252,7 +252,11 @@ fn write_reports(cfg: &Table4Config, r: &Table4Result, reports: &Reports) -> Res
     let title = format!(
         "# Table 4 (ours): R1 and R1-Zero from the \"V3-Base\" stand-in, {} held-out {} problems, \
          k = {k}, temperature 0.6, top-p 0.95\n\nModels: `{}`, `{}`, `{}`.",
-        cfg.eval_problems, cfg.task, cfg.base, cfg.r1_zero, cfg.r1
+        cfg.eval_problems,
+        cfg.task,
+        report::repo_path(&cfg.base),
+        report::repo_path(&cfg.r1_zero),
+        report::repo_path(&cfg.r1)
     );
     reports.table("table4_r1_vs_r1zero", &t.frame()?, Some(&title))?;
     write_findings(

@@ -20,14 +20,18 @@
 //! `runs/r1-base-<size>-cold-r1-zero[-seed<N>]`), so a run made by hand is reused; the sub-runs'
 //! own tables go to `<runs>/sizes/reports/`, never over the committed Tables 4–6.
 
+mod plan;
+pub mod record;
+
 use super::cold_start::ColdStart;
-use super::findings::{seed_range, Finding};
+use super::findings::{seed_range, Finding, ProblemValues};
 use super::report::{Cell, Reports, Table};
-use super::{distillation, r1_pipeline, r1_zero, RunContext, Scale};
+use super::{r1_zero, RunContext, Scale};
 use crate::eval::bootstrap::Direction;
-use crate::eval::EvalReport;
 use crate::report::effects::{Effect, EffectChart, EffectSeries};
 use anyhow::{Context, Result};
+use plan::Plan;
+use record::Records;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -157,18 +161,19 @@ pub struct SizesResult {
     pub wall_s: f64,
 }
 
-/// The evaluated models of one seed: R1-Zero's before/after per size, the pipelines' final and
-/// R1-Zero stages per size, the distilled students per size.
+/// The evaluated models of one seed, each as its per-problem pass@1: R1-Zero's before/after per
+/// size, the pipelines' final and R1-Zero stages per size, the distilled students per size.
 #[derive(Default)]
 struct Seed {
-    base: BTreeMap<String, EvalReport>,
-    r1_zero: BTreeMap<String, EvalReport>,
-    r1: BTreeMap<String, (EvalReport, EvalReport)>,
-    distilled: BTreeMap<String, EvalReport>,
+    base: BTreeMap<String, ProblemValues>,
+    r1_zero: BTreeMap<String, ProblemValues>,
+    r1: BTreeMap<String, (ProblemValues, ProblemValues)>,
+    distilled: BTreeMap<String, ProblemValues>,
 }
 
 /// Runs (or reuses) every run of `cfg` at `scale` and writes `findings_vs_size.{csv,md}` and
-/// `fig_findings_vs_size.{svg,png}` into `ctx.reports`.
+/// `fig_findings_vs_size.{svg,png}` into `ctx.reports`. Each finished unit is kept in its
+/// seed's record ([`record`]), so a seed resumes on another machine from what finished.
 pub fn run(
     cfg: &SizesConfig,
     ctx: &RunContext,
@@ -181,7 +186,8 @@ pub fn run(
     let mut seeds = Vec::new();
     for &seed in &cfg.seeds {
         log(format!("== sizes: seed {seed}"));
-        seeds.push(run_seed(cfg, ctx, scale, seed, &mut log)?);
+        let mut records = Records::open(&Records::path(ctx, scale, seed), seed)?;
+        seeds.push(run_seed(cfg, ctx, scale, seed, &mut records, &mut log)?);
     }
     let points = findings(cfg, &ctx.data, &seeds)?;
     write_reports(cfg, &points, &reports)?;
@@ -201,111 +207,122 @@ fn r1_zero_dir(ctx: &RunContext, scale: Scale, size: &str, seed: u64) -> PathBuf
     r1_zero::seeded_dir(&dir, seed)
 }
 
+/// The unit `name` from `records` when it was recorded with `settings`, else `run` it and
+/// record what it measured.
+fn unit(
+    records: &mut Records,
+    name: &str,
+    settings: &str,
+    log: &mut impl FnMut(String),
+    run: impl FnOnce(&mut dyn FnMut(String)) -> Result<BTreeMap<String, ProblemValues>>,
+) -> Result<BTreeMap<String, ProblemValues>> {
+    if let Some(u) = records.get(name, settings) {
+        log(format!("{name}: recorded in {}", records.file().display()));
+        return Ok(u.values.clone());
+    }
+    if records.stale(name, settings) {
+        log(format!(
+            "{name}: recorded in {} with other settings; running it again",
+            records.file().display()
+        ));
+    }
+    let start = std::time::Instant::now();
+    let values = run(&mut |line| log(line))?;
+    records.put(
+        name,
+        record::Unit {
+            settings: settings.to_string(),
+            wall_s: start.elapsed().as_secs_f64(),
+            values: values.clone(),
+        },
+    )?;
+    Ok(values)
+}
+
+fn take(values: &mut BTreeMap<String, ProblemValues>, role: &str) -> Result<ProblemValues> {
+    values
+        .remove(role)
+        .with_context(|| format!("a unit's record has no model \"{role}\": delete the record"))
+}
+
 fn run_seed(
     cfg: &SizesConfig,
     ctx: &RunContext,
     scale: Scale,
     seed: u64,
+    records: &mut Records,
     log: &mut impl FnMut(String),
 ) -> Result<Seed> {
     let mut out = Seed::default();
-    for size in cfg.r1_zero_sizes(&ctx.data)? {
-        log(format!("R1-Zero from base-{size}, seed {seed}"));
-        let mut c = r1_zero::R1ZeroConfig::preset(scale).with_seed(seed);
-        c.base = base_of(&ctx.data, &size).to_string_lossy().into_owned();
-        let dir = r1_zero_dir(ctx, scale, &size, seed);
-        let r = r1_zero::run(&c, &side_context(ctx, scale, "r1-zero"), &dir, |_| {})?;
-        out.base.insert(size.clone(), r.base);
-        out.r1_zero.insert(size, r.r1_zero);
-    }
-    let mut teacher = None;
-    for size in cfg.pipelines() {
-        log(format!("R1 pipeline from base-{size}, seed {seed}"));
-        let (stages, final_model) = run_pipeline(cfg, ctx, scale, &size, seed, log)?;
-        if size == cfg.teacher {
-            teacher = Some(final_model);
-        }
-        out.r1.insert(size, stages);
-    }
-    let teacher = teacher.context("the teacher's pipeline did not run")?;
-    log(format!(
-        "distillation from R1 (base-{}), seed {seed}",
-        cfg.teacher
-    ));
-    let mut d = distillation::DistillConfig::preset(scale, ctx).with_seed(seed, ctx, scale);
-    d.teacher = teacher.to_string_lossy().into_owned();
-    d.students = cfg.students.clone();
-    d.logit_student = None;
-    // Table 6's RL side is each student's own R1-Zero run (above), so the experiment's own RL
-    // run is the smallest student's, already finished.
-    let small = &cfg.students[0];
-    d.r1_zero.base = base_of(&ctx.data, small).to_string_lossy().into_owned();
-    d.r1_zero_run_dir = r1_zero_dir(ctx, scale, small, seed);
-    let dir = r1_zero::seeded_dir(
-        &PathBuf::from(format!(
-            "{}-from-base-{}",
-            ctx.run_dir(distillation::RUN_NAME, scale).display(),
-            cfg.teacher
-        )),
-        seed,
+    // The teacher's chain first (its R1-Zero, its pipeline, then distillation from it): the
+    // longest run of stages that need each other's folders, so a session that ends leaves it
+    // finished or not begun.
+    let mut zero_sizes = vec![cfg.teacher.clone()];
+    zero_sizes.extend(
+        cfg.r1_zero_sizes(&ctx.data)?
+            .into_iter()
+            .filter(|s| *s != cfg.teacher),
     );
-    let r = distillation::run(&d, &side_context(ctx, scale, "distill"), &dir, &mut *log)?;
-    for (size, student) in cfg.students.iter().zip(&r.students) {
-        out.distilled.insert(size.clone(), student.trained.clone());
+    for (i, size) in zero_sizes.iter().enumerate() {
+        let plan = Plan::new(cfg, ctx, scale, size, seed);
+        let mut v = unit(
+            records,
+            &format!("r1-zero base-{size}"),
+            &plan.r1_zero_settings()?,
+            log,
+            |log| plan.r1_zero(log),
+        )?;
+        out.base.insert(size.clone(), take(&mut v, "base")?);
+        out.r1_zero.insert(size.clone(), take(&mut v, "r1_zero")?);
+        if i == 0 {
+            let mut v = unit(
+                records,
+                &format!("r1 base-{size}"),
+                &plan.pipeline_settings()?,
+                log,
+                |log| plan.pipeline(log).map(|p| p.0),
+            )?;
+            out.r1.insert(
+                size.clone(),
+                (take(&mut v, "r1")?, take(&mut v, "r1_zero")?),
+            );
+            let mut v = unit(
+                records,
+                &format!("distill from base-{size}"),
+                &plan.distillation_settings()?,
+                log,
+                |log| plan.distillation(log),
+            )?;
+            for student in &cfg.students {
+                let d = take(&mut v, &format!("distilled {student}"))?;
+                out.distilled.insert(student.clone(), d);
+            }
+        }
+    }
+    for size in cfg.pipelines() {
+        if size != cfg.teacher {
+            let plan = Plan::new(cfg, ctx, scale, &size, seed);
+            let mut v = unit(
+                records,
+                &format!("r1 base-{size}"),
+                &plan.pipeline_settings()?,
+                log,
+                |log| plan.pipeline(log).map(|p| p.0),
+            )?;
+            out.r1
+                .insert(size, (take(&mut v, "r1")?, take(&mut v, "r1_zero")?));
+        }
     }
     Ok(out)
-}
-
-/// The R1 pipeline from `size`'s base: (final model's report, its R1-Zero's report) and the
-/// final checkpoint's folder.
-fn run_pipeline(
-    cfg: &SizesConfig,
-    ctx: &RunContext,
-    scale: Scale,
-    size: &str,
-    seed: u64,
-    log: &mut impl FnMut(String),
-) -> Result<((EvalReport, EvalReport), PathBuf)> {
-    let mut p = r1_pipeline::R1Config::preset(scale, ctx).with_seed(seed);
-    let base = base_of(&ctx.data, size).to_string_lossy().into_owned();
-    p.base = base.clone();
-    p.r1_zero.base = base;
-    p.r1_zero_run_dir = r1_zero_dir(ctx, scale, size, seed);
-    p.cold_start = cfg.cold_start;
-    // The consistency reward's ablations are Table 4's own (`r1lab r1`), not a finding across
-    // sizes: leaving them out here halves the pipeline's cost.
-    p.ablation = false;
-    let cold = match cfg.cold_start {
-        ColdStart::Generated => "",
-        ColdStart::FromR1Zero => "-cold-r1-zero",
-    };
-    let dir = from_base(ctx.run_dir(r1_pipeline::RUN_NAME, scale), size);
-    let dir = r1_zero::seeded_dir(&PathBuf::from(format!("{}{cold}", dir.display())), seed);
-    let r = r1_pipeline::run(&p, &side_context(ctx, scale, "r1"), &dir, &mut *log)?;
-    let stage = |id: &str| {
-        r.stage(id)
-            .map(|s| s.report.clone())
-            .with_context(|| format!("the pipeline in {} has no stage {id}", dir.display()))
-    };
-    let finals = (stage(r1_pipeline::FINAL_STAGE)?, stage("r1_zero")?);
-    Ok((
-        finals,
-        dir.join(r1_pipeline::FINAL_STAGE).join("checkpoint"),
-    ))
 }
 
 /// Each finding at each size, pooled over the seeds.
 fn findings(cfg: &SizesConfig, data: &Path, seeds: &[Seed]) -> Result<Vec<SizePoint>> {
     let mut points = Vec::new();
     let mut add =
-        |claim: &str, size: &str, a: (&str, Vec<&EvalReport>), b: (&str, Vec<&EvalReport>)| {
-            let (finding, per_seed) = Finding::pooled(
-                claim,
-                (a.0, &a.1),
-                (b.0, &b.1),
-                "pass@1",
-                Direction::Positive,
-            )?;
+        |claim: &str, size: &str, a: (&str, Vec<ProblemValues>), b: (&str, Vec<ProblemValues>)| {
+            let (finding, per_seed) =
+                Finding::pooled_values(claim, (a.0, &a.1), (b.0, &b.1), Direction::Positive)?;
             points.push(SizePoint {
                 claim: claim.into(),
                 size: size.into(),
@@ -315,10 +332,10 @@ fn findings(cfg: &SizesConfig, data: &Path, seeds: &[Seed]) -> Result<Vec<SizePo
             });
             Ok::<(), anyhow::Error>(())
         };
-    let all = |f: &dyn Fn(&Seed) -> Option<&EvalReport>| -> Result<Vec<&EvalReport>> {
+    let all = |f: &dyn Fn(&Seed) -> Option<&ProblemValues>| -> Result<Vec<ProblemValues>> {
         seeds
             .iter()
-            .map(|s| f(s).context("a seed is missing a run"))
+            .map(|s| f(s).cloned().context("a seed is missing a run"))
             .collect()
     };
     for size in cfg.r1_zero_sizes(data)? {
